@@ -1,0 +1,47 @@
+# Atoll: `make run` sets up and opens the app; `make test` sets up and runs
+# every test. Both install only what is missing (scripts/setup.sh).
+SHELL := /bin/bash
+VERSION ?= 0.1.0-dev
+LDFLAGS := -X main.version=$(VERSION)
+BIN := build/bin
+
+.PHONY: run test build cli frontend setup setup-test bench unit integration frontend-test e2e window clean
+
+run: setup build
+	@if [ -z "$$DISPLAY" ] && [ -z "$$WAYLAND_DISPLAY" ]; then \
+	  echo "No display found, so the desktop window cannot open here."; \
+	  echo "Use Atoll in a browser instead:  $(BIN)/atoll serve   then open http://127.0.0.1:7860/"; \
+	else \
+	  $(BIN)/atoll-desktop; \
+	fi
+
+setup:
+	@scripts/setup.sh run
+
+setup-test:
+	@scripts/setup.sh test
+
+frontend:
+	@cd frontend && npm run --silent build >/dev/null
+
+cli:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o $(BIN)/atoll ./cmd/atoll
+
+# The desktop binary: frontend built by npm above, Wails CLI from go.mod's tool line.
+build: frontend cli
+	@go tool wails build -s -m -skipbindings -nopackage -v 0 -ldflags "$(LDFLAGS)" -o atoll-desktop
+	@echo "built $(BIN)/atoll-desktop and $(BIN)/atoll"
+
+test: setup-test build
+	go vet ./...
+	go vet -tags desktop .
+	ATOLL_REQUIRE_E2E=1 ATOLL_REQUIRE_PDFTOTEXT=1 go test -count=1 -timeout 40m ./...
+	cd frontend && npm test --silent
+	scripts/window-smoke.sh
+
+bench: setup-test build
+	scripts/bench.sh
+
+clean:
+	rm -rf $(BIN) frontend/node_modules

@@ -1,0 +1,188 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"atoll/llm"
+	"atoll/rag"
+)
+
+// Draft is a proposed agent for the user to review before saving.
+type Draft struct {
+	Agent    Definition `json:"agent"`
+	Note     string     `json:"note"`     // says when the template fallback was used
+	Fallback bool       `json:"fallback"` // true when the model's drafts failed validation twice
+}
+
+// draftSchema is sent as Ollama's structured-output `format`.
+var draftSchema = json.RawMessage(`{
+ "type": "object",
+ "properties": {
+  "name": {"type": "string"},
+  "description": {"type": "string"},
+  "system": {"type": "string"},
+  "opening": {"type": "string"},
+  "starters": {"type": "array", "items": {"type": "string"}, "minItems": 3, "maxItems": 5}
+ },
+ "required": ["name", "description", "system", "opening", "starters"]
+}`)
+
+type draftJSON struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	System      string   `json:"system"`
+	Opening     string   `json:"opening"`
+	Starters    []string `json:"starters"`
+}
+
+// validate returns every problem, in words the model can act on when retried.
+func (d draftJSON) validate(lang string) []string {
+	var errs []string
+	if n := len([]rune(strings.TrimSpace(d.Name))); n < 2 || n > 40 {
+		errs = append(errs, "name must be 2 to 40 characters")
+	}
+	if len([]rune(strings.TrimSpace(d.System))) < 40 {
+		errs = append(errs, "system must be a full system prompt of at least 40 characters")
+	}
+	if strings.TrimSpace(d.Opening) == "" {
+		errs = append(errs, "opening must greet the user")
+	}
+	if strings.TrimSpace(d.Description) == "" {
+		errs = append(errs, "description must not be empty")
+	}
+	good := 0
+	for _, s := range d.Starters {
+		if l := len([]rune(strings.TrimSpace(s))); l >= 4 && l <= 120 {
+			good++
+		}
+	}
+	if good < 3 || len(d.Starters) > 5 {
+		errs = append(errs, "starters must be 3 to 5 short questions")
+	}
+	if lang == "zh" && rag.DetectLanguage(d.System+d.Opening) != "zh" {
+		errs = append(errs, "write every field in Chinese, the language of the request")
+	}
+	return errs
+}
+
+// DraftFromSentence asks model for a complete agent definition from one
+// sentence, in the sentence's language, validates it, retries once with the
+// problems, and falls back to a template filled from the sentence.
+func DraftFromSentence(ctx context.Context, m Model, model, sentence string, kbs []string) (Draft, error) {
+	sentence = strings.TrimSpace(sentence)
+	if sentence == "" {
+		return Draft{}, fmt.Errorf("describe the agent in one sentence first")
+	}
+	lang := rag.DetectLanguage(sentence)
+	instr := "You design assistants. From the user's one-sentence request, write a complete assistant definition as JSON: " +
+		"name (short, 2-40 characters), description (one sentence), system (a detailed system prompt: role, tone, what to answer from the documents, " +
+		"to say so when the documents do not cover a question, to cite sources as [n]), opening (a friendly first message), " +
+		"starters (3 to 5 questions a customer would ask). Write in the language of the request."
+	if lang == "zh" {
+		instr += " The request is in Chinese: write every field in Simplified Chinese."
+	}
+	msgs := []llm.Message{{Role: "system", Content: instr}, {Role: "user", Content: sentence}}
+	var problems []string
+	for attempt := 0; attempt < 2; attempt++ {
+		if attempt == 1 {
+			msgs = append(msgs, llm.Message{Role: "user", Content: "That draft was not valid: " + strings.Join(problems, "; ") + ". Send the corrected JSON."})
+		}
+		temp := 0.4
+		res, err := m.Chat(ctx, llm.ChatRequest{Model: model, Messages: msgs, Format: draftSchema, Temperature: &temp}, nil)
+		if err != nil {
+			return Draft{}, err
+		}
+		var d draftJSON
+		if err := json.Unmarshal([]byte(res.Content), &d); err != nil {
+			problems = []string{"the reply was not the requested JSON object"}
+			msgs = append(msgs, llm.Message{Role: "assistant", Content: res.Content})
+			continue
+		}
+		problems = d.validate(lang)
+		if len(problems) == 0 {
+			return Draft{Agent: fromDraft(d, model, lang, kbs)}, nil
+		}
+		msgs = append(msgs, llm.Message{Role: "assistant", Content: res.Content})
+	}
+	note := "The model's drafts were not usable (" + strings.Join(problems, "; ") + "), so this is a template filled from your sentence: review every field."
+	if lang == "zh" {
+		note = "模型生成的草稿不可用（" + strings.Join(problems, "；") + "），以下是根据你的描述填写的模板，请逐项检查。"
+	}
+	return Draft{Agent: Template(sentence, model, kbs), Note: note, Fallback: true}, nil
+}
+
+func fromDraft(d draftJSON, model, lang string, kbs []string) Definition {
+	var starters []string
+	for _, s := range d.Starters {
+		if s = strings.TrimSpace(s); s != "" && len(starters) < 5 {
+			starters = append(starters, s)
+		}
+	}
+	return Definition{Name: safeName(d.Name), Description: strings.TrimSpace(d.Description), Language: lang, System: strings.TrimSpace(d.System),
+		Opening: strings.TrimSpace(d.Opening), Starters: starters, Model: model, KBs: kbs, Temperature: 0.3, Followups: true}
+}
+
+var notNameChars = regexp.MustCompile(`[^\p{L}\p{N} _.\-]+`)
+
+func safeName(s string) string {
+	s = strings.TrimSpace(notNameChars.ReplaceAllString(s, " "))
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) > 40 {
+		r = r[:40]
+	}
+	s = strings.TrimRight(string(r), " .")
+	if s == "" {
+		s = "New agent"
+	}
+	return s
+}
+
+// Template is the fallback definition built from the sentence alone.
+func Template(sentence, model string, kbs []string) Definition {
+	lang := rag.DetectLanguage(sentence)
+	if lang == "zh" {
+		return Definition{Name: safeName(firstWords(sentence, 12)), Description: sentence, Language: "zh",
+			System:   "你是一个助手，任务是：" + sentence + "。只根据提供的资料回答，并用 [n] 标注来源；资料中没有的内容，请直接说明资料未涉及，不要编造。语气友好、简洁。",
+			Opening:  "你好！有什么可以帮你的吗？",
+			Starters: []string{"你们提供哪些服务？", "价格是多少？", "如何联系你们？"}, Model: model, KBs: kbs, Temperature: 0.3, Followups: true}
+	}
+	return Definition{Name: safeName(firstWords(sentence, 4)), Description: sentence, Language: "en",
+		System:   "You are an assistant whose job is: " + sentence + ". Answer only from the provided documents and cite them as [n]; when the documents do not cover a question, say so plainly instead of guessing. Be friendly and brief.",
+		Opening:  "Hello! How can I help you today?",
+		Starters: []string{"What do you offer?", "How much does it cost?", "How can I contact you?"}, Model: model, KBs: kbs, Temperature: 0.3, Followups: true}
+}
+
+func firstWords(s string, n int) string {
+	if rag.DetectLanguage(s) == "zh" {
+		r := []rune(s)
+		if len(r) > n {
+			r = r[:n]
+		}
+		return string(r)
+	}
+	w := strings.Fields(s)
+	for len(w) > 0 && isFiller(w[0]) {
+		w = w[1:]
+	}
+	if len(w) > n {
+		w = w[:n]
+	}
+	if len(w) == 0 {
+		return "New agent"
+	}
+	out := strings.Join(w, " ")
+	return strings.ToUpper(out[:1]) + out[1:]
+}
+
+func isFiller(w string) bool {
+	switch strings.ToLower(w) {
+	case "a", "an", "the", "make", "create", "build", "i", "want", "need":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,202 @@
+// Command atoll is Atoll's headless command line: ingest, search, agents,
+// questions, evaluation and the browser server. It calls the same core
+// packages as the desktop window and needs neither cgo nor GUI libraries.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"atoll/app"
+	"atoll/knowledge"
+	"atoll/llm"
+	"atoll/store"
+)
+
+// version is set by the build (-ldflags "-X main.version=...").
+var version = "0.1.0-dev"
+
+const usage = `Atoll: private AI agents on your own documents, answered by your local Ollama.
+
+Usage: atoll [--data DIR] [--ollama URL] COMMAND [flags] [args]
+
+Commands:
+  ingest   --kb NAME [--embed-model MODEL] PATH...   add files and folders to a knowledge base
+  search   --kb NAME [--k N] [--json] QUERY            search a knowledge base
+  kb list  [--json]                                   list knowledge bases
+  kb rm    NAME                                       delete a knowledge base
+  agent create NAME --kb KB[,KB] --model MODEL [--system TEXT]
+  agent list [--json]
+  ask      --agent NAME [--json] QUESTION             answer from the agent's knowledge, streamed
+  eval     --kb NAME --questions FILE.jsonl [--k 5] [--json]
+  serve    [--addr 127.0.0.1:7860] [--token T]        the app in a browser
+
+Global flags:
+  --data DIR     data folder (default $ATOLL_DATA, else the per-user data folder)
+  --ollama URL   Ollama server (default $OLLAMA_HOST, else http://127.0.0.1:11434)
+
+Run 'atoll COMMAND --help' for a command's flags.
+`
+
+// exit codes
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 2
+	exitProblem = 1
+)
+
+type env struct {
+	data, ollama string
+	stdout       io.Writer
+	stderr       io.Writer
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks an error in how the command was called (exit code 2).
+type errUsage struct{ msg string }
+
+func (e errUsage) Error() string { return e.msg }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr}
+	rest, err := e.globalFlags(args)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		if len(rest) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmds := map[string]func([]string) error{
+		"ingest": e.ingest,
+		"search": e.search,
+		"kb":     e.kb,
+		"agent":  e.agentCmd,
+		"ask":    e.ask,
+		"eval":   e.eval,
+		"serve":  e.serve,
+	}
+	fn, ok := cmds[rest[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "atoll: unknown command %q\n\n%s", rest[0], usage)
+		return exitUsage
+	}
+	err = fn(rest[1:])
+	var ue errUsage
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "atoll:", ue.msg)
+		return exitUsage
+	case errors.Is(err, errSomeFailed):
+		return exitFailed
+	default:
+		fmt.Fprintln(stderr, "atoll:", sentence(err))
+		return exitProblem
+	}
+}
+
+var errSomeFailed = errors.New("some files failed")
+
+func sentence(err error) string {
+	if errors.Is(err, llm.ErrUnavailable) || errors.Is(err, llm.ErrModelNotFound) || errors.Is(err, llm.ErrStreamCut) {
+		return llm.Sentence(err)
+	}
+	return err.Error()
+}
+
+// globalFlags takes --data and --ollama wherever they appear, so
+// `atoll --data D ingest ...` and `atoll ingest --data D ...` both work.
+func (e *env) globalFlags(args []string) ([]string, error) {
+	e.data, e.ollama = app.DefaultDataDir(), app.DefaultOllamaURL()
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || (name != "data" && name != "ollama") {
+			rest = append(rest, a)
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("--%s needs a value", name)
+			}
+			i++
+			val = args[i]
+		}
+		if name == "data" {
+			e.data = val
+		} else {
+			e.ollama = val
+		}
+	}
+	return rest, nil
+}
+
+func (e *env) flags(name, args string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: atoll %s %s\n\nFlags:\n", name, args)
+		fs.PrintDefaults()
+		fmt.Fprintf(e.stderr, "  --data DIR\n    \tdata folder (default %s)\n  --ollama URL\n    \tOllama server (default %s)\n", app.DefaultDataDir(), app.DefaultOllamaURL())
+	}
+	return fs
+}
+
+// parse parses flags that may be interleaved with positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (e *env) open() (*store.Store, *llm.Client, error) {
+	st, err := store.Open(e.data)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := llm.New(e.ollama)
+	if err != nil {
+		return nil, nil, errUsage{fmt.Sprintf("--ollama %q: %v", e.ollama, err)}
+	}
+	return st, c, nil
+}
+
+func (e *env) searcher(st *store.Store, c *llm.Client) *knowledge.Searcher {
+	return &knowledge.Searcher{Store: st, Embedder: c}
+}

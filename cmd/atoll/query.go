@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"atoll/agent"
+	"atoll/rag"
+)
+
+// searchHit is the JSON contract of `atoll search --json`.
+type searchHit struct {
+	Source string  `json:"source"`
+	Page   int     `json:"page"`
+	Text   string  `json:"text"`
+	Score  float64 `json:"score"`
+}
+
+func (e *env) search(args []string) error {
+	fs := e.flags("search", "--kb NAME [--k N] [--json] QUERY")
+	kb := fs.String("kb", "", "knowledge base name")
+	k := fs.Int("k", 5, "number of passages")
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	query := strings.TrimSpace(strings.Join(pos, " "))
+	if *kb == "" || query == "" || *k <= 0 {
+		fs.Usage()
+		return errUsage{"search needs --kb NAME, a QUERY and a positive --k"}
+	}
+	st, c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	hits, err := e.searcher(st, c).Search(context.Background(), []string{*kb}, query, *k, nil)
+	if err != nil {
+		return err
+	}
+	out := make([]searchHit, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, searchHit{Source: h.Source, Page: h.Page, Text: h.Text, Score: h.Score})
+	}
+	if *asJSON {
+		return writeJSON(e, out)
+	}
+	if len(out) == 0 {
+		fmt.Fprintln(e.stdout, "No passage matches.")
+	}
+	for i, h := range out {
+		page := ""
+		if h.Page > 0 {
+			page = fmt.Sprintf(" p.%d", h.Page)
+		}
+		fmt.Fprintf(e.stdout, "%d. %s%s  (score %.3f)\n   %s\n\n", i+1, h.Source, page, h.Score, preview(h.Text, 240))
+	}
+	return nil
+}
+
+func preview(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+func writeJSON(e *env, v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (e *env) kb(args []string) error {
+	if len(args) == 0 {
+		return errUsage{"kb needs a subcommand: list or rm"}
+	}
+	st, _, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch args[0] {
+	case "list":
+		fs := e.flags("kb list", "[--json]")
+		asJSON := fs.Bool("json", false, "print JSON")
+		if _, err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		type row struct {
+			Name       string `json:"name"`
+			EmbedModel string `json:"embedModel"`
+			Docs       int    `json:"docs"`
+			Failed     int    `json:"failed"`
+			Chunks     int    `json:"chunks"`
+			Pending    int    `json:"pending"`
+			Bytes      int64  `json:"bytes"`
+		}
+		metas, err := st.List()
+		if err != nil {
+			return err
+		}
+		rows := []row{}
+		for _, m := range metas {
+			kb, err := st.KB(m.Name)
+			if err != nil {
+				continue
+			}
+			r := row{Name: m.Name, EmbedModel: m.EmbedModel, Chunks: kb.ChunkCount(), Pending: len(kb.Pending())}
+			for _, d := range kb.Docs() {
+				r.Docs++
+				r.Bytes += d.Size
+				if d.Status != "ok" {
+					r.Failed++
+				}
+			}
+			rows = append(rows, r)
+		}
+		if *asJSON {
+			return writeJSON(e, rows)
+		}
+		if len(rows) == 0 {
+			fmt.Fprintln(e.stdout, "No knowledge bases yet. Create one with: atoll ingest --kb NAME PATH...")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tDOCS\tFAILED\tCHUNKS\tPENDING\tSIZE\tEMBEDDING MODEL")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f MB\t%s\n", r.Name, r.Docs, r.Failed, r.Chunks, r.Pending, float64(r.Bytes)/1e6, r.EmbedModel)
+		}
+		return tw.Flush()
+	case "rm":
+		if len(args) != 2 {
+			return errUsage{"usage: atoll kb rm NAME"}
+		}
+		if err := st.Remove(args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "Removed knowledge base %q.\n", args[1])
+		return nil
+	}
+	return errUsage{fmt.Sprintf("unknown kb subcommand %q (list, rm)", args[0])}
+}
+
+func (e *env) agentCmd(args []string) error {
+	if len(args) == 0 {
+		return errUsage{"agent needs a subcommand: create or list"}
+	}
+	repo := agent.NewRepo(filepath.Join(e.data, "agents"))
+	switch args[0] {
+	case "create":
+		fs := e.flags("agent create", "NAME --kb KB[,KB...] --model MODEL [--system TEXT]")
+		kbs := fs.String("kb", "", "knowledge bases, comma-separated")
+		model := fs.String("model", "", "chat model")
+		system := fs.String("system", "", "system prompt")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 || *model == "" {
+			fs.Usage()
+			return errUsage{"agent create needs NAME and --model MODEL"}
+		}
+		st, _, err := e.open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		var list []string
+		for _, k := range strings.Split(*kbs, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				if _, err := st.KB(k); err != nil {
+					return fmt.Errorf("knowledge base %q does not exist: create it with atoll ingest --kb %s PATH", k, k)
+				}
+				list = append(list, k)
+			}
+		}
+		d := agent.Definition{Name: pos[0], System: *system, Model: *model, KBs: list, Temperature: 0.2, Followups: true}
+		if old, err := repo.Get(pos[0]); err == nil {
+			d = old
+			d.Model, d.KBs = *model, list
+			if *system != "" {
+				d.System = *system
+			}
+		}
+		saved, err := repo.Save(d)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "Saved agent %q (version %d).\n", saved.Name, saved.Version)
+		return nil
+	case "list":
+		fs := e.flags("agent list", "[--json]")
+		asJSON := fs.Bool("json", false, "print JSON")
+		if _, err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		defs, err := repo.List()
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(e, defs)
+		}
+		if len(defs) == 0 {
+			fmt.Fprintln(e.stdout, "No agents yet. Create one with: atoll agent create NAME --kb KB --model MODEL")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tMODEL\tKNOWLEDGE\tVERSION")
+		for _, d := range defs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", d.Name, d.Model, strings.Join(d.KBs, ","), d.Version)
+		}
+		return tw.Flush()
+	}
+	return errUsage{fmt.Sprintf("unknown agent subcommand %q (create, list)", args[0])}
+}
+
+// askJSON is the contract of `atoll ask --json`.
+type askJSON struct {
+	Answer    string           `json:"answer"`
+	Citations []agent.Citation `json:"citations"`
+	Followups []string         `json:"followups"`
+}
+
+func (e *env) ask(args []string) error {
+	fs := e.flags("ask", "--agent NAME [--json] QUESTION")
+	name := fs.String("agent", "", "agent name")
+	asJSON := fs.Bool("json", false, "print one JSON object at the end instead of streaming")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	q := strings.TrimSpace(strings.Join(pos, " "))
+	if *name == "" || q == "" {
+		fs.Usage()
+		return errUsage{"ask needs --agent NAME and a QUESTION"}
+	}
+	st, c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	def, err := agent.NewRepo(filepath.Join(e.data, "agents")).Get(*name)
+	if err != nil {
+		return fmt.Errorf("agent %q does not exist: create it with atoll agent create", *name)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	runner := agent.NewRunner(c, e.searcher(st, c), agent.NewConversations(filepath.Join(e.data, "conversations")))
+	var onToken func(string) error
+	if !*asJSON {
+		onToken = func(s string) error { _, err := fmt.Fprint(e.stdout, s); return err }
+	}
+	ans, err := runner.Ask(ctx, def, "", q, onToken)
+	if err != nil {
+		if !*asJSON && ans.Answer != "" {
+			fmt.Fprintln(e.stdout)
+		}
+		return err
+	}
+	if *asJSON {
+		return writeJSON(e, askJSON{Answer: ans.Answer, Citations: ans.Citations, Followups: ans.Followups})
+	}
+	fmt.Fprintln(e.stdout)
+	if ans.Dropped > 0 {
+		fmt.Fprintf(e.stderr, "note: %d passages did not fit the model's context and were left out\n", ans.Dropped)
+	}
+	for _, ci := range ans.Citations {
+		if !ci.Used {
+			continue
+		}
+		page := ""
+		if ci.Page > 0 {
+			page = fmt.Sprintf(", page %d", ci.Page)
+		}
+		fmt.Fprintf(e.stdout, "[%d] %s%s\n", ci.N, ci.Source, page)
+	}
+	for _, f := range ans.Followups {
+		fmt.Fprintf(e.stdout, "→ %s\n", f)
+	}
+	return nil
+}
+
+func (e *env) eval(args []string) error {
+	fs := e.flags("eval", "--kb NAME --questions FILE.jsonl [--k 5] [--json]")
+	kb := fs.String("kb", "", "knowledge base name")
+	qfile := fs.String("questions", "", "questions, one JSON object a line: {\"q\",\"doc\",\"expect\"}")
+	k := fs.Int("k", 5, "passages per question")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *kb == "" || *qfile == "" || *k <= 0 {
+		fs.Usage()
+		return errUsage{"eval needs --kb NAME and --questions FILE"}
+	}
+	qs, err := rag.LoadQuestions(*qfile)
+	if err != nil {
+		return err
+	}
+	st, c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s := e.searcher(st, c)
+	if _, err := st.KB(*kb); err != nil {
+		return err
+	}
+	res := rag.Evaluate(qs, *k, func(q string, k int) []rag.Hit {
+		hits, _ := s.Search(context.Background(), []string{*kb}, q, k, nil)
+		return hits
+	})
+	if *asJSON {
+		return writeJSON(e, res)
+	}
+	fmt.Fprintf(e.stdout, "questions %d  hit@1 %.3f  hit@%d %.3f  MRR@%d %.3f\n", res.N, res.HitAt1, res.K, res.HitAtK, res.K, res.MRR)
+	for _, m := range res.Misses {
+		b, _ := json.Marshal(m)
+		fmt.Fprintf(e.stdout, "miss: %s\n", b)
+	}
+	return nil
+}

@@ -1,0 +1,316 @@
+// Package e2e drives the real frontend in headless Chromium against the real
+// app server (`atoll serve`'s handler) backed by a real Ollama server with a
+// tiny generated model. `make test` builds the frontend first and sets
+// ATOLL_REQUIRE_E2E=1, so a missing browser or build fails there instead of
+// skipping.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"atoll/app"
+	"atoll/frontend"
+	"atoll/internal/ollamatest"
+	"atoll/server"
+)
+
+func TestMain(m *testing.M) { os.Exit(ollamatest.RunMain(m)) }
+
+func need(t *testing.T, what string) {
+	if os.Getenv("ATOLL_REQUIRE_E2E") == "1" {
+		t.Fatalf("end-to-end prerequisite missing: %s", what)
+	}
+	t.Skipf("skipping the browser tests: %s (make test installs and builds everything)", what)
+}
+
+func chromium(t *testing.T) string {
+	for _, p := range []string{os.Getenv("ATOLL_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	need(t, "Chromium is not installed")
+	return ""
+}
+
+type env struct {
+	t    *testing.T
+	url  string
+	data string
+	ctx  context.Context
+	shot string
+}
+
+func start(t *testing.T, ollamaURL string) *env {
+	t.Helper()
+	ui, err := fs.Sub(frontend.Dist, "dist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.Stat(ui, "index.html"); err != nil {
+		need(t, "the frontend is not built (run make build)")
+	}
+	exe := chromium(t)
+	data := t.TempDir()
+	broker := server.NewBroker()
+	a, err := app.New(app.Config{DataDir: data, OllamaURL: ollamaURL, Version: "e2e"}, broker, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	s := &server.Server{App: a, UI: ui, Upload: filepath.Join(data, "uploads")}
+	ts := httptest.NewServer(s.Handler(broker))
+	t.Cleanup(ts.Close)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.WindowSize(1280, 820),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 4*time.Minute)
+	t.Cleanup(cancel3)
+	shots := filepath.Join("..", "test-artifacts", "screenshots")
+	os.MkdirAll(shots, 0o755)
+	return &env{t: t, url: ts.URL, data: data, ctx: ctx, shot: shots}
+}
+
+func (e *env) run(what string, actions ...chromedp.Action) {
+	e.t.Helper()
+	if err := chromedp.Run(e.ctx, actions...); err != nil {
+		var html string
+		_ = chromedp.Run(e.ctx, chromedp.OuterHTML("body", &html))
+		e.screenshot("failed-" + strings.ReplaceAll(what, " ", "-"))
+		if len(html) > 3000 {
+			html = html[:3000]
+		}
+		e.t.Fatalf("%s: %v\npage: %s", what, err, html)
+	}
+}
+
+func (e *env) screenshot(name string) {
+	var png []byte
+	if err := chromedp.Run(e.ctx, chromedp.CaptureScreenshot(&png)); err == nil {
+		os.WriteFile(filepath.Join(e.shot, name+".png"), png, 0o644)
+	}
+}
+
+func tid(id string) string { return fmt.Sprintf(`[data-testid="%s"]`, id) }
+
+// waitText polls until the element's text satisfies ok.
+func waitText(sel string, ok func(string) bool, out *string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		for {
+			var s string
+			if err := chromedp.Run(ctx, chromedp.Text(sel, &s, chromedp.ByQuery, chromedp.NodeVisible)); err == nil && ok(s) {
+				if out != nil {
+					*out = s
+				}
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %s: %w", sel, ctx.Err())
+			case <-time.After(150 * time.Millisecond):
+			}
+		}
+	})
+}
+
+const zhDoc = `# 甜屑面包店常见问题
+
+## 蛋糕预订
+
+定制生日蛋糕需要至少提前四十八小时预订。二十厘米巧克力蛋糕售价三十八欧元。
+
+## 安全测试
+
+<script>window.__xss = 1</script>
+<img src="x" onerror="window.__xss = 2">
+[点我](javascript:window.__xss=3)
+`
+
+const enDoc = `# Sweet Crumb Bakery
+
+## Cake orders
+
+Custom birthday cakes need at least 48 hours notice. A 20 cm chocolate cake costs 38 euros.
+
+## Delivery
+
+We deliver within 5 km of the shop for 4 euros.
+`
+
+func TestBrowserFlow(t *testing.T) {
+	srv := ollamatest.Shared(t)
+	e := start(t, srv.URL)
+	files := t.TempDir()
+	zh := filepath.Join(files, "常见问题.md")
+	en := filepath.Join(files, "bakery.md")
+	os.WriteFile(zh, []byte(zhDoc), 0o644)
+	os.WriteFile(en, []byte(enDoc), 0o644)
+	uploads := []string{zh, en}
+	if pdf := samplePDF(); pdf != "" {
+		uploads = append(uploads, pdf)
+	}
+
+	e.run("open", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(tid("nav-knowledge")))
+	e.screenshot("knowledge-empty")
+
+	// Settings first: default models for the tiny test server.
+	e.run("settings",
+		chromedp.Click(tid("nav-settings")),
+		chromedp.WaitVisible(tid("settings-language")),
+	)
+	e.screenshot("settings")
+
+	e.run("create kb",
+		chromedp.Click(tid("nav-knowledge")),
+		chromedp.WaitVisible(tid("kb-new")),
+		chromedp.Click(tid("kb-new")),
+		chromedp.WaitVisible(tid("kb-create-name")),
+		chromedp.SendKeys(tid("kb-create-name"), "bakery"),
+		chromedp.SetValue(tid("kb-create-embed"), srv.EmbedModel),
+		chromedp.Click(tid("kb-create-submit")),
+		chromedp.WaitVisible(tid("kb-row-bakery")),
+		chromedp.Click(tid("kb-row-bakery")),
+	)
+	var done string
+	e.run("upload",
+		chromedp.SetUploadFiles(tid("upload-input"), uploads, chromedp.ByQuery),
+		waitText(tid("ingest-done"), func(s string) bool { return s != "" }, &done),
+	)
+	if !strings.Contains(done, fmt.Sprint(len(uploads))) {
+		t.Errorf("ingest summary should count %d files ok: %q", len(uploads), done)
+	}
+	var docs int
+	e.run("documents", chromedp.Evaluate(`document.querySelectorAll('[data-testid="doc-row"]').length`, &docs))
+	if docs != len(uploads) {
+		t.Fatalf("documents listed: %d, want %d", docs, len(uploads))
+	}
+	e.screenshot("knowledge")
+
+	// The document with script payloads: open its chunks; nothing may run.
+	e.run("open chunks",
+		chromedp.Click(`//*[@data-testid="doc-row"][contains(., "常见问题")]//*[@data-testid="doc-open"]`, chromedp.BySearch),
+		chromedp.WaitVisible(tid("chunks-panel")),
+	)
+	e.screenshot("chunks")
+
+	var hits int
+	e.run("search",
+		chromedp.SendKeys(tid("kb-search"), "巧克力蛋糕"),
+		chromedp.Click(tid("kb-search-submit")),
+		chromedp.WaitVisible(tid("search-hit")),
+		chromedp.Evaluate(`document.querySelectorAll('[data-testid="search-hit"]').length`, &hits),
+	)
+
+	// An agent from one sentence, reviewed, then saved.
+	e.run("draft agent",
+		chromedp.Click(tid("nav-agents")),
+		chromedp.WaitVisible(tid("agent-sentence")),
+		chromedp.SendKeys(tid("agent-sentence"), "a customer-service agent for my bakery that answers about prices and takes cake orders"),
+		chromedp.Click(tid("agent-draft")),
+		chromedp.WaitVisible(tid("agent-save")),
+	)
+	e.screenshot("agents")
+	e.run("save agent", chromedp.Click(tid("agent-save")), chromedp.WaitVisible(tid("agent-saved")))
+
+	// Ask; the answer streams; a citation opens the side panel.
+	var answer string
+	e.run("ask",
+		chromedp.Click(tid("nav-chat")),
+		chromedp.WaitVisible(tid("chat-input")),
+		chromedp.SendKeys(tid("chat-input"), "How much notice do birthday cakes need?"),
+		chromedp.Click(tid("chat-send")),
+		waitText(tid("answer"), func(s string) bool { return strings.TrimSpace(s) != "" }, &answer),
+		chromedp.WaitVisible(tid("source-1")),
+	)
+	e.run("citation panel",
+		chromedp.Click(tid("source-1")),
+		waitText(tid("cite-panel"), func(s string) bool { return strings.Contains(s, "48") }, nil),
+	)
+	e.screenshot("chat")
+
+	var xss any
+	e.run("xss", chromedp.Evaluate(`window.__xss ?? null`, &xss))
+	if xss != nil {
+		t.Fatalf("a document's HTML ran in the page: window.__xss = %v", xss)
+	}
+
+	e.run("models", chromedp.Click(tid("nav-models")), chromedp.WaitVisible(tid("ollama-status")))
+	e.screenshot("models")
+
+	// Language switches live; theme toggles.
+	var nav, theme string
+	e.run("language",
+		chromedp.Click(tid("nav-settings")),
+		chromedp.WaitVisible(tid("settings-language")),
+		chromedp.SetValue(tid("settings-language"), "zh-CN"),
+		chromedp.Evaluate(`document.querySelector('[data-testid="settings-language"]').dispatchEvent(new Event('change', {bubbles: true}))`, nil),
+		waitText(tid("nav-knowledge"), func(s string) bool { return strings.Contains(s, "知识") }, &nav),
+	)
+	e.screenshot("settings-zh")
+	e.run("theme",
+		chromedp.SetValue(tid("settings-theme"), "dark"),
+		chromedp.Evaluate(`document.querySelector('[data-testid="settings-theme"]').dispatchEvent(new Event('change', {bubbles: true}))`, nil),
+		chromedp.Sleep(200*time.Millisecond),
+		chromedp.Evaluate(`document.documentElement.dataset.theme || ''`, &theme),
+	)
+	if theme != "dark" {
+		t.Fatalf("theme did not switch: %q", theme)
+	}
+	e.run("knowledge dark", chromedp.Click(tid("nav-knowledge")), chromedp.WaitVisible(tid("kb-row-bakery")))
+	e.screenshot("knowledge-dark-zh")
+}
+
+// TestOllamaDownScreen: with no Ollama, the Models screen says what to do.
+func TestOllamaDownScreen(t *testing.T) {
+	e := start(t, "http://127.0.0.1:9")
+	var s string
+	e.run("models",
+		chromedp.Navigate(e.url+"/"),
+		chromedp.WaitVisible(tid("nav-models")),
+		chromedp.Click(tid("nav-models")),
+		waitText(tid("ollama-status"), func(s string) bool { return strings.Contains(s, "ollama serve") }, &s),
+	)
+	e.screenshot("models-ollama-down")
+}
+
+func samplePDF() string {
+	for _, p := range []string{"../ingest/testdata/sample.pdf", "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf"} {
+		if abs, err := filepath.Abs(p); err == nil {
+			if _, err := os.Stat(abs); err == nil {
+				return abs
+			}
+		}
+	}
+	return ""
+}

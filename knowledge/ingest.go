@@ -1,0 +1,363 @@
+// Package knowledge runs ingestion jobs: it walks the user's files, extracts
+// and chunks them (package ingest), stores them (package store) and embeds the
+// new chunks through the model seam. Text and the lexical index are stored
+// first; embeddings follow, so search works at once and a missing model or a
+// stopped Ollama only delays the vectors.
+package knowledge
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"atoll/ingest"
+	"atoll/store"
+)
+
+// Embedder turns texts into vectors, one request per batch.
+type Embedder interface {
+	EmbedBatched(ctx context.Context, model string, texts []string, batch, concurrency int, progress func(done int)) ([][]float32, error)
+}
+
+// Progress is a snapshot of a running job.
+type Progress struct {
+	Job        string  `json:"job"`
+	KB         string  `json:"kb"`
+	Files      int     `json:"files"`
+	FilesDone  int     `json:"filesDone"`
+	Chunks     int     `json:"chunks"`
+	Bytes      int64   `json:"bytes"`
+	BytesDone  int64   `json:"bytesDone"`
+	Rate       float64 `json:"rate"`
+	ETASeconds float64 `json:"etaSeconds"`
+	Current    string  `json:"current"`
+	Phase      string  `json:"phase"` // "reading" or "embedding"
+	Embedded   int     `json:"embedded"`
+	ToEmbed    int     `json:"toEmbed"`
+}
+
+// FileFailure is one file that could not be ingested.
+type FileFailure struct {
+	File   string `json:"file"`
+	Reason string `json:"reason"`
+}
+
+// Summary is the outcome of a job.
+type Summary struct {
+	Job        string        `json:"job"`
+	KB         string        `json:"kb"`
+	OK         int           `json:"ok"`
+	Failed     int           `json:"failed"`
+	Skipped    int           `json:"skipped"`
+	Removed    int           `json:"removed"`
+	Chunks     int           `json:"chunks"`
+	Seconds    float64       `json:"seconds"`
+	Pending    int           `json:"pending"` // chunks still waiting for vectors
+	PendingWhy string        `json:"pendingWhy,omitempty"`
+	Errors     []FileFailure `json:"errors"`
+	Cancelled  bool          `json:"cancelled"`
+}
+
+// Ingester is the job runner.
+type Ingester struct {
+	Store    *store.Store
+	Embedder Embedder // nil: embeddings stay pending
+	Limits   ingest.Limits
+	Chunking ingest.ChunkOptions
+	// EmbedBatch and EmbedConcurrency bound the load on Ollama.
+	EmbedBatch, EmbedConcurrency int
+}
+
+// New returns an ingester with default limits.
+func New(st *store.Store, emb Embedder) *Ingester {
+	return &Ingester{Store: st, Embedder: emb, Limits: ingest.DefaultLimits(), Chunking: ingest.DefaultChunkOptions(), EmbedBatch: 32, EmbedConcurrency: 2}
+}
+
+// Run ingests paths into the knowledge base kb (created if missing). Each
+// file is stored as soon as it is read, so cancelling or a crash keeps what
+// was done and the next run skips it.
+func (in *Ingester) Run(ctx context.Context, job, kbName, embedModel string, paths []string, progress func(Progress)) (Summary, error) {
+	start := time.Now()
+	sum := Summary{Job: job, KB: kbName, Errors: []FileFailure{}}
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	if _, err := in.Store.Create(kbName, embedModel); err != nil {
+		return sum, err
+	}
+	kb, err := in.Store.KB(kbName)
+	if err != nil {
+		return sum, err
+	}
+	if embedModel != "" && kb.Meta().EmbedModel != embedModel {
+		if err := kb.SetEmbedModel(embedModel); err != nil {
+			return sum, err
+		}
+	}
+
+	abs := make([]string, 0, len(paths))
+	for _, p := range paths {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			a = p
+		}
+		abs = append(abs, a)
+	}
+	files, errs := ingest.Collect(abs)
+	for _, e := range errs {
+		sum.Failed++
+		sum.Errors = append(sum.Errors, FileFailure{File: e.Path, Reason: e.Reason})
+	}
+	roots := map[string]string{} // file -> folder root it came from
+	for _, r := range abs {
+		if st, err := os.Stat(r); err == nil && st.IsDir() {
+			for _, f := range files {
+				if strings.HasPrefix(f, r+string(filepath.Separator)) {
+					roots[f] = r
+				}
+			}
+		}
+	}
+
+	p := Progress{Job: job, KB: kbName, Files: len(files), Phase: "reading"}
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			p.Bytes += st.Size()
+		}
+	}
+	tick := newTicker(progress)
+	tick.send(p, true)
+
+	for _, f := range files {
+		if ctx.Err() != nil {
+			sum.Cancelled = true
+			break
+		}
+		p.Current = f
+		tick.send(p, false)
+		size, chunks, skipped, ferr := in.one(ctx, kb, f, roots[f])
+		p.FilesDone++
+		p.BytesDone += size
+		p.Chunks += chunks
+		el := time.Since(start).Seconds()
+		if el > 0 {
+			p.Rate = float64(p.BytesDone) / el
+			if p.Rate > 0 {
+				p.ETASeconds = float64(p.Bytes-p.BytesDone) / p.Rate
+			}
+		}
+		switch {
+		case ferr != nil && errors.Is(ferr, context.Canceled):
+			sum.Cancelled = true
+		case ferr != nil:
+			sum.Failed++
+			sum.Errors = append(sum.Errors, FileFailure{File: f, Reason: reason(ferr)})
+		case skipped:
+			sum.Skipped++
+		default:
+			sum.OK++
+			sum.Chunks += chunks
+		}
+		tick.send(p, false)
+	}
+
+	// Folder sources: files that were there before and are gone now are removed.
+	if !sum.Cancelled {
+		present := map[string]bool{}
+		for _, f := range files {
+			present[f] = true
+		}
+		for _, d := range kb.Docs() {
+			if d.Root == "" || present[d.Path] {
+				continue
+			}
+			for _, r := range abs {
+				if d.Root == r {
+					if kb.Remove(d.Path) == nil {
+						sum.Removed++
+					}
+				}
+			}
+		}
+	}
+
+	if !sum.Cancelled {
+		p.Phase = "embedding"
+		p.Current = ""
+		why, err := in.EmbedPending(ctx, kb, func(done, total int) {
+			p.Embedded, p.ToEmbed = done, total
+			tick.send(p, false)
+		})
+		if errors.Is(err, context.Canceled) {
+			sum.Cancelled = true
+		}
+		sum.PendingWhy = why
+	}
+	sum.Pending = len(kb.Pending())
+	if kb.Meta().EmbedModel == "" {
+		sum.Pending = 0
+	}
+	tick.send(p, true)
+	sum.Seconds = time.Since(start).Seconds()
+	return sum, nil
+}
+
+// one ingests a single file. It returns the bytes read, the chunk count, and
+// whether the file was unchanged since the last run.
+func (in *Ingester) one(ctx context.Context, kb *store.KB, path, root string) (size int64, chunks int, skipped bool, err error) {
+	hash, size, err := hashFile(path, in.Limits.MaxFileBytes)
+	if err != nil {
+		return size, 0, false, err
+	}
+	if old, ok := kb.Doc(path); ok && old.Hash == hash && old.Status == store.StatusOK {
+		return size, len(old.Chunks), true, nil
+	}
+	doc := store.Doc{Path: path, Name: filepath.Base(path), Hash: hash, Size: size, Root: root, Ingested: time.Now().UTC()}
+	d, xerr := ingest.Extract(ctx, path, in.Limits)
+	if xerr != nil {
+		if errors.Is(xerr, context.Canceled) || ctx.Err() != nil {
+			return size, 0, false, context.Canceled
+		}
+		doc.Status = store.StatusFailed
+		doc.Error = reason(xerr)
+		if perr := kb.Put(doc); perr != nil {
+			return size, 0, false, perr
+		}
+		return size, 0, false, xerr
+	}
+	doc.Format = d.Format
+	doc.Pages = d.Pages
+	doc.Warnings = d.Warnings
+	doc.Status = store.StatusOK
+	for _, c := range ingest.Split(d, in.Chunking) {
+		doc.Chunks = append(doc.Chunks, store.Chunk{Page: c.Page, Headings: c.Headings, Start: c.Start, End: c.End, Text: c.Text})
+	}
+	if len(doc.Chunks) == 0 {
+		doc.Status = store.StatusFailed
+		doc.Error = "has no text to index (it may be a scan or an image-only file)"
+		_ = kb.Put(doc)
+		return size, 0, false, &ingest.FileError{Path: path, Reason: doc.Error}
+	}
+	if err := kb.Put(doc); err != nil {
+		return size, 0, false, err
+	}
+	return size, len(doc.Chunks), false, nil
+}
+
+// EmbedPending embeds every chunk that lacks a vector, in batches, storing
+// each batch as it arrives so a cancel or crash keeps the work done. When the
+// model cannot be reached it returns the reason as a sentence and no error:
+// the chunks stay pending and lexical search keeps working.
+func (in *Ingester) EmbedPending(ctx context.Context, kb *store.KB, progress func(done, total int)) (string, error) {
+	model := kb.Meta().EmbedModel
+	if model == "" {
+		return "", nil
+	}
+	pending := kb.Pending()
+	if len(pending) == 0 {
+		return "", nil
+	}
+	if in.Embedder == nil {
+		return "no embedding server is configured", nil
+	}
+	step := in.EmbedBatch * in.EmbedConcurrency * 4
+	if step <= 0 {
+		step = 256
+	}
+	done := 0
+	for i := 0; i < len(pending); i += step {
+		j := min(i+step, len(pending))
+		part := pending[i:j]
+		texts := make([]string, len(part))
+		keys := make([]string, len(part))
+		for k, c := range part {
+			texts[k], keys[k] = embedText(c), c.Key
+		}
+		vecs, err := in.Embedder.EmbedBatched(ctx, model, texts, in.EmbedBatch, in.EmbedConcurrency, func(n int) {
+			if progress != nil {
+				progress(done+n, len(pending))
+			}
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", context.Canceled
+			}
+			return err.Error(), nil
+		}
+		if err := kb.AddVectors(ctx, keys, vecs); err != nil {
+			return "", err
+		}
+		done = j
+		if progress != nil {
+			progress(done, len(pending))
+		}
+	}
+	return "", nil
+}
+
+// embedText puts the heading trail before the passage: "Prices > Cakes: ..."
+// gives the vector the context a bare paragraph lacks.
+func embedText(c store.Chunk) string {
+	if len(c.Headings) == 0 {
+		return c.Text
+	}
+	return strings.Join(c.Headings, " > ") + "\n" + c.Text
+}
+
+func hashFile(path string, limit int64) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, &ingest.FileError{Path: path, Reason: "cannot be opened (" + plainOSError(err) + ")", Err: err}
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", n, &ingest.FileError{Path: path, Reason: "cannot be read (" + plainOSError(err) + ")", Err: err}
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+func plainOSError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// reason is the sentence to show for a failed file (without the path, which
+// the caller shows beside it).
+func reason(err error) string {
+	var fe *ingest.FileError
+	if errors.As(err, &fe) {
+		return fe.Reason
+	}
+	return err.Error()
+}
+
+// ticker throttles progress callbacks to a few per second.
+type ticker struct {
+	mu   sync.Mutex
+	fn   func(Progress)
+	last time.Time
+}
+
+func newTicker(fn func(Progress)) *ticker { return &ticker{fn: fn} }
+
+func (t *ticker) send(p Progress, force bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !force && time.Since(t.last) < 100*time.Millisecond {
+		return
+	}
+	t.last = time.Now()
+	t.fn(p)
+}

@@ -1,0 +1,63 @@
+package knowledge
+
+import (
+	"context"
+	"sort"
+
+	"atoll/rag"
+	"atoll/store"
+)
+
+// QueryEmbedder embeds one query text.
+type QueryEmbedder interface {
+	Embed(ctx context.Context, model string, texts []string) ([][]float32, error)
+}
+
+// Searcher runs hybrid retrieval over one or more knowledge bases. When the
+// query cannot be embedded (Ollama down, model missing, vectors pending) it
+// searches lexically, with the same output.
+type Searcher struct {
+	Store    *store.Store
+	Embedder QueryEmbedder // nil: lexical only
+}
+
+// Retrieve searches kbs for query and returns the best k hits.
+func (s *Searcher) Retrieve(ctx context.Context, kbs []string, query string, k int) ([]rag.Hit, error) {
+	return s.Search(ctx, kbs, query, k, nil)
+}
+
+// Search is Retrieve with an optional filter by source path.
+func (s *Searcher) Search(ctx context.Context, kbs []string, query string, k int, sources []string) ([]rag.Hit, error) {
+	if k <= 0 {
+		k = 5
+	}
+	byModel := map[string][]*rag.Index{}
+	for _, name := range kbs {
+		kb, err := s.Store.KB(name)
+		if err != nil {
+			return nil, err
+		}
+		m := ""
+		if kb.Index().HasVectors() {
+			m = kb.Meta().EmbedModel
+		}
+		byModel[m] = append(byModel[m], kb.Index())
+	}
+	var hits []rag.Hit
+	for model, ixs := range byModel {
+		q := rag.Query{Text: query, K: k, Sources: sources}
+		if model != "" && s.Embedder != nil {
+			if v, err := s.Embedder.Embed(ctx, model, []string{query}); err == nil && len(v) == 1 {
+				q.Vector = v[0]
+			}
+		}
+		hits = append(hits, rag.SearchMany(ixs, q)...)
+	}
+	if len(byModel) > 1 {
+		sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
+		if len(hits) > k {
+			hits = hits[:k]
+		}
+	}
+	return hits, nil
+}

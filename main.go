@@ -1,0 +1,88 @@
+//go:build desktop
+
+// The desktop window: Wails v2 around the same app.App the browser mode
+// serves. Built by `make build` (wails build adds the desktop tag); the
+// headless command line lives in cmd/atoll and needs no cgo.
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/wailsapp/wails/v2"
+	"github.com/wailsapp/wails/v2/pkg/options"
+	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+	"github.com/wailsapp/wails/v2/pkg/runtime"
+
+	"atoll/app"
+	"atoll/frontend"
+)
+
+var version = "0.1.0-dev"
+
+// windowBridge holds the Wails context, the only one its runtime accepts,
+// and gives the app its emitter and dialogs through small interfaces.
+type windowBridge struct{ ctx context.Context }
+
+func (w *windowBridge) Emit(name string, payload any) {
+	if w.ctx != nil {
+		runtime.EventsEmit(w.ctx, name, payload)
+	}
+}
+
+func (w *windowBridge) OpenFiles() ([]string, error) {
+	return runtime.OpenMultipleFilesDialog(w.ctx, runtime.OpenDialogOptions{
+		Title: "Add documents",
+		Filters: []runtime.FileFilter{
+			{DisplayName: "Documents (*.pdf;*.docx;*.html;*.md;*.txt;*.csv)", Pattern: "*.pdf;*.docx;*.html;*.htm;*.md;*.markdown;*.txt;*.csv"},
+			{DisplayName: "All files", Pattern: "*"},
+		},
+	})
+}
+
+func (w *windowBridge) OpenFolder() (string, error) {
+	return runtime.OpenDirectoryDialog(w.ctx, runtime.OpenDialogOptions{Title: "Add a folder"})
+}
+
+var (
+	_ app.Emitter = (*windowBridge)(nil)
+	_ app.Dialogs = (*windowBridge)(nil)
+)
+
+func main() {
+	cfg := app.Config{DataDir: app.DefaultDataDir(), OllamaURL: app.DefaultOllamaURL(), Version: version}
+	bridge := &windowBridge{}
+	a, err := app.New(cfg, bridge, bridge)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Atoll could not start:", err)
+		os.Exit(1)
+	}
+	ui, err := fs.Sub(frontend.Dist, "dist")
+	if err != nil {
+		panic(err)
+	}
+	id := sha256.Sum256([]byte(cfg.DataDir))
+	err = wails.Run(&options.App{
+		Title:       "Atoll",
+		Width:       1280,
+		Height:      820,
+		MinWidth:    900,
+		MinHeight:   600,
+		AssetServer: &assetserver.Options{Assets: ui},
+		OnStartup:   func(ctx context.Context) { bridge.ctx = ctx },
+		OnShutdown:  func(context.Context) { a.Close() },
+		Bind:        []any{a},
+		DragAndDrop: &options.DragAndDrop{EnableFileDrop: true, DisableWebViewDrop: true},
+		// Two windows on one data folder would race on the same files.
+		SingleInstanceLock: &options.SingleInstanceLock{UniqueId: "atoll-" + hex.EncodeToString(id[:8])},
+		ErrorFormatter:     func(err error) any { return err.Error() },
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Atoll's window failed:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what Atoll needs on a Debian machine, and nothing that is already
+# there: a second run prints nothing and takes a second or two.
+#   scripts/setup.sh run    packages to build and open the desktop window
+#   scripts/setup.sh test   the above plus what the tests need
+set -euo pipefail
+mode=${1:-run}
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+pkgs=(libgtk-3-dev libwebkit2gtk-4.0-dev pkg-config gcc)
+if [ "$mode" = test ]; then
+  # xvfb + imagemagick + tesseract: the window smoke test (a real window,
+  # a screenshot, and reading Atoll's own words off it); chromium: the
+  # browser end-to-end tests; poppler-utils: the PDF reference (pdftotext).
+  pkgs+=(xvfb xauth imagemagick tesseract-ocr tesseract-ocr-eng chromium poppler-utils x11-utils)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v go >/dev/null || { echo "setup: Go is missing; install Go 1.26 from https://go.dev/dl/ and put it on PATH" >&2; exit 1; }
+command -v npm >/dev/null || { echo "setup: Node.js and npm are missing; install Node.js 20 (apt-get install nodejs npm)" >&2; exit 1; }
+
+# The frontend's packages: reinstalled only when the lock file changed.
+cd "$here/frontend"
+stamp=node_modules/.atoll-lock.sha
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing the frontend's npm packages"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$want" > "$stamp"
+fi
+
+# The Wails CLI is a `tool` line in go.mod (go install ...wails@v2.9.2 fails on
+# Go 1.26: it pins golang.org/x/tools v0.17.0, which no longer compiles);
+# `go tool wails` builds it once into Go's cache.
+cd "$here"
+go mod download

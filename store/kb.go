@@ -1,0 +1,404 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"atoll/rag"
+)
+
+// Chunk is one stored passage of a document.
+type Chunk struct {
+	ID       string   `json:"id"`
+	Key      string   `json:"key"` // hash of Text: vectors are keyed by it, so unchanged text is never re-embedded
+	Page     int      `json:"page"`
+	Headings []string `json:"headings,omitempty"`
+	Start    int      `json:"start"`
+	End      int      `json:"end"`
+	Text     string   `json:"text"`
+}
+
+// Doc is one ingested (or failed) file.
+type Doc struct {
+	Path     string    `json:"path"`
+	Name     string    `json:"name"`
+	Format   string    `json:"format"`
+	Hash     string    `json:"hash"`
+	Size     int64     `json:"size"`
+	Pages    int       `json:"pages"`
+	Status   string    `json:"status"` // "ok" or "failed"
+	Error    string    `json:"error,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
+	Root     string    `json:"root,omitempty"` // the folder it was found under, to notice deletions
+	Ingested time.Time `json:"ingested"`
+	Chunks   []Chunk   `json:"chunks,omitempty"`
+}
+
+// Status values of a Doc.
+const (
+	StatusOK     = "ok"
+	StatusFailed = "failed"
+)
+
+type docRecord struct {
+	Op   string `json:"op"` // "put" or "del"
+	Doc  *Doc   `json:"doc,omitempty"`
+	Path string `json:"path,omitempty"`
+}
+
+// KB is one open knowledge base: its documents, their chunks, vectors and
+// the in-memory search index.
+type KB struct {
+	dir string
+
+	mu      sync.RWMutex
+	meta    Meta
+	docs    map[string]*Doc
+	log     *recordLog
+	live    int64 // bytes of the newest record per document: the rest is garbage
+	index   *rag.Index
+	vectors *vectorSet // for meta.EmbedModel; nil until a model is set
+}
+
+// TextKey is the vector key of a chunk's text.
+func TextKey(text string) string {
+	h := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(h[:12])
+}
+
+func openKB(dir string, m Meta) (*KB, error) {
+	kb := &KB{dir: dir, meta: m, docs: map[string]*Doc{}, index: rag.NewIndex()}
+	sizes := map[string]int64{}
+	lg, err := openLog(filepath.Join(dir, "docs.log"), func(p []byte) error {
+		var r docRecord
+		if err := json.Unmarshal(p, &r); err != nil {
+			return nil // a record we cannot read is skipped, never fatal
+		}
+		switch r.Op {
+		case "put":
+			if r.Doc != nil {
+				kb.docs[r.Doc.Path] = r.Doc
+				sizes[r.Doc.Path] = int64(len(p)) + frameHeader
+			}
+		case "del":
+			delete(kb.docs, r.Path)
+			delete(sizes, r.Path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	kb.log = lg
+	for _, s := range sizes {
+		kb.live += s
+	}
+	if lg.size > 4<<20 && lg.size > 2*kb.live {
+		if err := kb.compact(); err != nil {
+			return nil, err
+		}
+	}
+	name := m.Name
+	for _, d := range kb.docs {
+		kb.index.Add(passages(name, d)...)
+	}
+	if m.EmbedModel != "" {
+		vs, err := openVectors(dir, m.EmbedModel)
+		if err != nil {
+			return nil, err
+		}
+		kb.vectors = vs
+		kb.applyVectors(kb.allChunks())
+	}
+	return kb, nil
+}
+
+func passages(kb string, d *Doc) []rag.Passage {
+	ps := make([]rag.Passage, 0, len(d.Chunks))
+	for _, c := range d.Chunks {
+		ps = append(ps, rag.Passage{ID: c.ID, KB: kb, Source: d.Path, Page: c.Page, Headings: c.Headings, Start: c.Start, End: c.End, Text: c.Text})
+	}
+	return ps
+}
+
+// compact rewrites the log with only the newest record per document.
+func (kb *KB) compact() error {
+	path := filepath.Join(kb.dir, "docs.log")
+	paths := make([]string, 0, len(kb.docs))
+	for p := range kb.docs {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	if err := kb.log.close(); err != nil {
+		return err
+	}
+	err := writeLogAtomically(path, func(emit func([]byte) error) error {
+		for _, p := range paths {
+			b, err := json.Marshal(docRecord{Op: "put", Doc: kb.docs[p]})
+			if err != nil {
+				return err
+			}
+			if err := emit(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	lg, err := openLog(path, func([]byte) error { return nil })
+	if err != nil {
+		return err
+	}
+	kb.log = lg
+	kb.live = lg.size
+	return nil
+}
+
+// Meta returns the knowledge base's metadata.
+func (kb *KB) Meta() Meta {
+	kb.mu.RLock()
+	defer kb.mu.RUnlock()
+	return kb.meta
+}
+
+// Index is the in-memory search index.
+func (kb *KB) Index() *rag.Index { return kb.index }
+
+// Docs returns every document, sorted by path, without chunk texts.
+func (kb *KB) Docs() []Doc {
+	kb.mu.RLock()
+	defer kb.mu.RUnlock()
+	out := make([]Doc, 0, len(kb.docs))
+	for _, d := range kb.docs {
+		c := *d
+		c.Chunks = nil
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// Doc returns one document with its chunks.
+func (kb *KB) Doc(path string) (Doc, bool) {
+	kb.mu.RLock()
+	defer kb.mu.RUnlock()
+	d, ok := kb.docs[path]
+	if !ok {
+		return Doc{}, false
+	}
+	return *d, true
+}
+
+// ChunkCount is the number of stored chunks.
+func (kb *KB) ChunkCount() int {
+	kb.mu.RLock()
+	defer kb.mu.RUnlock()
+	n := 0
+	for _, d := range kb.docs {
+		n += len(d.Chunks)
+	}
+	return n
+}
+
+// Put stores a document (replacing any earlier version of the same path).
+// The record is durable when Put returns.
+func (kb *KB) Put(d Doc) error {
+	for i := range d.Chunks {
+		c := &d.Chunks[i]
+		if c.Key == "" {
+			c.Key = TextKey(c.Text)
+		}
+		if c.ID == "" {
+			c.ID = chunkID(d.Path, d.Hash, i)
+		}
+	}
+	b, err := json.Marshal(docRecord{Op: "put", Doc: &d})
+	if err != nil {
+		return err
+	}
+	kb.mu.Lock()
+	defer kb.mu.Unlock()
+	if err := kb.log.append(b); err != nil {
+		return fmt.Errorf("couldn't store %s: %w", d.Path, err)
+	}
+	if old, ok := kb.docs[d.Path]; ok {
+		kb.index.Remove(chunkIDs(old)...)
+	}
+	kb.live += int64(len(b)) + frameHeader
+	kb.docs[d.Path] = &d
+	kb.index.Add(passages(kb.meta.Name, &d)...)
+	if kb.vectors != nil {
+		kb.applyVectors(d.Chunks)
+	}
+	return nil
+}
+
+// Remove forgets a document.
+func (kb *KB) Remove(path string) error {
+	kb.mu.Lock()
+	defer kb.mu.Unlock()
+	old, ok := kb.docs[path]
+	if !ok {
+		return fmt.Errorf("%s is not in this knowledge base", path)
+	}
+	b, _ := json.Marshal(docRecord{Op: "del", Path: path})
+	if err := kb.log.append(b); err != nil {
+		return err
+	}
+	kb.index.Remove(chunkIDs(old)...)
+	delete(kb.docs, path)
+	return nil
+}
+
+func chunkID(path, hash string, i int) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d", path, hash, i)))
+	return hex.EncodeToString(h[:10])
+}
+
+func chunkIDs(d *Doc) []string {
+	ids := make([]string, len(d.Chunks))
+	for i, c := range d.Chunks {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+func (kb *KB) allChunks() []Chunk {
+	var out []Chunk
+	for _, d := range kb.docs {
+		out = append(out, d.Chunks...)
+	}
+	return out
+}
+
+// applyVectors hands the index the vectors it lacks for these chunks.
+func (kb *KB) applyVectors(chunks []Chunk) {
+	for _, c := range chunks {
+		if v, ok := kb.vectors.get(c.Key); ok {
+			kb.index.SetVector(c.ID, v)
+		}
+	}
+}
+
+// SetEmbedModel records the embedding model. Vectors of an earlier model stay
+// on disk; switching back reuses them.
+func (kb *KB) SetEmbedModel(model string) error {
+	kb.mu.Lock()
+	defer kb.mu.Unlock()
+	if model == kb.meta.EmbedModel && kb.vectors != nil {
+		return nil
+	}
+	vs, err := openVectors(kb.dir, model)
+	if err != nil {
+		return err
+	}
+	m := kb.meta
+	m.EmbedModel = model
+	m.Dims = vs.dims
+	if err := writeMeta(kb.dir, m); err != nil {
+		vs.close()
+		return err
+	}
+	if kb.vectors != nil {
+		kb.vectors.close()
+	}
+	kb.meta = m
+	kb.vectors = vs
+	// A fresh index without the old model's vectors: lexical search keeps
+	// serving until the new vectors arrive.
+	ix := rag.NewIndex()
+	for _, d := range kb.docs {
+		ix.Add(passages(m.Name, d)...)
+	}
+	kb.index = ix
+	kb.applyVectors(kb.allChunks())
+	return nil
+}
+
+// Pending returns the chunks (one per distinct text) that have no vector for
+// the knowledge base's embedding model, in a stable order.
+func (kb *KB) Pending() []Chunk {
+	kb.mu.RLock()
+	defer kb.mu.RUnlock()
+	seen := map[string]bool{}
+	var out []Chunk
+	paths := make([]string, 0, len(kb.docs))
+	for p := range kb.docs {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		for _, c := range kb.docs[p].Chunks {
+			if seen[c.Key] {
+				continue
+			}
+			seen[c.Key] = true
+			if kb.vectors == nil {
+				out = append(out, c)
+				continue
+			}
+			if _, ok := kb.vectors.get(c.Key); !ok {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// AddVectors stores vectors (durably) for chunk texts and makes them searchable.
+func (kb *KB) AddVectors(ctx context.Context, keys []string, vecs [][]float32) error {
+	kb.mu.Lock()
+	defer kb.mu.Unlock()
+	if kb.vectors == nil {
+		return fmt.Errorf("knowledge base %q has no embedding model", kb.meta.Name)
+	}
+	if err := kb.vectors.add(ctx, keys, vecs); err != nil {
+		return err
+	}
+	if kb.meta.Dims == 0 && len(vecs) > 0 {
+		kb.meta.Dims = len(vecs[0])
+		_ = writeMeta(kb.dir, kb.meta)
+	}
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	for _, d := range kb.docs {
+		for _, c := range d.Chunks {
+			if want[c.Key] {
+				v, _ := kb.vectors.get(c.Key)
+				kb.index.SetVector(c.ID, v)
+			}
+		}
+	}
+	return nil
+}
+
+// Search runs a query against this knowledge base.
+func (kb *KB) Search(q rag.Query) []rag.Hit {
+	kb.mu.RLock()
+	ix := kb.index
+	kb.mu.RUnlock()
+	return ix.Search(q)
+}
+
+// Close releases the files.
+func (kb *KB) Close() {
+	kb.mu.Lock()
+	defer kb.mu.Unlock()
+	if kb.log != nil {
+		kb.log.close()
+	}
+	if kb.vectors != nil {
+		kb.vectors.close()
+	}
+}

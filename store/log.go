@@ -1,0 +1,165 @@
+package store
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+)
+
+// A record log is the unit of crash safety: every record is framed as
+// [length uint32][crc32 uint32][payload], appended and fsynced. On open, the
+// first frame that is short or fails its checksum marks where a crash cut the
+// file; everything from there on is truncated away, so a kill -9 during a
+// write loses at most the record being written and never yields half of one.
+
+const frameHeader = 8
+
+// maxRecord bounds one record so a corrupt length cannot make us allocate
+// gigabytes. The largest records are whole documents' chunk lists.
+const maxRecord = 512 << 20
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+type recordLog struct {
+	f    *os.File
+	size int64
+}
+
+// openLog replays every intact record through fn, truncates a torn tail, and
+// leaves the file open for appending.
+func openLog(path string, fn func(payload []byte) error) (*recordLog, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open %s: %w", path, err)
+	}
+	good, err := replay(f, fn)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if st.Size() != good {
+		if err := f.Truncate(good); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("couldn't repair %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &recordLog{f: f, size: good}, nil
+}
+
+// replay returns the offset just past the last intact record.
+func replay(f *os.File, fn func([]byte) error) (int64, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	var off int64
+	var hdr [frameHeader]byte
+	var buf []byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return off, nil // clean end or torn header
+		}
+		n := binary.LittleEndian.Uint32(hdr[0:4])
+		sum := binary.LittleEndian.Uint32(hdr[4:8])
+		if n > maxRecord {
+			return off, nil
+		}
+		if cap(buf) < int(n) {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return off, nil
+		}
+		if crc32.Checksum(buf, crcTable) != sum {
+			return off, nil
+		}
+		if err := fn(buf); err != nil {
+			return off, err
+		}
+		off += frameHeader + int64(n)
+	}
+}
+
+// append writes records as one write and fsyncs: the batch lands together or,
+// after a crash, its torn tail is dropped on the next open.
+func (l *recordLog) append(payloads ...[]byte) error {
+	total := 0
+	for _, p := range payloads {
+		if len(p) > maxRecord {
+			return errors.New("record too large")
+		}
+		total += frameHeader + len(p)
+	}
+	out := make([]byte, 0, total)
+	for _, p := range payloads {
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(p)))
+		out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(p, crcTable))
+		out = append(out, p...)
+	}
+	if _, err := l.f.Write(out); err != nil {
+		// Roll back a partial write so the next append starts on a frame boundary.
+		_ = l.f.Truncate(l.size)
+		_, _ = l.f.Seek(l.size, io.SeekStart)
+		return err
+	}
+	if err := l.f.Sync(); err != nil {
+		return err
+	}
+	l.size += int64(total)
+	return nil
+}
+
+func (l *recordLog) close() error { return l.f.Close() }
+
+// writeLogAtomically writes a fresh log to path through a temporary file and a
+// rename, so a crash leaves either the old log or the new one.
+func writeLogAtomically(path string, payloads func(emit func([]byte) error) error) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var hdr [frameHeader]byte
+	err = payloads(func(p []byte) error {
+		binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(p)))
+		binary.LittleEndian.PutUint32(hdr[4:8], crc32.Checksum(p, crcTable))
+		if _, err := w.Write(hdr[:]); err != nil {
+			return err
+		}
+		_, err := w.Write(p)
+		return err
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"regexp"
+
+	chromem "github.com/philippgille/chromem-go"
+)
+
+// vectorSet is one embedding model's vectors for a knowledge base: durable in
+// a framed log (chromem-go's own persistence writes a gob file per document,
+// which its maintainer advises against at this scale), live in an in-memory
+// chromem-go collection keyed by chunk text hash.
+type vectorSet struct {
+	model string
+	dims  int
+	log   *recordLog
+	coll  *chromem.Collection
+}
+
+var unsafeFile = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// refuseEmbedding is the collection's embedding function. chromem-go falls
+// back to OpenAI's API when given nil; Atoll always supplies vectors itself,
+// so anything reaching this function is a bug, and nothing leaves the machine.
+func refuseEmbedding(context.Context, string) ([]float32, error) {
+	return nil, errors.New("atoll computes embeddings itself; the store never embeds")
+}
+
+func openVectors(dir, model string) (*vectorSet, error) {
+	db := chromem.NewDB()
+	coll, err := db.CreateCollection("v", nil, refuseEmbedding)
+	if err != nil {
+		return nil, err
+	}
+	vs := &vectorSet{model: model, coll: coll}
+	var batch []chromem.Document
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := coll.AddDocuments(context.Background(), batch, 2)
+		batch = batch[:0]
+		return err
+	}
+	path := filepath.Join(dir, "vectors-"+unsafeFile.ReplaceAllString(model, "_")+".log")
+	lg, err := openLog(path, func(p []byte) error {
+		key, vec, ok := decodeVector(p)
+		if !ok {
+			return nil
+		}
+		if vs.dims == 0 {
+			vs.dims = len(vec)
+		}
+		if len(vec) != vs.dims {
+			return nil // a vector of another shape never mixes in
+		}
+		batch = append(batch, chromem.Document{ID: key, Embedding: vec, Content: key})
+		if len(batch) >= 4096 {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := flush(); err != nil {
+		lg.close()
+		return nil, err
+	}
+	vs.log = lg
+	return vs, nil
+}
+
+func (vs *vectorSet) get(key string) ([]float32, bool) {
+	d, err := vs.coll.GetByID(context.Background(), key)
+	if err != nil {
+		return nil, false
+	}
+	return d.Embedding, true
+}
+
+func (vs *vectorSet) add(ctx context.Context, keys []string, vecs [][]float32) error {
+	if len(keys) != len(vecs) {
+		return fmt.Errorf("%d keys for %d vectors", len(keys), len(vecs))
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	payloads := make([][]byte, len(keys))
+	docs := make([]chromem.Document, len(keys))
+	for i, k := range keys {
+		if vs.dims == 0 {
+			vs.dims = len(vecs[i])
+		}
+		if len(vecs[i]) != vs.dims {
+			return fmt.Errorf("the model %s gave a vector of %d dimensions where this knowledge base holds %d", vs.model, len(vecs[i]), vs.dims)
+		}
+		payloads[i] = encodeVector(k, vecs[i])
+		docs[i] = chromem.Document{ID: k, Embedding: vecs[i], Content: k}
+	}
+	if err := vs.log.append(payloads...); err != nil {
+		return fmt.Errorf("couldn't store vectors: %w", err)
+	}
+	return vs.coll.AddDocuments(ctx, docs, 2)
+}
+
+func (vs *vectorSet) close() {
+	if vs.log != nil {
+		vs.log.close()
+	}
+}
+
+func encodeVector(key string, v []float32) []byte {
+	b := make([]byte, 0, 2+len(key)+2+4*len(v))
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(key)))
+	b = append(b, key...)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(v)))
+	for _, f := range v {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+	}
+	return b
+}
+
+func decodeVector(b []byte) (string, []float32, bool) {
+	if len(b) < 2 {
+		return "", nil, false
+	}
+	kl := int(binary.LittleEndian.Uint16(b))
+	b = b[2:]
+	if len(b) < kl+2 {
+		return "", nil, false
+	}
+	key := string(b[:kl])
+	b = b[kl:]
+	n := int(binary.LittleEndian.Uint16(b))
+	b = b[2:]
+	if len(b) != 4*n || n == 0 {
+		return "", nil, false
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return key, v, true
+}
