@@ -95,18 +95,22 @@ func start(t *testing.T, ollamaURL string) *env {
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 4*time.Minute)
-	t.Cleanup(cancel3)
+	// The first run starts the browser; a timeout on that context would stop
+	// the whole browser, so steps get their own deadlines (see run).
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("Chromium did not start: %v", err)
+	}
 	shots := filepath.Join("..", "test-artifacts", "screenshots")
 	os.MkdirAll(shots, 0o755)
 	return &env{t: t, url: ts.URL, data: data, ctx: ctx, shot: shots}
 }
 
-func (e *env) run(what string, actions ...chromedp.Action) {
+func (e *env) run(what string, steps ...chromedp.Action[chromedp.Void]) {
 	e.t.Helper()
-	if err := chromedp.Run(e.ctx, actions...); err != nil {
-		var html string
-		_ = chromedp.Run(e.ctx, chromedp.OuterHTML("body", &html))
+	ctx, cancel := context.WithTimeout(e.ctx, 90*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		html, _ := chromedp.Run(e.ctx, chromedp.OuterHTML(chromedp.CSS("body")))
 		e.screenshot("failed-" + strings.ReplaceAll(what, " ", "-"))
 		if len(html) > 3000 {
 			html = html[:3000]
@@ -115,21 +119,29 @@ func (e *env) run(what string, actions ...chromedp.Action) {
 	}
 }
 
+// eval runs a JavaScript expression and returns its value.
+func eval[T any](e *env, expr string) T {
+	e.t.Helper()
+	v, err := chromedp.Run(e.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		e.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
 func (e *env) screenshot(name string) {
-	var png []byte
-	if err := chromedp.Run(e.ctx, chromedp.CaptureScreenshot(&png)); err == nil {
+	if png, err := chromedp.Run(e.ctx, chromedp.CaptureScreenshot()); err == nil {
 		os.WriteFile(filepath.Join(e.shot, name+".png"), png, 0o644)
 	}
 }
 
-func tid(id string) string { return fmt.Sprintf(`[data-testid="%s"]`, id) }
+func tid(id string) chromedp.CSS { return chromedp.CSS(fmt.Sprintf(`[data-testid="%s"]`, id)) }
 
 // waitText polls until the element's text satisfies ok.
-func waitText(sel string, ok func(string) bool, out *string) chromedp.Action {
-	return chromedp.ActionFunc(func(ctx context.Context) error {
+func waitText(sel chromedp.CSS, ok func(string) bool, out *string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		for {
-			var s string
-			if err := chromedp.Run(ctx, chromedp.Text(sel, &s, chromedp.ByQuery, chromedp.NodeVisible)); err == nil && ok(s) {
+			if s, err := chromedp.Run(ctx, chromedp.Text(sel, chromedp.NodeVisible)); err == nil && ok(s) {
 				if out != nil {
 					*out = s
 				}
@@ -204,14 +216,13 @@ func TestBrowserFlow(t *testing.T) {
 	)
 	var done string
 	e.run("upload",
-		chromedp.SetUploadFiles(tid("upload-input"), uploads, chromedp.ByQuery),
+		chromedp.SetUploadFiles(tid("upload-input"), uploads, chromedp.NodeReady),
 		waitText(tid("ingest-done"), func(s string) bool { return s != "" }, &done),
 	)
 	if !strings.Contains(done, fmt.Sprint(len(uploads))) {
 		t.Errorf("ingest summary should count %d files ok: %q", len(uploads), done)
 	}
-	var docs int
-	e.run("documents", chromedp.Evaluate(`document.querySelectorAll('[data-testid="doc-row"]').length`, &docs))
+	docs := eval[int](e, `document.querySelectorAll('[data-testid="doc-row"]').length`)
 	if docs != len(uploads) {
 		t.Fatalf("documents listed: %d, want %d", docs, len(uploads))
 	}
@@ -219,18 +230,19 @@ func TestBrowserFlow(t *testing.T) {
 
 	// The document with script payloads: open its chunks; nothing may run.
 	e.run("open chunks",
-		chromedp.Click(`//*[@data-testid="doc-row"][contains(., "常见问题")]//*[@data-testid="doc-open"]`, chromedp.BySearch),
+		chromedp.Click(chromedp.Search(`//*[@data-testid="doc-row"][contains(., "常见问题")]//*[@data-testid="doc-open"]`)),
 		chromedp.WaitVisible(tid("chunks-panel")),
 	)
 	e.screenshot("chunks")
 
-	var hits int
 	e.run("search",
 		chromedp.SendKeys(tid("kb-search"), "巧克力蛋糕"),
 		chromedp.Click(tid("kb-search-submit")),
 		chromedp.WaitVisible(tid("search-hit")),
-		chromedp.Evaluate(`document.querySelectorAll('[data-testid="search-hit"]').length`, &hits),
 	)
+	if hit := eval[string](e, `document.querySelector('[data-testid="search-hit"]').textContent`); !strings.Contains(hit, "常见问题") {
+		t.Errorf("the Chinese query's best hit should be the Chinese file: %q", hit)
+	}
 
 	// An agent from one sentence, reviewed, then saved.
 	e.run("draft agent",
@@ -259,9 +271,7 @@ func TestBrowserFlow(t *testing.T) {
 	)
 	e.screenshot("chat")
 
-	var xss any
-	e.run("xss", chromedp.Evaluate(`window.__xss ?? null`, &xss))
-	if xss != nil {
+	if xss := eval[any](e, `window.__xss ?? null`); xss != nil {
 		t.Fatalf("a document's HTML ran in the page: window.__xss = %v", xss)
 	}
 
@@ -269,22 +279,21 @@ func TestBrowserFlow(t *testing.T) {
 	e.screenshot("models")
 
 	// Language switches live; theme toggles.
-	var nav, theme string
+	var nav string
 	e.run("language",
 		chromedp.Click(tid("nav-settings")),
 		chromedp.WaitVisible(tid("settings-language")),
 		chromedp.SetValue(tid("settings-language"), "zh-CN"),
-		chromedp.Evaluate(`document.querySelector('[data-testid="settings-language"]').dispatchEvent(new Event('change', {bubbles: true}))`, nil),
+		dispatchChange("settings-language"),
 		waitText(tid("nav-knowledge"), func(s string) bool { return strings.Contains(s, "知识") }, &nav),
 	)
 	e.screenshot("settings-zh")
 	e.run("theme",
 		chromedp.SetValue(tid("settings-theme"), "dark"),
-		chromedp.Evaluate(`document.querySelector('[data-testid="settings-theme"]').dispatchEvent(new Event('change', {bubbles: true}))`, nil),
+		dispatchChange("settings-theme"),
 		chromedp.Sleep(200*time.Millisecond),
-		chromedp.Evaluate(`document.documentElement.dataset.theme || ''`, &theme),
 	)
-	if theme != "dark" {
+	if theme := eval[string](e, `document.documentElement.dataset.theme || ''`); theme != "dark" {
 		t.Fatalf("theme did not switch: %q", theme)
 	}
 	e.run("knowledge dark", chromedp.Click(tid("nav-knowledge")), chromedp.WaitVisible(tid("kb-row-bakery")))
@@ -294,14 +303,21 @@ func TestBrowserFlow(t *testing.T) {
 // TestOllamaDownScreen: with no Ollama, the Models screen says what to do.
 func TestOllamaDownScreen(t *testing.T) {
 	e := start(t, "http://127.0.0.1:9")
-	var s string
 	e.run("models",
 		chromedp.Navigate(e.url+"/"),
 		chromedp.WaitVisible(tid("nav-models")),
 		chromedp.Click(tid("nav-models")),
-		waitText(tid("ollama-status"), func(s string) bool { return strings.Contains(s, "ollama serve") }, &s),
+		waitText(tid("ollama-status"), func(s string) bool { return strings.Contains(s, "ollama serve") }, nil),
 	)
 	e.screenshot("models-ollama-down")
+}
+
+// dispatchChange tells the page a select's value changed (SetValue does not).
+func dispatchChange(id string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any](fmt.Sprintf(`document.querySelector('[data-testid="%s"]').dispatchEvent(new Event('change', {bubbles: true})), null`, id))(ctx, t)
+		return err
+	})
 }
 
 func samplePDF() string {

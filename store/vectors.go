@@ -21,6 +21,9 @@ type vectorSet struct {
 	dims  int
 	log   *recordLog
 	coll  *chromem.Collection
+	// byKey shares its slices with the collection's documents: chromem-go's
+	// GetByID copies every vector, too slow for opening a large knowledge base.
+	byKey map[string][]float32
 }
 
 var unsafeFile = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -38,7 +41,7 @@ func openVectors(dir, model string) (*vectorSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	vs := &vectorSet{model: model, coll: coll}
+	vs := &vectorSet{model: model, coll: coll, byKey: map[string][]float32{}}
 	var batch []chromem.Document
 	flush := func() error {
 		if len(batch) == 0 {
@@ -61,6 +64,7 @@ func openVectors(dir, model string) (*vectorSet, error) {
 			return nil // a vector of another shape never mixes in
 		}
 		batch = append(batch, chromem.Document{ID: key, Embedding: vec, Content: key})
+		vs.byKey[key] = vec
 		if len(batch) >= 4096 {
 			return flush()
 		}
@@ -78,11 +82,8 @@ func openVectors(dir, model string) (*vectorSet, error) {
 }
 
 func (vs *vectorSet) get(key string) ([]float32, bool) {
-	d, err := vs.coll.GetByID(context.Background(), key)
-	if err != nil {
-		return nil, false
-	}
-	return d.Embedding, true
+	v, ok := vs.byKey[key]
+	return v, ok
 }
 
 func (vs *vectorSet) add(ctx context.Context, keys []string, vecs [][]float32) error {
@@ -106,6 +107,9 @@ func (vs *vectorSet) add(ctx context.Context, keys []string, vecs [][]float32) e
 	}
 	if err := vs.log.append(payloads...); err != nil {
 		return fmt.Errorf("couldn't store vectors: %w", err)
+	}
+	for i, k := range keys {
+		vs.byKey[k] = vecs[i]
 	}
 	return vs.coll.AddDocuments(ctx, docs, 2)
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# make bench: runs every benchmark beside its reference in the same run,
+# prints the tables and writes docs/BENCHMARKS.md.
+# ATOLL_BENCH_CHUNKS (default 100000) sizes the knowledge-base open test;
+# ATOLL_BENCH_1M=1 adds the 1M-vector search row (needs ~4 GB of memory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=docs/BENCHMARKS.md
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+table() { go run ./internal/benchtable; }
+export ATOLL_BENCH_CHUNKS=${ATOLL_BENCH_CHUNKS:-100000}
+
+echo "== PDF extraction vs pdftotext"
+go test -run '^$' -bench 'BenchmarkPDFExtract|BenchmarkPdftotext' -benchtime 5x -count 1 ./ingest/ | tee "$tmp/pdf.txt"
+ATOLL_REQUIRE_PDFTOTEXT=1 go test -run 'TestPDFWordF1' -count 1 -v ./ingest/ | grep -E 'F1|ratio' | tee "$tmp/pdf-f1.txt" || true
+
+echo "== Vector search"
+ATOLL_BENCH_REPORT=1 go test -run 'TestVectorReport' -count 1 -v -timeout 30m ./rag/ | tee "$tmp/vec.txt"
+
+echo "== Knowledge base open / add ($ATOLL_BENCH_CHUNKS chunks)"
+go test -run '^$' -bench 'BenchmarkKB' -benchtime 3x -count 1 -timeout 30m ./store/ | tee "$tmp/store.txt"
+
+echo "== Embedding and time to first token (real Ollama test server)"
+go test -run '^$' -bench 'BenchmarkEmbed|BenchmarkTTFT' -count 1 -timeout 20m ./llm/ ./agent/ | tee "$tmp/llm.txt"
+
+echo "== Ingestion throughput and retrieval quality (development corpus, no embeddings)"
+corpus="$tmp/corpus"
+if [ -x ../shared/eval/dev/corpus.sh ] || [ -f ../shared/eval/dev/corpus.sh ]; then
+  bash ../shared/eval/dev/corpus.sh "$corpus" >/dev/null
+  go build -o "$tmp/atoll" ./cmd/atoll
+  bytes=$(du -sb "$corpus" | cut -f1)
+  start=$(date +%s.%N)
+  "$tmp/atoll" --data "$tmp/data" --ollama http://127.0.0.1:9 ingest --kb dev "$corpus" 2> "$tmp/ingest.txt" || true
+  end=$(date +%s.%N)
+  chunks=$("$tmp/atoll" --data "$tmp/data" kb list --json | grep -o '"chunks": [0-9]*' | grep -o '[0-9]*')
+  awk -v b="$bytes" -v c="$chunks" -v s="$start" -v e="$end" 'BEGIN{t=e-s; printf "| corpus bytes | chunks | seconds | MB/s | chunks/s |\n|---|---|---|---|---|\n| %d | %d | %.3f | %.2f | %.0f |\n", b, c, t, b/t/1e6, c/t}' | tee "$tmp/throughput.md"
+  "$tmp/atoll" --data "$tmp/data" --ollama http://127.0.0.1:9 eval --kb dev --questions ../shared/eval/dev/questions.jsonl --k 5 | tee "$tmp/eval.txt"
+else
+  echo "_(../shared/eval is absent on this machine)_" | tee "$tmp/throughput.md" "$tmp/eval.txt"
+fi
+
+echo "== Desktop window start-up and memory"
+scripts/window-smoke.sh | tee "$tmp/window.txt"
+
+{
+  echo "# Benchmarks"
+  echo
+  echo "Written by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d), $(nproc) cores, $(go version | cut -d' ' -f3), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)."
+  echo "Every target is measured beside its reference in the same run. \`ms/op\` is per operation (per query, per open, per file set)."
+  echo
+  echo "## PDF extraction (issue 3): ours vs poppler's pdftotext on the same files"
+  table < "$tmp/pdf.txt"
+  echo
+  [ -s "$tmp/pdf-f1.txt" ] && { echo '```'; cat "$tmp/pdf-f1.txt"; echo '```'; echo; }
+  echo "## Vector search (issue 4): ours vs chromem-go QueryEmbedding vs a plain float scan"
+  sed -n '/<!-- vector-table -->/,/<!-- \/vector-table -->/p' "$tmp/vec.txt" | grep -v 'vector-table' || true
+  echo
+  echo "## Opening a knowledge base and adding to it (issue 3), $ATOLL_BENCH_CHUNKS chunks × 768 dimensions"
+  table < "$tmp/store.txt"
+  echo
+  echo "## Embedding batched vs one text per request, and time to first token (real Ollama v0.6.5, tiny model, CPU)"
+  table < "$tmp/llm.txt"
+  echo
+  echo "## Ingestion throughput, development corpus, without embeddings"
+  cat "$tmp/throughput.md"
+  echo
+  echo "## Retrieval on the development set (lexical only: Ollama unreachable)"
+  echo '```'
+  cat "$tmp/eval.txt"
+  echo '```'
+  echo
+  echo "## Desktop window under Xvfb"
+  echo '```'
+  cat "$tmp/window.txt"
+  cat test-artifacts/window/metrics.json 2>/dev/null || true
+  echo '```'
+} > "$out"
+echo "wrote $out"
