@@ -48,8 +48,9 @@ fi
 sleep 1
 import -display "$disp" -window root "$out/window.png"
 # Memory: the app and every process it started (WebKit's web and network processes).
-pids="$apid $(pgrep -P "$apid" | tr '\n' ' ')"
-for p in $(pgrep -P "$apid"); do pids="$pids $(pgrep -P "$p" | tr '\n' ' ')"; done
+children() { pgrep -P "$1" | tr '\n' ' ' || true; }
+pids="$apid $(children "$apid")"
+for p in $(children "$apid"); do pids="$pids $(children "$p")"; done
 rss=0
 for p in $pids; do
   r=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
