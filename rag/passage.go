@@ -1,0 +1,37 @@
+// Package rag is Atoll's retrieval core: an in-memory index per knowledge base
+// (BM25 lexical postings plus optional quantised vectors), hybrid search with
+// merging and diversification, prompt assembly with numbered citations, and
+// the evaluation used to tune it. It knows nothing of Ollama, the store, HTTP
+// or the window: callers hand it passages and vectors and get hits back.
+package rag
+
+// Passage is one retrievable piece of a document.
+type Passage struct {
+	ID       string
+	KB       string
+	Source   string // file path
+	Page     int
+	Headings []string
+	// Start and End are rune offsets in the source document's text.
+	Start, End int
+	Text       string
+}
+
+// Hit is a passage with its retrieval score. Scores are only comparable
+// within one result list.
+type Hit struct {
+	Passage
+	Score float64
+	// Coverage is the IDF-weighted share of the query's terms that the
+	// passage contains (0..1), computed with the index's own statistics.
+	// Covered uses it; zero means unknown and is recomputed from the text.
+	Coverage float64
+}
+
+// Query asks an index for the K best passages.
+type Query struct {
+	Text    string
+	Vector  []float32 // nil = lexical only
+	K       int
+	Sources []string // optional filter by source path
+}
