@@ -1,0 +1,10 @@
+// Event names shared with the Go side (app/events.go). A Go test reads this
+// file and compares the lists, so keep it one flat object of string literals.
+export const EVENTS = {
+  ingestProgress: 'ingest:progress',
+  ingestDone: 'ingest:done',
+  chatToken: 'chat:token',
+  chatDone: 'chat:done',
+} as const;
+
+export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

@@ -1,0 +1,189 @@
+// Mirrors the JSON types in docs/api.md. Keep field names identical.
+
+export interface KB {
+  name: string;
+  embedModel: string;
+  docs: number;
+  chunks: number;
+  bytes: number;
+  pending: number;
+  failed: number;
+  created: string;
+}
+
+export type DocStatus = 'ok' | 'failed' | 'pending';
+
+export interface Doc {
+  path: string;
+  name: string;
+  format: string;
+  status: DocStatus;
+  error: string;
+  chunks: number;
+  pages: number;
+  bytes: number;
+  ingested: string;
+}
+
+export interface Chunk {
+  id: string;
+  source: string;
+  page: number;
+  headings: string[] | null;
+  start: number;
+  end: number;
+  text: string;
+}
+
+export interface Hit {
+  source: string;
+  page: number;
+  text: string;
+  score: number;
+  headings: string[] | null;
+  kb: string;
+}
+
+export interface Agent {
+  name: string;
+  description: string;
+  language: string;
+  system: string;
+  opening: string;
+  starters: string[] | null;
+  model: string;
+  kbs: string[] | null;
+  temperature: number;
+  followups: boolean;
+  memory: boolean;
+  version: number;
+  updated: string;
+}
+
+export interface AgentDraft {
+  agent: Agent;
+  note: string;
+}
+
+export interface Citation {
+  n: number;
+  source: string;
+  page: number;
+  text: string;
+  used: boolean;
+  headings?: string[] | null;
+}
+
+export interface Message {
+  role: 'user' | 'assistant';
+  content: string;
+  citations: Citation[] | null;
+  followups: string[] | null;
+  at: string;
+}
+
+export interface Conversation {
+  id: string;
+  agent: string;
+  title: string;
+  messages: Message[] | null;
+  updated: string;
+}
+
+export interface OllamaStatus {
+  url: string;
+  reachable: boolean;
+  version: string;
+  error: string;
+  fix: string;
+}
+
+export interface Model {
+  name: string;
+  family: string;
+  parameterSize: string;
+  quantization: string;
+  size: number;
+  contextLength: number;
+  capabilities: string[] | null;
+}
+
+export type Language = 'system' | 'en' | 'zh-CN';
+export type Theme = 'system' | 'light' | 'dark';
+
+export interface Settings {
+  dataDir: string;
+  ollamaURL: string;
+  language: Language;
+  theme: Theme;
+  embedModel: string;
+  chatModel: string;
+}
+
+export interface About {
+  version: string;
+  goVersion: string;
+  wails: string;
+  dataDir: string;
+  ollamaURL: string;
+}
+
+export interface IngestProgress {
+  job: string;
+  kb: string;
+  files: number;
+  filesDone: number;
+  chunks: number;
+  bytes: number;
+  bytesDone: number;
+  rate: number;
+  etaSeconds: number;
+  current: string;
+}
+
+export interface IngestDone {
+  job: string;
+  kb: string;
+  ok: number;
+  failed: number;
+  skipped: number;
+  chunks: number;
+  seconds: number;
+  pending: number;
+  errors: { file: string; reason: string }[] | null;
+  cancelled: boolean;
+}
+
+export interface ChatToken {
+  id: string;
+  seq: number;
+  text: string;
+}
+
+export interface ChatDone {
+  id: string;
+  conversation: string;
+  answer: string;
+  citations: Citation[] | null;
+  followups: string[] | null;
+  error: string;
+  notCovered: boolean;
+}
+
+export function emptyAgent(): Agent {
+  return {
+    name: '',
+    description: '',
+    language: '',
+    system: '',
+    opening: '',
+    starters: [],
+    model: '',
+    kbs: [],
+    temperature: 0.2,
+    followups: true,
+    memory: false,
+    version: 0,
+    updated: '',
+  };
+}
