@@ -65,10 +65,7 @@ func (r *Runner) Ask(ctx context.Context, def Definition, convID, question strin
 		}
 		conv = c
 	}
-	lang := def.Language
-	if lang == "" || lang == "auto" {
-		lang = rag.DetectLanguage(question)
-	}
+	lang := languageOf(def.Language, question)
 	ans := Answer{Conversation: conv.ID, Citations: []Citation{}, Followups: []string{}}
 	var hits []rag.Hit
 	if len(def.KBs) > 0 && r.Retriever != nil {
@@ -208,6 +205,17 @@ func (r *Runner) followups(ctx context.Context, def Definition, lang, q, answer 
 		}
 	}
 	return qs
+}
+
+// languageOf is the answer language: the agent's, else the question's.
+func languageOf(setting, question string) string {
+	switch {
+	case strings.HasPrefix(setting, "zh"):
+		return "zh"
+	case strings.HasPrefix(setting, "en"):
+		return "en"
+	}
+	return rag.DetectLanguage(question)
 }
 
 func title(q string) string {
