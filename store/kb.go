@@ -383,6 +383,17 @@ func (kb *KB) AddVectors(ctx context.Context, keys []string, vecs [][]float32) e
 	return nil
 }
 
+// Vector returns the stored vector of a chunk text key for the current
+// embedding model.
+func (kb *KB) Vector(key string) ([]float32, bool) {
+	kb.mu.RLock()
+	defer kb.mu.RUnlock()
+	if kb.vectors == nil {
+		return nil, false
+	}
+	return kb.vectors.get(key)
+}
+
 // Search runs a query against this knowledge base.
 func (kb *KB) Search(q rag.Query) []rag.Hit {
 	kb.mu.RLock()
