@@ -2,6 +2,7 @@ package rag
 
 import (
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -61,9 +62,23 @@ func NewIndex() *Index {
 // (its vector is dropped and must be set again).
 func (ix *Index) Add(ps ...Passage) {
 	prepared := make([]*doc, len(ps))
-	for i, p := range ps {
-		prepared[i] = analyse(p)
+	// Tokenising dominates opening a large knowledge base: spread it over the
+	// cores when there is enough of it.
+	workers := runtime.GOMAXPROCS(0)
+	if len(ps) < 512 || workers < 2 {
+		workers = 1
 	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(ps); i += workers {
+				prepared[i] = analyse(ps[i])
+			}
+		}(w)
+	}
+	wg.Wait()
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for _, d := range prepared {
@@ -237,6 +252,19 @@ func (ix *Index) Len() int {
 func (ix *Index) SetVector(id string, vec []float32) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.setVector(id, vec)
+}
+
+// SetVectors sets many vectors under one lock (opening a knowledge base).
+func (ix *Index) SetVectors(ids []string, vecs [][]float32) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for i, id := range ids {
+		ix.setVector(id, vecs[i])
+	}
+}
+
+func (ix *Index) setVector(id string, vec []float32) {
 	slot, ok := ix.byID[id]
 	if !ok {
 		return

@@ -105,10 +105,11 @@ func openKB(dir string, m Meta) (*KB, error) {
 			return nil, err
 		}
 	}
-	name := m.Name
+	var all []rag.Passage
 	for _, d := range kb.docs {
-		kb.index.Add(passages(name, d)...)
+		all = append(all, passages(m.Name, d)...)
 	}
+	kb.index.Add(all...)
 	if m.EmbedModel != "" {
 		vs, err := openVectors(dir, m.EmbedModel)
 		if err != nil {
@@ -280,13 +281,17 @@ func (kb *KB) allChunks() []Chunk {
 	return out
 }
 
-// applyVectors hands the index the vectors it lacks for these chunks.
+// applyVectors hands the index the vectors it has for these chunks.
 func (kb *KB) applyVectors(chunks []Chunk) {
+	ids := make([]string, 0, len(chunks))
+	vecs := make([][]float32, 0, len(chunks))
 	for _, c := range chunks {
 		if v, ok := kb.vectors.get(c.Key); ok {
-			kb.index.SetVector(c.ID, v)
+			ids = append(ids, c.ID)
+			vecs = append(vecs, v)
 		}
 	}
+	kb.index.SetVectors(ids, vecs)
 }
 
 // SetEmbedModel records the embedding model. Vectors of an earlier model stay
@@ -316,9 +321,11 @@ func (kb *KB) SetEmbedModel(model string) error {
 	// A fresh index without the old model's vectors: lexical search keeps
 	// serving until the new vectors arrive.
 	ix := rag.NewIndex()
+	var all []rag.Passage
 	for _, d := range kb.docs {
-		ix.Add(passages(m.Name, d)...)
+		all = append(all, passages(m.Name, d)...)
 	}
+	ix.Add(all...)
 	kb.index = ix
 	kb.applyVectors(kb.allChunks())
 	return nil
@@ -372,14 +379,15 @@ func (kb *KB) AddVectors(ctx context.Context, keys []string, vecs [][]float32) e
 	for _, k := range keys {
 		want[k] = true
 	}
+	var chunks []Chunk
 	for _, d := range kb.docs {
 		for _, c := range d.Chunks {
 			if want[c.Key] {
-				v, _ := kb.vectors.get(c.Key)
-				kb.index.SetVector(c.ID, v)
+				chunks = append(chunks, c)
 			}
 		}
 	}
+	kb.applyVectors(chunks)
 	return nil
 }
 
