@@ -38,6 +38,10 @@ const (
 	// ToolsModel is the same weights with a template that mentions .Tools, so
 	// Ollama reports it as tools-capable.
 	ToolsModel = "tiny-tools"
+	// EmbedModel is the same weights again under its own name, so that, as
+	// with a real embedding model, embedding and chat do not share one loaded
+	// instance (Ollama reloads a model whose num_ctx changes).
+	EmbedModel = "tiny-embed"
 	// ContextLength is the tiny model's llama.context_length.
 	ContextLength = tinyCtx
 	// EmbeddingLength is the length of the tiny model's embeddings.
@@ -61,7 +65,7 @@ type Server struct {
 	URL        string // http://127.0.0.1:PORT
 	ChatModel  string
 	ToolsModel string
-	EmbedModel string // the same weights as ChatModel: Ollama embeds with any model
+	EmbedModel string // the same weights as ChatModel under another name
 	ModelsDir  string // OLLAMA_MODELS
 	LogPath    string // ollama's own output
 	StartTime  time.Duration
@@ -90,7 +94,7 @@ func Start(ctx context.Context) (*Server, error) {
 	s := &Server{
 		ChatModel:  ChatModel,
 		ToolsModel: ToolsModel,
-		EmbedModel: ChatModel,
+		EmbedModel: EmbedModel,
 		ModelsDir:  filepath.Join(dir, "models"),
 		LogPath:    filepath.Join(dir, "ollama.log"),
 		bin:        bin,
@@ -133,7 +137,7 @@ func (s *Server) start(ctx context.Context) error {
 		"HOME="+home, // ollama writes its key pair under $HOME/.ollama
 		"OLLAMA_NOPRUNE=1",
 		"OLLAMA_NUM_PARALLEL=1",      // predictable memory and timing on small CI machines
-		"OLLAMA_MAX_LOADED_MODELS=2", // chat and tools models side by side
+		"OLLAMA_MAX_LOADED_MODELS=3", // chat, tools and embedding models side by side
 	)
 	s.cmd = exec.Command(s.bin, "serve")
 	s.cmd.Env = env
@@ -150,7 +154,7 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.waitReady(ctx, 30*time.Second); err != nil {
 		return err
 	}
-	for _, m := range []struct{ name, template string }{{ChatModel, chatTemplate}, {ToolsModel, toolsTemplate}} {
+	for _, m := range []struct{ name, template string }{{ChatModel, chatTemplate}, {ToolsModel, toolsTemplate}, {EmbedModel, chatTemplate}} {
 		if err := s.create(ctx, env, m.name, m.template); err != nil {
 			return err
 		}
