@@ -571,36 +571,6 @@ func (a *App) client() *llm.Client {
 	return a.model
 }
 
-// Model is an installed model as the frontend lists it.
-type Model struct {
-	Name          string   `json:"name"`
-	Family        string   `json:"family"`
-	ParameterSize string   `json:"parameterSize"`
-	Quantization  string   `json:"quantization"`
-	Size          int64    `json:"size"`
-	ContextLength int      `json:"contextLength"`
-	Capabilities  []string `json:"capabilities"`
-}
-
-// ListModels lists the installed models.
-func (a *App) ListModels() ([]Model, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ms, err := a.client().List(ctx)
-	if err != nil {
-		return nil, errors.New(llm.Sentence(err))
-	}
-	out := make([]Model, 0, len(ms))
-	for _, m := range ms {
-		caps := m.Capabilities
-		if caps == nil {
-			caps = []string{}
-		}
-		out = append(out, Model{Name: m.Name, Family: m.Family, ParameterSize: m.ParameterSize, Quantization: m.Quantization, Size: m.Size, ContextLength: m.ContextLength, Capabilities: caps})
-	}
-	return out, nil
-}
-
 func (a *App) current() Settings {
 	a.mu.Lock()
 	defer a.mu.Unlock()

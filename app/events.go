@@ -6,10 +6,11 @@ const (
 	EventIngestDone     = "ingest:done"
 	EventChatToken      = "chat:token"
 	EventChatDone       = "chat:done"
+	EventModelsPull     = "models:pull"
 )
 
 // AllEvents lists every event name.
-var AllEvents = []string{EventIngestProgress, EventIngestDone, EventChatToken, EventChatDone}
+var AllEvents = []string{EventIngestProgress, EventIngestDone, EventChatToken, EventChatDone, EventModelsPull}
 
 // Emitter sends events to the frontend: Wails events in the window,
 // server-sent events in the browser, a recording fake in tests.

@@ -98,7 +98,7 @@ var Bound = []string{
 	"Ingest", "CancelJob", "ChooseFiles", "ChooseFolder", "Search",
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent",
 	"Ask", "StopAsk", "ListConversations", "GetConversation",
-	"OllamaStatus", "ListModels", "GetSettings", "SaveSettings", "About",
+	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "GetSettings", "SaveSettings", "About",
 }
 
 // Handler builds the HTTP handler. broker must be the App's emitter.

@@ -5,6 +5,7 @@ export const EVENTS = {
   ingestDone: 'ingest:done',
   chatToken: 'chat:token',
   chatDone: 'chat:done',
+  modelsPull: 'models:pull',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

@@ -106,6 +106,27 @@ export interface Model {
   size: number;
   contextLength: number;
   capabilities: string[] | null;
+  loaded?: boolean;
+  vram?: number;
+  fits?: 'gpu' | 'partial' | 'cpu' | '';
+  recommended?: boolean;
+}
+
+export interface GPU {
+  name: string;
+  memoryBytes: number;
+  tool: string;
+  note: string;
+}
+
+export interface PullEvent {
+  job: string;
+  name: string;
+  status: string;
+  total: number;
+  completed: number;
+  done: boolean;
+  error: string;
 }
 
 export type Language = 'system' | 'en' | 'zh-CN';

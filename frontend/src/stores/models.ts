@@ -1,6 +1,7 @@
 import { writable } from 'svelte/store';
-import { call } from '../lib/transport';
-import type { Model, OllamaStatus } from '../lib/types';
+import { call as _call, on } from '../lib/transport';
+import { EVENTS } from '../lib/events';
+import type { GPU, Model, OllamaStatus, PullEvent } from '../lib/types';
 
 /** null while the first check is running. */
 export const ollama = writable<OllamaStatus | null>(null);
@@ -17,6 +18,33 @@ export async function checkOllama(): Promise<OllamaStatus | null> {
     ollama.set(s);
     return s;
   }
+}
+
+const call = _call;
+
+export const gpu = writable<GPU | null>(null);
+/** The running or last pull, by job id. */
+export const pull = writable<PullEvent | null>(null);
+
+export async function loadGPU() {
+  const g = await call<GPU>('GPUInfo');
+  gpu.set(g);
+  return g;
+}
+
+let pullJob = '';
+let offPull: (() => void) | null = null;
+
+export async function pullModel(name: string) {
+  if (!offPull) {
+    offPull = on<PullEvent>(EVENTS.modelsPull, (ev) => {
+      if (ev.job !== pullJob) return;
+      pull.set(ev);
+      if (ev.done && !ev.error) loadModels().catch(() => {});
+    });
+  }
+  pull.set({ job: '', name, status: 'starting', total: 0, completed: 0, done: false, error: '' });
+  pullJob = await call<string>('PullModel', name);
 }
 
 export async function loadModels() {
