@@ -91,6 +91,7 @@ func (a *App) connect(url string) error {
 	}
 	a.model = c
 	a.ingester = knowledge.New(a.store, c)
+	a.ingester.Explain = llm.Sentence
 	a.searcher = &knowledge.Searcher{Store: a.store, Embedder: c}
 	a.runner = agent.NewRunner(c, a.searcher, a.convs)
 	return nil
@@ -306,9 +307,6 @@ func (a *App) Ingest(kbName string, paths []string) (string, error) {
 		sum, err := ing.Run(ctx, job, kbName, embed, paths, func(p knowledge.Progress) { a.send(EventIngestProgress, p) })
 		if err != nil {
 			sum.Errors = append(sum.Errors, knowledge.FileFailure{File: "", Reason: err.Error()})
-		}
-		if sum.PendingWhy != "" {
-			sum.PendingWhy = llm.Sentence(errors.New(sum.PendingWhy))
 		}
 		a.send(EventIngestDone, sum)
 	}()

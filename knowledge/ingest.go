@@ -73,6 +73,9 @@ type Ingester struct {
 	Chunking ingest.ChunkOptions
 	// EmbedBatch and EmbedConcurrency bound the load on Ollama.
 	EmbedBatch, EmbedConcurrency int
+	// Explain turns an embedding failure into the sentence shown to the
+	// user (llm.Sentence in the app and the CLI).
+	Explain func(error) string
 }
 
 // New returns an ingester with default limits.
@@ -288,6 +291,9 @@ func (in *Ingester) EmbedPending(ctx context.Context, kb *store.KB, progress fun
 		if err != nil {
 			if ctx.Err() != nil {
 				return "", context.Canceled
+			}
+			if in.Explain != nil {
+				return in.Explain(err), nil
 			}
 			return err.Error(), nil
 		}

@@ -53,9 +53,17 @@ func benchVec(r *rand.Rand) []float32 {
 	return v
 }
 
-var (
-	fixtureOnce sync.Map // n -> dir
-)
+var fixtureOnce sync.Map // n -> dir
+
+// TestMain removes the benchmark fixtures (hundreds of MB) after the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	fixtureOnce.Range(func(_, dir any) bool {
+		os.RemoveAll(dir.(string))
+		return true
+	})
+	os.Exit(code)
+}
 
 // atollFixture builds (once per process) a knowledge base of n chunks in
 // documents of 100 chunks, all embedded.

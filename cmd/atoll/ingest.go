@@ -42,6 +42,7 @@ func (e *env) ingest(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	in := knowledge.New(st, c)
+	in.Explain = llm.Sentence
 	bar := newBar(e.stderr)
 	sum, err := in.Run(ctx, "cli", *kb, model, paths, bar.update)
 	bar.done()
@@ -54,11 +55,7 @@ func (e *env) ingest(args []string) error {
 	fmt.Fprintf(e.stderr, "%s: %d ok, %d failed, %d unchanged, %d removed; %d chunks in %.1fs\n",
 		*kb, sum.OK, sum.Failed, sum.Skipped, sum.Removed, sum.Chunks, sum.Seconds)
 	if sum.Pending > 0 {
-		why := sum.PendingWhy
-		if why != "" {
-			why = llm.Sentence(fmt.Errorf("%s", why))
-		}
-		fmt.Fprintf(e.stderr, "Embeddings pending for %d chunks (searchable by keyword now; vectors are added on the next run): %s\n", sum.Pending, strings.TrimSpace(why))
+		fmt.Fprintf(e.stderr, "Embeddings pending for %d chunks (searchable by keyword now; vectors are added on the next run): %s\n", sum.Pending, strings.TrimSpace(sum.PendingWhy))
 	}
 	if sum.Cancelled {
 		fmt.Fprintln(e.stderr, "Stopped. Run the same command again to resume; finished files are kept.")
