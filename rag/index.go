@@ -259,8 +259,20 @@ func (ix *Index) SetVector(id string, vec []float32) {
 func (ix *Index) SetVectors(ids []string, vecs [][]float32) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	slots := make([]int, 0, len(ids))
+	keep := make([][]float32, 0, len(ids))
 	for i, id := range ids {
-		ix.setVector(id, vecs[i])
+		if slot, ok := ix.byID[id]; ok {
+			slots = append(slots, slot)
+			keep = append(keep, vecs[i])
+		}
+	}
+	ix.vec.SetMany(slots, keep)
+	for i, slot := range slots {
+		if d := ix.docs[slot]; !d.hasVec && len(keep[i]) == ix.vec.Dims() {
+			d.hasVec = true
+			ix.vecCount++
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package rag
 
 import (
 	"math"
+	"runtime"
 	"sort"
 	"sync"
 )
@@ -109,6 +110,82 @@ func (v *VectorIndex) Set(key int, vec []float32) bool {
 	return true
 }
 
+// SetMany stores many vectors at once (opening a knowledge base): one
+// allocation, the int8 codes computed on all cores, and the sign codes
+// encoded once around the mean of everything instead of at each doubling.
+// It reports how many were stored; vectors of other dimensions are skipped.
+func (v *VectorIndex) SetMany(keys []int, vecs [][]float32) int {
+	if len(keys) == 0 {
+		return 0
+	}
+	if v.dims == 0 && !v.Set(keys[0], vecs[0]) {
+		return 0
+	}
+	maxKey := 0
+	for _, k := range keys {
+		maxKey = max(maxKey, k)
+	}
+	v.grow(maxKey + 1)
+	d := v.dims
+	// Replace earlier vectors first, sequentially (Delete adjusts the sums).
+	take := make([]bool, len(keys))
+	for i, k := range keys {
+		if k < 0 || len(vecs[i]) != d {
+			continue
+		}
+		if v.present[k] {
+			v.Delete(k)
+		}
+		take[i] = true
+	}
+	workers := runtime.GOMAXPROCS(0)
+	sums := make([][]float64, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		sums[w] = make([]float64, d)
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			sum := sums[w]
+			for i := w; i < len(keys); i += workers {
+				if !take[i] {
+					continue
+				}
+				k, vec := keys[i], vecs[i]
+				copy(v.floats[k*d:(k+1)*d], vec)
+				v.scales[k] = quantise(vec, v.codes[k*d:(k+1)*d])
+				for j, x := range vec {
+					sum[j] += float64(x)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	n := 0
+	for i, k := range keys {
+		if take[i] && !v.present[k] {
+			v.present[k] = true
+			v.count++
+			n++
+		}
+	}
+	for _, sum := range sums {
+		for j, x := range sum {
+			v.sum[j] += x
+		}
+	}
+	if v.count >= 1024 && v.centredAt < recentreUpTo {
+		v.recentre()
+	} else {
+		for i, k := range keys {
+			if take[i] {
+				v.encodeSigns(k)
+			}
+		}
+	}
+	return n
+}
+
 // Delete forgets the vector under key.
 func (v *VectorIndex) Delete(key int) {
 	if key < 0 || key >= len(v.present) || !v.present[key] {
@@ -159,10 +236,9 @@ func extend[T any](s []T, n int) []T {
 		copy(t, s)
 		s = t
 	}
-	var zero T
-	for len(s) < n {
-		s = append(s, zero)
-	}
+	old := len(s)
+	s = s[:n]
+	clear(s[old:])
 	return s
 }
 
@@ -187,11 +263,20 @@ func (v *VectorIndex) recentre() {
 	for i := range v.spread {
 		v.spread[i] = float32(dev[i] / float64(v.count))
 	}
-	for k, ok := range v.present {
-		if ok {
-			v.encodeSigns(k)
-		}
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for k := w; k < len(v.present); k += workers {
+				if v.present[k] {
+					v.encodeSigns(k)
+				}
+			}
+		}(w)
 	}
+	wg.Wait()
 	v.centredAt = v.count
 }
 

@@ -74,25 +74,36 @@ func TestVectorIndexRecall(t *testing.T) {
 		"uniform":   randomSet(r, n, d),
 		"clustered": clustered(r, n, d),
 	} {
-		vi := NewVectorIndex()
+		one := NewVectorIndex()
 		for i, v := range data {
-			if !vi.Set(i, v) {
+			if !one.Set(i, v) {
 				t.Fatal("Set refused a vector")
 			}
 		}
-		var recall float64
-		const queries = 30
-		for qi := 0; qi < queries; qi++ {
-			q := data[r.IntN(n)]
-			if name == "uniform" {
-				q = randUnit(r, d)
-			}
-			recall += recallAt(exactTop(data, q, k), vi.Search(q, k, nil))
+		// SetMany (opening a knowledge base) must index as well as Set.
+		bulk := NewVectorIndex()
+		keys := make([]int, n)
+		for i := range keys {
+			keys[i] = i
 		}
-		recall /= queries
-		t.Logf("%s n=%d d=%d recall@10=%.3f", name, n, d, recall)
-		if recall < 0.95 {
-			t.Errorf("%s: recall@10 %.3f < 0.95", name, recall)
+		if got := bulk.SetMany(keys[:n/2], data[:n/2]) + bulk.SetMany(keys[n/2:], data[n/2:]); got != n || bulk.Len() != n {
+			t.Fatalf("SetMany stored %d (Len %d) of %d", got, bulk.Len(), n)
+		}
+		for how, vi := range map[string]*VectorIndex{"Set": one, "SetMany": bulk} {
+			var recall float64
+			const queries = 30
+			for qi := 0; qi < queries; qi++ {
+				q := data[r.IntN(n)]
+				if name == "uniform" {
+					q = randUnit(r, d)
+				}
+				recall += recallAt(exactTop(data, q, k), vi.Search(q, k, nil))
+			}
+			recall /= queries
+			t.Logf("%s/%s n=%d d=%d recall@10=%.3f", name, how, n, d, recall)
+			if recall < 0.95 {
+				t.Errorf("%s/%s: recall@10 %.3f < 0.95", name, how, recall)
+			}
 		}
 	}
 }
