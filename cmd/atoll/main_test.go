@@ -133,6 +133,20 @@ func TestIngestBadFilesAndPending(t *testing.T) {
 		t.Fatalf("Chinese query should find the Chinese FAQ: %v %s", err, r.stdout)
 	}
 
+	// Filter by source: only that file's passages.
+	r = atoll(t, "--data", data, "search", "--kb", "shop", "--json", "--source", "faq-zh.md", "cake 蛋糕")
+	if err := json.Unmarshal([]byte(r.stdout), &hits); err != nil || len(hits) == 0 {
+		t.Fatalf("search --source: %v %s %s", err, r.stdout, r.stderr)
+	}
+	for _, h := range hits {
+		if !strings.HasSuffix(h["source"].(string), "faq-zh.md") {
+			t.Fatalf("--source let another file through: %v", h["source"])
+		}
+	}
+	if r := atoll(t, "--data", data, "search", "--kb", "shop", "--source", "missing.md", "cake"); r.code != 1 || !strings.Contains(r.stderr, "no document matches") {
+		t.Fatalf("unknown --source: %d %s", r.code, r.stderr)
+	}
+
 	// Ollama back: the next run embeds what was pending and skips unchanged files.
 	fake := ollamafake.New(t)
 	r = atoll(t, "--data", data, "--ollama", fake.URL, "ingest", "--kb", "shop", docs)

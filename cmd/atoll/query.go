@@ -12,6 +12,7 @@ import (
 
 	"atoll/agent"
 	"atoll/rag"
+	"atoll/store"
 )
 
 // searchHit is the JSON contract of `atoll search --json`.
@@ -23,8 +24,9 @@ type searchHit struct {
 }
 
 func (e *env) search(args []string) error {
-	fs := e.flags("search", "--kb NAME [--k N] [--json] QUERY")
-	kb := fs.String("kb", "", "knowledge base name")
+	fs := e.flags("search", "--kb NAME[,NAME...] [--source FILE] [--k N] [--json] QUERY")
+	kb := fs.String("kb", "", "knowledge base name, or several separated by commas")
+	source := fs.String("source", "", "only passages from this file (its path, or a path suffix such as its name)")
 	k := fs.Int("k", 5, "number of passages")
 	asJSON := fs.Bool("json", false, "print a JSON array")
 	pos, err := parse(fs, args)
@@ -41,7 +43,19 @@ func (e *env) search(args []string) error {
 		return err
 	}
 	defer st.Close()
-	hits, err := e.searcher(st, c).Search(context.Background(), []string{*kb}, query, *k, nil)
+	var kbs []string
+	for _, name := range strings.Split(*kb, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			kbs = append(kbs, name)
+		}
+	}
+	var sources []string
+	if *source != "" {
+		if sources, err = matchSources(st, kbs, *source); err != nil {
+			return err
+		}
+	}
+	hits, err := e.searcher(st, c).Search(context.Background(), kbs, query, *k, sources)
 	if err != nil {
 		return err
 	}
@@ -63,6 +77,26 @@ func (e *env) search(args []string) error {
 		fmt.Fprintf(e.stdout, "%d. %s%s  (score %.3f)\n   %s\n\n", i+1, h.Source, page, h.Score, preview(h.Text, 240))
 	}
 	return nil
+}
+
+// matchSources resolves --source to the stored paths it names.
+func matchSources(st *store.Store, kbs []string, want string) ([]string, error) {
+	var out []string
+	for _, name := range kbs {
+		kb, err := st.KB(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range kb.Docs() {
+			if d.Path == want || strings.HasSuffix(d.Path, string(filepath.Separator)+want) {
+				out = append(out, d.Path)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no document matches --source %q; `atoll kb list` shows the knowledge bases and the Knowledge screen their documents", want)
+	}
+	return out, nil
 }
 
 func preview(s string, n int) string {
