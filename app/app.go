@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -647,4 +648,40 @@ func userError(err error) error {
 		return fmt.Errorf("%v — it may have been removed; refresh the list", err)
 	}
 	return err
+}
+
+// MaxPreviewBytes bounds a PDF sent to the interface for page previews.
+const MaxPreviewBytes = 64 << 20
+
+// SourcePDF returns a stored PDF's bytes (base64) for the citation panel's
+// page preview. Only files that are documents of a knowledge base are served,
+// so the interface cannot read arbitrary files through it.
+func (a *App) SourcePDF(path string) (string, error) {
+	metas, err := a.store.List()
+	if err != nil {
+		return "", err
+	}
+	for _, m := range metas {
+		kb, err := a.store.KB(m.Name)
+		if err != nil {
+			continue
+		}
+		d, ok := kb.Doc(path)
+		if !ok || d.Format != "pdf" {
+			continue
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			return "", fmt.Errorf("%s is no longer on this computer (%v); the passage text is still shown", filepath.Base(path), err)
+		}
+		if st.Size() > MaxPreviewBytes {
+			return "", fmt.Errorf("%s is larger than %d MB, too large to preview", filepath.Base(path), MaxPreviewBytes>>20)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", err
+		}
+		return base64.StdEncoding.EncodeToString(b), nil
+	}
+	return "", fmt.Errorf("%s is not a PDF in any knowledge base", filepath.Base(path))
 }

@@ -284,6 +284,23 @@ func TestBrowserFlow(t *testing.T) {
 	)
 	e.screenshot("chat")
 
+	// A PDF source shows its page, rendered by pdf.js, with the passage marked.
+	if eval[bool](e, `!!document.evaluate('//button[starts-with(@data-testid, "source-")][contains(., ".pdf")]', document, null, 9, null).singleNodeValue`) {
+		e.run("pdf page",
+			chromedp.Click(chromedp.Search(`//button[starts-with(@data-testid, "source-")][contains(., ".pdf")]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid="cite-pdf"][data-state="ready"]`)),
+		)
+		if n := eval[string](e, `document.querySelector('[data-testid="cite-pdf"]').dataset.highlighted`); n == "0" {
+			t.Errorf("the PDF page shows no highlighted passage text")
+		}
+		if h := eval[float64](e, `document.querySelector('[data-testid="cite-pdf"] canvas').getBoundingClientRect().height`); h < 100 {
+			t.Errorf("the PDF page is not visible: %.0f px high", h)
+		}
+		e.screenshot("chat-pdf")
+	} else {
+		t.Log("no PDF passage was given for this question; the PDF preview was not exercised")
+	}
+
 	if xss := eval[any](e, `window.__xss ?? null`); xss != nil {
 		t.Fatalf("a document's HTML ran in the page: window.__xss = %v", xss)
 	}

@@ -97,7 +97,7 @@ var Bound = []string{
 	"ListKBs", "CreateKB", "RemoveKB", "ListDocuments", "DocumentChunks", "RemoveDocument",
 	"Ingest", "CancelJob", "ChooseFiles", "ChooseFolder", "Search",
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent",
-	"Ask", "StopAsk", "ListConversations", "GetConversation",
+	"Ask", "StopAsk", "ListConversations", "GetConversation", "SourcePDF",
 	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "GetSettings", "SaveSettings", "About",
 }
 
