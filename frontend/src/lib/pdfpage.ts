@@ -49,7 +49,9 @@ export function matchItems(items: string[], passage: string): boolean[] {
     const q = squash(s);
     return q.length >= 3 && p.includes(q);
   });
-  const long = items.map((s) => squash(s).length >= 12);
+  // A CJK character carries about as much as two Latin letters.
+  const weight = (s: string) => [...squash(s)].reduce((n, c) => n + (/[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]/.test(c) ? 2 : 1), 0);
+  const long = items.map((s) => weight(s) >= 12);
   return found.map((f, i) => f && (long[i] || (found[i - 1] ?? false) || (found[i + 1] ?? false)));
 }
 
