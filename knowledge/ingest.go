@@ -99,7 +99,7 @@ func (in *Ingester) Run(ctx context.Context, job, kbName, embedModel string, pat
 	if err != nil {
 		return sum, err
 	}
-	if embedModel != "" && kb.Meta().EmbedModel != embedModel {
+	if embedModel != "" && kb.EmbedModel() != embedModel {
 		if err := kb.SetEmbedModel(embedModel); err != nil {
 			return sum, err
 		}
@@ -259,7 +259,7 @@ func (in *Ingester) one(ctx context.Context, kb *store.KB, path, root string) (s
 // model cannot be reached it returns the reason as a sentence and no error:
 // the chunks stay pending and lexical search keeps working.
 func (in *Ingester) EmbedPending(ctx context.Context, kb *store.KB, progress func(done, total int)) (string, error) {
-	model := kb.Meta().EmbedModel
+	model := kb.EmbedModel()
 	if model == "" {
 		return "", nil
 	}

@@ -65,6 +65,7 @@ type KB struct {
 	live    int64 // bytes of the newest record per document: the rest is garbage
 	index   *rag.Index
 	vectors *vectorSet // for meta.EmbedModel; nil until a model is set
+	next    *vectorSet // for meta.NextEmbedModel while a model switch runs
 }
 
 // TextKey is the vector key of a chunk's text.
@@ -117,6 +118,14 @@ func openKB(dir string, m Meta) (*KB, error) {
 		}
 		kb.vectors = vs
 		kb.applyVectors(kb.allChunks())
+	}
+	if m.NextEmbedModel != "" {
+		vs, err := openVectors(dir, m.NextEmbedModel)
+		if err != nil {
+			return nil, err
+		}
+		kb.next = vs
+		kb.promoteIfComplete()
 	}
 	return kb, nil
 }
@@ -294,48 +303,121 @@ func (kb *KB) applyVectors(chunks []Chunk) {
 	kb.index.SetVectors(ids, vecs)
 }
 
-// SetEmbedModel records the embedding model. Vectors of an earlier model stay
-// on disk; switching back reuses them.
+// SetEmbedModel changes the embedding model. When vectors of the current
+// model are serving, they keep serving: the new model's vectors are built
+// beside them (Pending and AddVectors work on the new set) and take over only
+// when every chunk has one. With nothing serving yet, the switch is at once.
+// Vectors of an earlier model stay on disk; switching back reuses them.
 func (kb *KB) SetEmbedModel(model string) error {
 	kb.mu.Lock()
 	defer kb.mu.Unlock()
 	if model == kb.meta.EmbedModel && kb.vectors != nil {
+		if kb.next != nil { // a switch back: drop the half-built set
+			kb.next.close()
+			kb.next = nil
+			kb.meta.NextEmbedModel = ""
+			return writeMeta(kb.dir, kb.meta)
+		}
+		return nil
+	}
+	if kb.next != nil && kb.next.model == model {
 		return nil
 	}
 	vs, err := openVectors(kb.dir, model)
 	if err != nil {
 		return err
 	}
+	serving := kb.vectors != nil && kb.index.HasVectors()
 	m := kb.meta
-	m.EmbedModel = model
-	m.Dims = vs.dims
+	if serving {
+		m.NextEmbedModel = model
+	} else {
+		m.EmbedModel, m.NextEmbedModel, m.Dims = model, "", vs.dims
+	}
 	if err := writeMeta(kb.dir, m); err != nil {
 		vs.close()
 		return err
 	}
+	kb.meta = m
+	if serving {
+		if kb.next != nil {
+			kb.next.close()
+		}
+		kb.next = vs
+		kb.promoteIfComplete()
+		return nil
+	}
 	if kb.vectors != nil {
 		kb.vectors.close()
 	}
-	kb.meta = m
 	kb.vectors = vs
-	// A fresh index without the old model's vectors: lexical search keeps
-	// serving until the new vectors arrive.
+	kb.rebuildIndex()
+	return nil
+}
+
+// rebuildIndex makes a fresh index from the documents and the serving vectors.
+func (kb *KB) rebuildIndex() {
 	ix := rag.NewIndex()
 	var all []rag.Passage
 	for _, d := range kb.docs {
-		all = append(all, passages(m.Name, d)...)
+		all = append(all, passages(kb.meta.Name, d)...)
 	}
 	ix.Add(all...)
 	kb.index = ix
 	kb.applyVectors(kb.allChunks())
-	return nil
+}
+
+// promoteIfComplete lets the model being built take over once it covers
+// every chunk.
+func (kb *KB) promoteIfComplete() {
+	if kb.next == nil {
+		return
+	}
+	for _, d := range kb.docs {
+		for _, c := range d.Chunks {
+			if _, ok := kb.next.get(c.Key); !ok {
+				return
+			}
+		}
+	}
+	m := kb.meta
+	m.EmbedModel, m.NextEmbedModel, m.Dims = kb.next.model, "", kb.next.dims
+	if writeMeta(kb.dir, m) != nil {
+		return // try again after the next batch
+	}
+	if kb.vectors != nil {
+		kb.vectors.close()
+	}
+	kb.meta, kb.vectors, kb.next = m, kb.next, nil
+	kb.rebuildIndex()
+}
+
+// target is the vector set being filled: the next model's while a switch
+// runs, else the serving one.
+func (kb *KB) target() *vectorSet {
+	if kb.next != nil {
+		return kb.next
+	}
+	return kb.vectors
+}
+
+// EmbedModel is the model whose vectors are being filled in (the new one
+// during a switch), or "" when none is set.
+func (kb *KB) EmbedModel() string {
+	kb.mu.RLock()
+	defer kb.mu.RUnlock()
+	if t := kb.target(); t != nil {
+		return t.model
+	}
+	return kb.meta.EmbedModel
 }
 
 // Pending returns the chunks (one per distinct text) that have no vector for
-// the knowledge base's embedding model, in a stable order.
+// the model being filled in, in a stable order.
 func (kb *KB) Pending() []Chunk {
 	kb.mu.RLock()
 	defer kb.mu.RUnlock()
+	t := kb.target()
 	seen := map[string]bool{}
 	var out []Chunk
 	paths := make([]string, 0, len(kb.docs))
@@ -349,11 +431,11 @@ func (kb *KB) Pending() []Chunk {
 				continue
 			}
 			seen[c.Key] = true
-			if kb.vectors == nil {
+			if t == nil {
 				out = append(out, c)
 				continue
 			}
-			if _, ok := kb.vectors.get(c.Key); !ok {
+			if _, ok := t.get(c.Key); !ok {
 				out = append(out, c)
 			}
 		}
@@ -361,15 +443,22 @@ func (kb *KB) Pending() []Chunk {
 	return out
 }
 
-// AddVectors stores vectors (durably) for chunk texts and makes them searchable.
+// AddVectors stores vectors (durably) for chunk texts and makes them
+// searchable — at once for the serving model, or when a model switch
+// completes.
 func (kb *KB) AddVectors(ctx context.Context, keys []string, vecs [][]float32) error {
 	kb.mu.Lock()
 	defer kb.mu.Unlock()
-	if kb.vectors == nil {
+	t := kb.target()
+	if t == nil {
 		return fmt.Errorf("knowledge base %q has no embedding model", kb.meta.Name)
 	}
-	if err := kb.vectors.add(ctx, keys, vecs); err != nil {
+	if err := t.add(ctx, keys, vecs); err != nil {
 		return err
+	}
+	if t == kb.next {
+		kb.promoteIfComplete()
+		return nil
 	}
 	if kb.meta.Dims == 0 && len(vecs) > 0 {
 		kb.meta.Dims = len(vecs[0])
@@ -419,5 +508,8 @@ func (kb *KB) Close() {
 	}
 	if kb.vectors != nil {
 		kb.vectors.close()
+	}
+	if kb.next != nil {
+		kb.next.close()
 	}
 }

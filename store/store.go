@@ -27,10 +27,12 @@ var ErrNotFound = errors.New("not found")
 
 // Meta describes one knowledge base.
 type Meta struct {
-	Name       string    `json:"name"`
-	EmbedModel string    `json:"embedModel"`
-	Dims       int       `json:"dims"`
-	Created    time.Time `json:"created"`
+	Name       string `json:"name"`
+	EmbedModel string `json:"embedModel"`
+	// NextEmbedModel is being built while EmbedModel keeps serving.
+	NextEmbedModel string    `json:"nextEmbedModel,omitempty"`
+	Dims           int       `json:"dims"`
+	Created        time.Time `json:"created"`
 }
 
 // Store is the data folder. It hands out one open KB per name.

@@ -144,3 +144,68 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// TestModelSwitchKeepsOldVectorsServing: changing the embedding model builds
+// the new vectors beside the old, which serve until the new set is complete,
+// across a restart in the middle.
+func TestModelSwitchKeepsOldVectorsServing(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := Open(dir)
+	st.Create("kb", "old")
+	kb, _ := st.KB("kb")
+	ctx := context.Background()
+	for _, p := range []string{"/a", "/b", "/c"} {
+		kb.Put(doc(p, "text of "+p))
+	}
+	addAll := func(kb *KB, dims int, limit int) {
+		t.Helper()
+		p := kb.Pending()
+		if limit > 0 && limit < len(p) {
+			p = p[:limit]
+		}
+		keys := make([]string, len(p))
+		vecs := make([][]float32, len(p))
+		for i, c := range p {
+			keys[i] = c.Key
+			vecs[i] = make([]float32, dims)
+			vecs[i][i%dims] = 1
+		}
+		if err := kb.AddVectors(ctx, keys, vecs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addAll(kb, 2, 0)
+	if !kb.Index().HasVectors() || kb.Meta().EmbedModel != "old" {
+		t.Fatal("old vectors not serving")
+	}
+	if err := kb.SetEmbedModel("new"); err != nil {
+		t.Fatal(err)
+	}
+	if kb.Meta().EmbedModel != "old" || kb.EmbedModel() != "new" || len(kb.Pending()) != 3 || !kb.Index().HasVectors() {
+		t.Fatalf("during the switch the old model must serve: meta %+v, filling %q, pending %d", kb.Meta(), kb.EmbedModel(), len(kb.Pending()))
+	}
+	addAll(kb, 3, 1) // one of three, then a restart
+	st.Close()
+
+	st2, _ := Open(dir)
+	defer st2.Close()
+	kb2, err := st2.KB("kb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kb2.Meta().EmbedModel != "old" || kb2.EmbedModel() != "new" || len(kb2.Pending()) != 2 || !kb2.Index().HasVectors() {
+		t.Fatalf("after restart: meta %+v, pending %d", kb2.Meta(), len(kb2.Pending()))
+	}
+	addAll(kb2, 3, 0)
+	if m := kb2.Meta(); m.EmbedModel != "new" || m.NextEmbedModel != "" || m.Dims != 3 || !kb2.Index().HasVectors() || len(kb2.Pending()) != 0 {
+		t.Fatalf("the new model should take over when complete: %+v", m)
+	}
+	// Switching back reuses the old vectors kept on disk: nothing pending.
+	if err := kb2.SetEmbedModel("old"); err != nil {
+		t.Fatal(err)
+	}
+	// The old set is complete, so it takes over at once.
+	if kb2.Meta().EmbedModel != "old" || kb2.Meta().Dims != 2 {
+		t.Fatalf("switching back: %+v", kb2.Meta())
+	}
+}
