@@ -64,7 +64,8 @@ type App struct {
 	runner   *agent.Runner
 
 	jobs sync.Map // id -> context.CancelFunc
-	seq  sync.Mutex
+	kick chan struct{}
+	stop context.CancelFunc
 }
 
 // New opens the data folder and wires the core. emit may be nil (events are
@@ -82,6 +83,9 @@ func New(cfg Config, emit Emitter, dialogs Dialogs) (*App, error) {
 	if err := a.connect(a.settings.OllamaURL); err != nil {
 		return nil, err
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	a.kick, a.stop = make(chan struct{}, 1), stop
+	go a.backgroundEmbed(ctx, time.Minute)
 	return a, nil
 }
 
@@ -98,8 +102,11 @@ func (a *App) connect(url string) error {
 	return nil
 }
 
-// Close releases the data folder.
-func (a *App) Close() { a.store.Close() }
+// Close stops background work and releases the data folder.
+func (a *App) Close() {
+	a.stop()
+	a.store.Close()
+}
 
 func (a *App) send(name string, payload any) {
 	if a.emit != nil {
@@ -134,14 +141,16 @@ func newID() string {
 
 // KB is a knowledge base as the frontend lists it.
 type KB struct {
-	Name       string    `json:"name"`
-	EmbedModel string    `json:"embedModel"`
-	Docs       int       `json:"docs"`
-	Chunks     int       `json:"chunks"`
-	Bytes      int64     `json:"bytes"`
-	Pending    int       `json:"pending"`
-	Failed     int       `json:"failed"`
-	Created    time.Time `json:"created"`
+	Name       string `json:"name"`
+	EmbedModel string `json:"embedModel"`
+	// NextEmbedModel is being computed in the background; EmbedModel serves.
+	NextEmbedModel string    `json:"nextEmbedModel,omitempty"`
+	Docs           int       `json:"docs"`
+	Chunks         int       `json:"chunks"`
+	Bytes          int64     `json:"bytes"`
+	Pending        int       `json:"pending"`
+	Failed         int       `json:"failed"`
+	Created        time.Time `json:"created"`
 }
 
 func (a *App) kbView(name string) (KB, error) {
@@ -150,7 +159,7 @@ func (a *App) kbView(name string) (KB, error) {
 		return KB{}, userError(err)
 	}
 	m := kb.Meta()
-	v := KB{Name: m.Name, EmbedModel: m.EmbedModel, Created: m.Created}
+	v := KB{Name: m.Name, EmbedModel: m.EmbedModel, NextEmbedModel: m.NextEmbedModel, Created: m.Created}
 	for _, d := range kb.Docs() {
 		v.Docs++
 		v.Bytes += d.Size

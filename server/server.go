@@ -94,7 +94,7 @@ var _ app.Emitter = (*Broker)(nil)
 
 // Bound is the list of App methods the frontend may call.
 var Bound = []string{
-	"ListKBs", "CreateKB", "RemoveKB", "ListDocuments", "DocumentChunks", "RemoveDocument",
+	"ListKBs", "CreateKB", "RemoveKB", "SetEmbedModel", "ListDocuments", "DocumentChunks", "RemoveDocument",
 	"Ingest", "CancelJob", "ChooseFiles", "ChooseFolder", "Search",
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent",
 	"Ask", "StopAsk", "ListConversations", "GetConversation", "SourcePDF",
