@@ -66,6 +66,12 @@ type KB struct {
 	index   *rag.Index
 	vectors *vectorSet // for meta.EmbedModel; nil until a model is set
 	next    *vectorSet // for meta.NextEmbedModel while a model switch runs
+
+	// Text repeated across files (licence headers, navigation, disclaimers)
+	// is indexed once: rep holds the chunk that stands for a text key in the
+	// index, refs how many stored chunks carry that text.
+	rep  map[string]string
+	refs map[string]int
 }
 
 // TextKey is the vector key of a chunk's text.
@@ -106,11 +112,7 @@ func openKB(dir string, m Meta) (*KB, error) {
 			return nil, err
 		}
 	}
-	var all []rag.Passage
-	for _, d := range kb.docs {
-		all = append(all, passages(m.Name, d)...)
-	}
-	kb.index.Add(all...)
+	kb.indexDocs(kb.sortedDocs()...)
 	if m.EmbedModel != "" {
 		vs, err := openVectors(dir, m.EmbedModel)
 		if err != nil {
@@ -130,12 +132,87 @@ func openKB(dir string, m Meta) (*KB, error) {
 	return kb, nil
 }
 
-func passages(kb string, d *Doc) []rag.Passage {
-	ps := make([]rag.Passage, 0, len(d.Chunks))
-	for _, c := range d.Chunks {
-		ps = append(ps, rag.Passage{ID: c.ID, KB: kb, Source: d.Path, Page: c.Page, Headings: c.Headings, Start: c.Start, End: c.End, Text: c.Text})
+// sortedDocs lists documents by path, so which copy of a repeated text is
+// indexed does not depend on map order.
+func (kb *KB) sortedDocs() []*Doc {
+	out := make([]*Doc, 0, len(kb.docs))
+	for _, d := range kb.docs {
+		out = append(out, d)
 	}
-	return ps
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// indexDocs adds documents' chunks to the index, skipping texts another
+// chunk already stands for.
+func (kb *KB) indexDocs(docs ...*Doc) {
+	if kb.rep == nil {
+		kb.rep, kb.refs = map[string]string{}, map[string]int{}
+	}
+	var ps []rag.Passage
+	var fresh []Chunk
+	for _, d := range docs {
+		for _, c := range d.Chunks {
+			kb.refs[c.Key]++
+			if _, ok := kb.rep[c.Key]; ok {
+				continue
+			}
+			kb.rep[c.Key] = c.ID
+			ps = append(ps, passage(kb.meta.Name, d, c))
+			fresh = append(fresh, c)
+		}
+	}
+	kb.index.Add(ps...)
+	if kb.vectors != nil {
+		kb.applyVectors(fresh)
+	}
+}
+
+// unindexDoc takes a document's chunks out of the index; a text it stood
+// for that other documents still hold gets one of their chunks instead.
+func (kb *KB) unindexDoc(d *Doc) {
+	var gone []string
+	orphan := map[string]bool{}
+	for _, c := range d.Chunks {
+		kb.refs[c.Key]--
+		if kb.rep[c.Key] == c.ID {
+			gone = append(gone, c.ID)
+			delete(kb.rep, c.Key)
+			if kb.refs[c.Key] > 0 {
+				orphan[c.Key] = true
+			}
+		}
+		if kb.refs[c.Key] <= 0 {
+			delete(kb.refs, c.Key)
+		}
+	}
+	kb.index.Remove(gone...)
+	if len(orphan) == 0 {
+		return
+	}
+	var ps []rag.Passage
+	var fresh []Chunk
+	for _, o := range kb.sortedDocs() {
+		if o == d {
+			continue
+		}
+		for _, c := range o.Chunks {
+			if orphan[c.Key] {
+				delete(orphan, c.Key)
+				kb.rep[c.Key] = c.ID
+				ps = append(ps, passage(kb.meta.Name, o, c))
+				fresh = append(fresh, c)
+			}
+		}
+	}
+	kb.index.Add(ps...)
+	if kb.vectors != nil {
+		kb.applyVectors(fresh)
+	}
+}
+
+func passage(kb string, d *Doc, c Chunk) rag.Passage {
+	return rag.Passage{ID: c.ID, KB: kb, Source: d.Path, Page: c.Page, Headings: c.Headings, Start: c.Start, End: c.End, Text: c.Text}
 }
 
 // compact rewrites the log with only the newest record per document.
@@ -241,14 +318,12 @@ func (kb *KB) Put(d Doc) error {
 		return fmt.Errorf("couldn't store %s: %w", d.Path, err)
 	}
 	if old, ok := kb.docs[d.Path]; ok {
-		kb.index.Remove(chunkIDs(old)...)
+		kb.unindexDoc(old)
+		delete(kb.docs, d.Path)
 	}
 	kb.live += int64(len(b)) + frameHeader
 	kb.docs[d.Path] = &d
-	kb.index.Add(passages(kb.meta.Name, &d)...)
-	if kb.vectors != nil {
-		kb.applyVectors(d.Chunks)
-	}
+	kb.indexDocs(&d)
 	return nil
 }
 
@@ -264,7 +339,7 @@ func (kb *KB) Remove(path string) error {
 	if err := kb.log.append(b); err != nil {
 		return err
 	}
-	kb.index.Remove(chunkIDs(old)...)
+	kb.unindexDoc(old)
 	delete(kb.docs, path)
 	return nil
 }
@@ -272,14 +347,6 @@ func (kb *KB) Remove(path string) error {
 func chunkID(path, hash string, i int) string {
 	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d", path, hash, i)))
 	return hex.EncodeToString(h[:10])
-}
-
-func chunkIDs(d *Doc) []string {
-	ids := make([]string, len(d.Chunks))
-	for i, c := range d.Chunks {
-		ids[i] = c.ID
-	}
-	return ids
 }
 
 func (kb *KB) allChunks() []Chunk {
@@ -357,14 +424,9 @@ func (kb *KB) SetEmbedModel(model string) error {
 
 // rebuildIndex makes a fresh index from the documents and the serving vectors.
 func (kb *KB) rebuildIndex() {
-	ix := rag.NewIndex()
-	var all []rag.Passage
-	for _, d := range kb.docs {
-		all = append(all, passages(kb.meta.Name, d)...)
-	}
-	ix.Add(all...)
-	kb.index = ix
-	kb.applyVectors(kb.allChunks())
+	kb.index = rag.NewIndex()
+	kb.rep, kb.refs = nil, nil
+	kb.indexDocs(kb.sortedDocs()...)
 }
 
 // promoteIfComplete lets the model being built take over once it covers

@@ -209,3 +209,42 @@ func TestModelSwitchKeepsOldVectorsServing(t *testing.T) {
 		t.Fatalf("switching back: %+v", kb2.Meta())
 	}
 }
+
+// TestRepeatedTextIndexedOnce: a licence header in every file is one passage
+// in the index; removing the file it came from hands it to another.
+func TestRepeatedTextIndexedOnce(t *testing.T) {
+	st, _ := Open(t.TempDir())
+	defer st.Close()
+	st.Create("kb", "")
+	kb, _ := st.KB("kb")
+	licence := "Licensed under the Apache License, Version 2.0; you may not use this file except in compliance with the License."
+	for _, p := range []string{"/a.go", "/b.go", "/c.go"} {
+		d := doc(p, "unique body of "+p)
+		d.Chunks = append([]Chunk{{Text: licence}}, d.Chunks...)
+		if err := kb.Put(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kb.ChunkCount() != 6 || kb.Index().Len() != 4 {
+		t.Fatalf("stored %d chunks, indexed %d; want 6 stored, 4 indexed", kb.ChunkCount(), kb.Index().Len())
+	}
+	hits := kb.Search(rag.Query{Text: "Apache License compliance", K: 5})
+	if len(hits) != 1 || hits[0].Source != "/a.go" {
+		t.Fatalf("the licence should come back once: %+v", hits)
+	}
+	if err := kb.Remove("/a.go"); err != nil {
+		t.Fatal(err)
+	}
+	hits = kb.Search(rag.Query{Text: "Apache License compliance", K: 5})
+	if len(hits) != 1 || hits[0].Source != "/b.go" || kb.Index().Len() != 3 {
+		t.Fatalf("after removing its source the text should move to another file: %+v (index %d)", hits, kb.Index().Len())
+	}
+	// Replacing a file with one without the licence keeps the rest right.
+	if err := kb.Put(doc("/b.go", "new body of b")); err != nil {
+		t.Fatal(err)
+	}
+	hits = kb.Search(rag.Query{Text: "Apache License compliance", K: 5})
+	if len(hits) != 1 || hits[0].Source != "/c.go" {
+		t.Fatalf("after replacing /b.go: %+v", hits)
+	}
+}
