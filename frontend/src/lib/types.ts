@@ -3,6 +3,7 @@
 export interface KB {
   name: string;
   embedModel: string;
+  nextEmbedModel?: string;
   docs: number;
   chunks: number;
   bytes: number;
