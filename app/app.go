@@ -56,6 +56,8 @@ type App struct {
 	store    *store.Store
 	agents   *agent.Repo
 	convs    *agent.Conversations
+	leads    *agent.Leads
+	tests    *agent.TestRuns
 	mu       sync.Mutex
 	settings Settings
 	model    *llm.Client
@@ -66,6 +68,10 @@ type App struct {
 	jobs sync.Map // id -> context.CancelFunc
 	kick chan struct{}
 	stop context.CancelFunc
+
+	// firstTokenTimeout allows for loading a large model and reading a long
+	// prompt on a CPU; stallTimeout is the longest silence between tokens.
+	firstTokenTimeout, stallTimeout time.Duration
 }
 
 // New opens the data folder and wires the core. emit may be nil (events are
@@ -76,8 +82,11 @@ func New(cfg Config, emit Emitter, dialogs Dialogs) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, emit: emit, dialogs: dialogs, store: st,
+		firstTokenTimeout: 5 * time.Minute, stallTimeout: 90 * time.Second,
 		agents: agent.NewRepo(filepath.Join(cfg.DataDir, "agents")),
 		convs:  agent.NewConversations(filepath.Join(cfg.DataDir, "conversations")),
+		leads:  agent.NewLeads(filepath.Join(cfg.DataDir, "leads")),
+		tests:  agent.NewTestRuns(filepath.Join(cfg.DataDir, "agents")),
 	}
 	a.settings = a.loadSettings()
 	if err := a.connect(a.settings.OllamaURL); err != nil {
@@ -99,6 +108,7 @@ func (a *App) connect(url string) error {
 	a.ingester.Explain = llm.Sentence
 	a.searcher = &knowledge.Searcher{Store: a.store, Embedder: c}
 	a.runner = agent.NewRunner(c, a.searcher, a.convs)
+	a.runner.Leads = a.leads
 	return nil
 }
 
@@ -476,29 +486,42 @@ func (a *App) Ask(agentName, conversationID, question string) (string, error) {
 		return "", errors.New("type a question first")
 	}
 	id := newID()
-	ctx, cancel := context.WithCancel(context.Background())
-	a.jobs.Store(id, cancel)
+	ctx, cancelCause := context.WithCancelCause(context.Background())
+	cancel := func() { cancelCause(context.Canceled) }
+	a.jobs.Store(id, context.CancelFunc(cancel))
 	a.mu.Lock()
 	runner := a.runner
 	a.mu.Unlock()
 	go func() {
 		defer a.jobs.Delete(id)
 		defer cancel()
+		// A server that stops sending (Ollama 0.6.5 can wedge after streams
+		// are cancelled in quick succession) must not leave the user
+		// watching "thinking" forever.
+		watch := time.AfterFunc(a.firstTokenTimeout, func() { cancelCause(errStalled) })
+		defer watch.Stop()
 		tb := &tokenBatcher{id: id, send: a.send}
-		ans, err := runner.Ask(ctx, def, conversationID, question, tb.add)
+		ans, err := runner.Ask(ctx, def, conversationID, question, func(s string) error {
+			watch.Reset(a.stallTimeout)
+			return tb.add(s)
+		})
 		tb.flush()
 		done := AskDone{ID: id, Answer: ans}
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				done.Error = "Stopped."
-			} else {
-				done.Error = llm.Sentence(err)
-			}
+		switch {
+		case err == nil:
+		case errors.Is(context.Cause(ctx), errStalled):
+			done.Error = fmt.Sprintf("The model server stopped sending the answer (nothing for %s). Restart Ollama (`ollama serve`) and ask again.", a.stallTimeout)
+		case errors.Is(err, context.Canceled):
+			done.Error = "Stopped."
+		default:
+			done.Error = llm.Sentence(err)
 		}
 		a.send(EventChatDone, done)
 	}()
 	return id, nil
 }
+
+var errStalled = errors.New("the answer stream stalled")
 
 // StopAsk stops an answer stream.
 func (a *App) StopAsk(id string) error { return a.CancelJob(id) }
