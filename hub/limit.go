@@ -1,0 +1,73 @@
+package hub
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// limiter is a token bucket per client IP: burst requests at once, then
+// perMinute a minute.
+type limiter struct {
+	mu        sync.Mutex
+	perMinute float64
+	burst     float64
+	buckets   map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(perMinute, burst int) *limiter {
+	return &limiter{perMinute: float64(perMinute), burst: float64(burst), buckets: map[string]*bucket{}}
+}
+
+func (l *limiter) allow(ip string, now time.Time) bool {
+	if l.perMinute <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.buckets) > 50000 { // forget idle clients rather than grow without bound
+		for k, b := range l.buckets {
+			if now.Sub(b.last) > 10*time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+	}
+	b, ok := l.buckets[ip]
+	if !ok {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[ip] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Minutes()*l.perMinute)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// clientIP is the connection's address; X-Forwarded-For is trusted only when
+// the hub is told it runs behind a proxy.
+func clientIP(r *http.Request, behindProxy bool) string {
+	if behindProxy {
+		if f := r.Header.Get("X-Forwarded-For"); f != "" {
+			for i := 0; i < len(f); i++ {
+				if f[i] == ',' {
+					return f[:i]
+				}
+			}
+			return f
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
