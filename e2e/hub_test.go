@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"atoll/agent"
+	"atoll/hub"
+	"atoll/internal/ollamatest"
+	"atoll/llm"
+	"atoll/store"
+)
+
+// TestHubChatPageAndWidget: a published agent answers on its public page in
+// a real browser, streamed from the real Ollama server, and the widget works
+// on a page of another origin.
+func TestHubChatPageAndWidget(t *testing.T) {
+	srv := ollamatest.Shared(t)
+	e := start(t, srv.URL) // the browser (and an app server we do not use here)
+	c, _ := llm.New(srv.URL)
+	h, err := hub.New(hub.Config{Dir: t.TempDir(), Model: c, Embedder: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	st, _ := store.Open(h.DataDir())
+	st.Create("bakery", "")
+	k, _ := st.KB("bakery")
+	k.Put(store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
+	st.Close()
+	if _, err := agent.NewRepo(h.DataDir()+"/agents").Save(agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Welcome to the bakery!"}); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(h.Handler())
+	defer hs.Close()
+
+	e.run("hub page",
+		chromedp.Navigate(hs.URL+"/a/baker"),
+		chromedp.WaitVisible(chromedp.CSS("#q")),
+		chromedp.SendKeys(chromedp.CSS("#q"), "How much notice do birthday cakes need?"),
+		chromedp.SendKeys(chromedp.CSS("#q"), kb.Enter),
+		waitText(chromedp.CSS(".msg.bot:last-child"), func(s string) bool { return s != "" && s != "…" }, nil),
+	)
+	e.screenshot("hub-chat")
+	if n := eval[int](e, `document.querySelectorAll('.msg.user').length`); n != 1 {
+		t.Fatalf("user messages on the page: %d", n)
+	}
+
+	// A shop's page on another origin embeds the widget with one tag.
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><title>Shop</title><h1>Sweet Crumb</h1><script src="%s/widget.js" data-agent="baker" async></script>`, hs.URL)
+	}))
+	defer host.Close()
+	if strings.Split(host.URL, ":")[2] == strings.Split(hs.URL, ":")[2] {
+		t.Fatal("the host page must be on another origin")
+	}
+	e.run("widget",
+		chromedp.Navigate(host.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-atoll-widget="baker"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-atoll-widget="baker"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`iframe[title="baker"]`)),
+	)
+	if src := eval[string](e, `document.querySelector('iframe[title="baker"]').src`); !strings.HasPrefix(src, hs.URL+"/a/baker") {
+		t.Fatalf("widget frame points at %q", src)
+	}
+	e.screenshot("hub-widget")
+}
