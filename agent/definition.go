@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,7 +32,8 @@ type Definition struct {
 	NumCtx      int       `json:"numCtx,omitempty"` // 0: the model's own context length
 	Followups   bool      `json:"followups"`
 	Memory      bool      `json:"memory"`
-	Tools       []string  `json:"tools,omitempty"`
+	Tools       []string  `json:"tools,omitempty"` // names from KnownTools
+	LeadForm    *LeadForm `json:"leadForm,omitempty"`
 	Version     int       `json:"version"`
 	Updated     time.Time `json:"updated"`
 }
@@ -51,6 +53,16 @@ func (d Definition) Validate() error {
 	}
 	if d.Temperature < 0 || d.Temperature > 2 {
 		return fmt.Errorf("temperature must be between 0 and 2")
+	}
+	for _, t := range d.Tools {
+		if !slices.Contains(KnownTools, t) {
+			return fmt.Errorf("agent %q: unknown tool %q (available: %s)", d.Name, t, strings.Join(KnownTools, ", "))
+		}
+	}
+	if d.LeadForm != nil {
+		if err := d.LeadForm.Validate(); err != nil {
+			return fmt.Errorf("agent %q: %w", d.Name, err)
+		}
 	}
 	return nil
 }

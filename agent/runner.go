@@ -29,6 +29,13 @@ type Runner struct {
 	Retriever Retriever
 	Convs     *Conversations
 	K         int // passages retrieved per question
+	// Leads stores what save_lead gathers; nil refuses saving.
+	Leads *Leads
+	// Memory keeps facts about users for agents with Definition.Memory;
+	// nil turns memory off.
+	Memory *Memories
+	// Now is the clock for current_datetime and stored times; nil is time.Now.
+	Now func() time.Time
 
 	mu   sync.Mutex
 	show map[string]llm.ModelInfo
@@ -48,25 +55,89 @@ type Answer struct {
 	NotCovered   bool       `json:"notCovered"`
 	Dropped      int        `json:"dropped"` // passages that did not fit the context
 	TTFT         float64    `json:"ttftSeconds"`
+	Tools        []ToolUse  `json:"tools,omitempty"` // tool calls made for this answer
+	Lead         *Lead      `json:"lead,omitempty"`  // saved by save_lead in this turn
+}
+
+// AskOptions are the rarer settings of one question.
+type AskOptions struct {
+	Conversation string // "" starts a new conversation
+	// Ephemeral answers without reading or storing a conversation (test
+	// sets run this way so they leave no chats behind).
+	Ephemeral bool
+	// User is the end user, whose memories an agent with Memory reads and
+	// adds to; "" is LocalUser.
+	User string
 }
 
 // Ask answers question as agent def, streaming tokens through onToken, and
 // stores the turn in the conversation (created when convID is "").
 func (r *Runner) Ask(ctx context.Context, def Definition, convID, question string, onToken func(string) error) (Answer, error) {
+	return r.AskWith(ctx, def, AskOptions{Conversation: convID}, question, onToken)
+}
+
+// AskWith is Ask with options.
+//
+// An agent with tools enabled, on a model that supports tool calling, answers
+// through the tool loop (see askTools); otherwise the knowledge bases are
+// searched before every answer and a question they do not cover is answered
+// without calling the model.
+func (r *Runner) AskWith(ctx context.Context, def Definition, opt AskOptions, question string, onToken func(string) error) (Answer, error) {
 	question = strings.TrimSpace(question)
 	if question == "" {
 		return Answer{}, fmt.Errorf("the question is empty")
 	}
 	conv := Conversation{ID: NewID(), Agent: def.Name, Title: title(question)}
-	if convID != "" {
-		c, err := r.Convs.Get(convID)
+	if opt.Conversation != "" && !opt.Ephemeral {
+		c, err := r.Convs.Get(opt.Conversation)
 		if err != nil {
 			return Answer{}, err
 		}
 		conv = c
 	}
+	if opt.Ephemeral {
+		conv.ID = ""
+	}
 	lang := languageOf(def.Language, question)
 	ans := Answer{Conversation: conv.ID, Citations: []Citation{}, Followups: []string{}}
+	user := opt.User
+	if user == "" {
+		user = LocalUser
+	}
+	// Test runs stay reproducible: no memories read or made.
+	memory := def.Memory && r.Memory != nil && !opt.Ephemeral
+	var known []Fact
+	if memory {
+		var err error
+		if known, err = r.Memory.List(def.Name, user); err != nil {
+			return ans, err
+		}
+		if note := memoryNote(known); note != "" {
+			def.System = strings.TrimSpace(def.System + "\n\n" + note)
+		}
+	}
+	finish := func(ans Answer) {
+		if opt.Ephemeral {
+			return
+		}
+		r.record(conv, question, ans)
+		if memory {
+			r.remember(ctx, def, user, conv.ID, question, ans.Answer, known)
+		}
+	}
+	if tools := enabledTools(def); len(tools) > 0 {
+		info, err := r.modelInfo(ctx, def.Model)
+		if err != nil {
+			return ans, err
+		}
+		if info.Has(llm.CapTools) {
+			ans, err := r.askTools(ctx, def, conv, lang, question, info, tools, opt.Ephemeral, onToken)
+			if err == nil {
+				finish(ans)
+			}
+			return ans, err
+		}
+	}
 	var hits []rag.Hit
 	if len(def.KBs) > 0 && r.Retriever != nil {
 		var err error
@@ -82,7 +153,7 @@ func (r *Runner) Ask(ctx context.Context, def Definition, convID, question strin
 					return ans, err
 				}
 			}
-			r.record(conv, question, ans)
+			finish(ans)
 			return ans, nil
 		}
 	}
@@ -91,13 +162,7 @@ func (r *Runner) Ask(ctx context.Context, def Definition, convID, question strin
 	if err != nil {
 		return ans, err
 	}
-	ctxLen := info.ContextLength
-	if def.NumCtx > 0 && (ctxLen == 0 || def.NumCtx < ctxLen) {
-		ctxLen = def.NumCtx
-	}
-	if ctxLen == 0 {
-		ctxLen = 2048
-	}
+	ctxLen := contextLength(def, info)
 	var history []rag.Message
 	for _, m := range conv.Messages {
 		history = append(history, rag.Message{Role: m.Role, Content: m.Content})
@@ -127,7 +192,125 @@ func (r *Runner) Ask(ctx context.Context, def Definition, convID, question strin
 	if def.Followups && len(p.Given) > 0 {
 		ans.Followups = r.followups(ctx, def, lang, question, ans.Answer, p.Given)
 	}
-	r.record(conv, question, ans)
+	finish(ans)
+	return ans, nil
+}
+
+// contextLength is the window an answer may use: the model's, or the
+// agent's smaller setting; 2048 when neither is known.
+func contextLength(def Definition, info llm.ModelInfo) int {
+	n := info.ContextLength
+	if def.NumCtx > 0 && (n == 0 || def.NumCtx < n) {
+		n = def.NumCtx
+	}
+	if n == 0 {
+		n = 2048
+	}
+	return n
+}
+
+// askTools answers with tool calling: up to MaxToolSteps rounds in which the
+// model may call the agent's tools, then, if it is still calling, one last
+// request without tools so that it answers. Passages found by
+// search_knowledge are numbered across calls and become the citations.
+// Without search_knowledge, an agent with knowledge bases gets its passages
+// up front as on the plain path — but a question they do not cover still
+// reaches the model, which may need its other tools (a lead, a sum).
+func (r *Runner) askTools(ctx context.Context, def Definition, conv Conversation, lang, question string, info llm.ModelInfo, enabled []string, dryRun bool, onToken func(string) error) (Answer, error) {
+	ans := Answer{Conversation: conv.ID, Citations: []Citation{}, Followups: []string{}}
+	t := &turn{r: r, def: def, conv: conv.ID, enabled: enabled, dryRun: dryRun}
+	user := question
+	if !t.has(ToolSearchKnowledge) && len(def.KBs) > 0 && r.Retriever != nil {
+		hits, err := r.Retriever.Retrieve(ctx, def.KBs, question, r.K)
+		if err != nil {
+			return ans, err
+		}
+		if len(hits) > 0 {
+			user = "Passages:\n\n" + t.number(hits) + "\n\nQuestion: " + question
+		}
+	}
+	system := t.instructions(lang, len(t.given) > 0)
+	if s := strings.TrimSpace(def.System); s != "" {
+		system = s + "\n\n" + system
+	}
+	msgs := []llm.Message{{Role: "system", Content: system}}
+	// History gets at most half the window; the oldest turns go first.
+	budget := contextLength(def, info) / 2
+	start := len(conv.Messages)
+	for start > 0 && budget-rag.EstimateTokens(conv.Messages[start-1].Content)-8 > 0 {
+		budget -= rag.EstimateTokens(conv.Messages[start-1].Content) + 8
+		start--
+	}
+	for _, m := range conv.Messages[start:] {
+		msgs = append(msgs, llm.Message{Role: m.Role, Content: m.Content})
+	}
+	msgs = append(msgs, llm.Message{Role: "user", Content: user})
+
+	temp := def.Temperature
+	tools := t.specs()
+	var res llm.ChatResult
+	for step := 0; ; step++ {
+		final := step == MaxToolSteps
+		req := llm.ChatRequest{Model: def.Model, Messages: msgs, Temperature: &temp, NumCtx: def.NumCtx}
+		var buf strings.Builder
+		stream := onToken
+		if !final {
+			req.Tools = tools
+			// Content that comes with tool calls is the model thinking
+			// aloud, not the answer: hold it until the step is known to be
+			// the last. (Ollama holds it back itself when tools are given,
+			// so nothing is lost in latency.)
+			stream = func(s string) error { buf.WriteString(s); return nil }
+		}
+		var err error
+		res, err = r.Model.Chat(ctx, req, stream)
+		if ans.TTFT == 0 {
+			ans.TTFT = res.TTFT.Seconds()
+		}
+		if err != nil {
+			ans.Answer, ans.Tools, ans.Lead = res.Content, t.uses, t.lead
+			return ans, err
+		}
+		if final || len(res.ToolCalls) == 0 {
+			if !final && onToken != nil && buf.Len() > 0 {
+				if err := onToken(buf.String()); err != nil {
+					return ans, err
+				}
+			}
+			break
+		}
+		msgs = append(msgs, llm.Message{Role: "assistant", Content: res.Content, ToolCalls: res.ToolCalls})
+		for _, tc := range res.ToolCalls {
+			msgs = append(msgs, llm.Message{Role: "tool", ToolName: tc.Name, Content: t.call(ctx, tc)})
+		}
+		if step+1 == MaxToolSteps {
+			msgs = append(msgs, llm.Message{Role: "system", Content: "No more tool calls are possible in this turn: answer the user now with what you have."})
+		}
+	}
+	ans.Tools, ans.Lead = t.uses, t.lead
+	content := strings.TrimSpace(res.Content)
+	if content == "" {
+		content = "Sorry, I couldn't finish that answer. Please ask again, perhaps in other words."
+		if lang == "zh" {
+			content = "抱歉，这次没能给出回答。请换个说法再问一次。"
+		}
+		if onToken != nil {
+			if err := onToken(content); err != nil {
+				return ans, err
+			}
+		}
+	}
+	ans.Answer = rag.CleanCitations(content, len(t.given))
+	used := map[int]bool{}
+	for _, n := range rag.Cited(ans.Answer, len(t.given)) {
+		used[n] = true
+	}
+	for i, h := range t.given {
+		ans.Citations = append(ans.Citations, Citation{N: i + 1, Source: h.Source, Page: h.Page, Headings: h.Headings, Start: h.Start, End: h.End, Text: h.Text, Used: used[i+1]})
+	}
+	if def.Followups && len(t.given) > 0 {
+		ans.Followups = r.followups(ctx, def, lang, question, ans.Answer, t.given)
+	}
 	return ans, nil
 }
 

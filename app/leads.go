@@ -48,10 +48,7 @@ func (a *App) RunAgentTest(agentName, questionsJSONL string) (agent.TestRun, err
 	a.mu.Unlock()
 	run, err := a.tests.Run(ctx, runner, def, qs, nil)
 	if err != nil {
-		if errors.Is(err, llm.ErrUnavailable) {
-			return run, errors.New(llm.Sentence(err))
-		}
-		return run, err
+		return run, errors.New(llm.Sentence(err))
 	}
 	return run, nil
 }

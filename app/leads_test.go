@@ -55,3 +55,36 @@ func TestLeadsAndAgentTestMethods(t *testing.T) {
 		t.Fatalf("the test run must not add conversations: %d", len(convs))
 	}
 }
+
+func TestMemoryMethods(t *testing.T) {
+	fake := ollamafake.New(t)
+	a, err := New(Config{DataDir: t.TempDir(), OllamaURL: fake.URL}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	def, err := a.SaveAgent(agent.Definition{Name: "chef", Model: ollamafake.DefaultChatModel, Memory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.Script(ollamafake.Reply{Text: "Hello Sam."}, ollamafake.Reply{JSON: map[string]any{"facts": []string{"The user is called Sam."}}})
+	if _, err := a.runner.Ask(context.Background(), def, "", "I'm Sam.", nil); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := a.ListMemories("chef")
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("memories: %+v %v", ms, err)
+	}
+	if f, err := a.UpdateMemory("chef", ms[0].ID, "The user is called Samuel."); err != nil || f.Text != "The user is called Samuel." {
+		t.Fatalf("update: %+v %v", f, err)
+	}
+	if err := a.DeleteMemory("chef", "0000000000000000"); err == nil || !strings.Contains(err.Error(), "refresh") {
+		t.Fatalf("delete missing: %v", err)
+	}
+	if err := a.ClearMemories("chef"); err != nil {
+		t.Fatal(err)
+	}
+	if ms, _ := a.ListMemories("chef"); len(ms) != 0 {
+		t.Fatalf("after clear: %+v", ms)
+	}
+}

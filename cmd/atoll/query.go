@@ -188,15 +188,17 @@ func (e *env) kb(args []string) error {
 
 func (e *env) agentCmd(args []string) error {
 	if len(args) == 0 {
-		return errUsage{"agent needs a subcommand: create or list"}
+		return errUsage{"agent needs a subcommand: create, list or test"}
 	}
 	repo := agent.NewRepo(filepath.Join(e.data, "agents"))
 	switch args[0] {
 	case "create":
-		fs := e.flags("agent create", "NAME --kb KB[,KB...] --model MODEL [--system TEXT]")
+		fs := e.flags("agent create", "NAME --kb KB[,KB...] --model MODEL [--system TEXT] [--tools LIST] [--lead-form FILE.json]")
 		kbs := fs.String("kb", "", "knowledge bases, comma-separated")
 		model := fs.String("model", "", "chat model")
 		system := fs.String("system", "", "system prompt")
+		tools := fs.String("tools", "", "tools, comma-separated: "+strings.Join(agent.KnownTools, ", ")+` ("none" removes them)`)
+		leadForm := fs.String("lead-form", "", `lead form, a JSON file {"fields": [{"name", "label", "type": text|phone|email|date|number, "required"}]} ("none" removes it)`)
 		pos, err := parse(fs, args[1:])
 		if err != nil {
 			return err
@@ -227,6 +229,33 @@ func (e *env) agentCmd(args []string) error {
 				d.System = *system
 			}
 		}
+		switch *tools {
+		case "":
+		case "none":
+			d.Tools = nil
+		default:
+			d.Tools = nil
+			for _, t := range strings.Split(*tools, ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					d.Tools = append(d.Tools, t)
+				}
+			}
+		}
+		switch *leadForm {
+		case "":
+		case "none":
+			d.LeadForm = nil
+		default:
+			b, err := os.ReadFile(*leadForm)
+			if err != nil {
+				return err
+			}
+			var f agent.LeadForm
+			if err := json.Unmarshal(b, &f); err != nil {
+				return fmt.Errorf("the lead form %s is not valid JSON: %v", *leadForm, err)
+			}
+			d.LeadForm = &f
+		}
 		saved, err := repo.Save(d)
 		if err != nil {
 			return err
@@ -256,8 +285,91 @@ func (e *env) agentCmd(args []string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", d.Name, d.Model, strings.Join(d.KBs, ","), d.Version)
 		}
 		return tw.Flush()
+	case "test":
+		return e.agentTest(repo, args[1:])
 	}
-	return errUsage{fmt.Sprintf("unknown agent subcommand %q (create, list)", args[0])}
+	return errUsage{fmt.Sprintf("unknown agent subcommand %q (create, list, test)", args[0])}
+}
+
+func (e *env) agentTest(repo *agent.Repo, args []string) error {
+	fs := e.flags("agent test", "NAME --questions FILE.jsonl [--json]")
+	qfile := fs.String("questions", "", `test set, one JSON object a line: {"q", "source", "must": [..], "must_not": [..]}`)
+	asJSON := fs.Bool("json", false, "print the run as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *qfile == "" {
+		fs.Usage()
+		return errUsage{"agent test needs NAME and --questions FILE"}
+	}
+	f, err := os.Open(*qfile)
+	if err != nil {
+		return err
+	}
+	qs, err := agent.ParseTestSet(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", *qfile, err)
+	}
+	def, err := repo.Get(pos[0])
+	if err != nil {
+		return fmt.Errorf("agent %q does not exist: create it with atoll agent create", pos[0])
+	}
+	st, c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	runs := agent.NewTestRuns(filepath.Join(e.data, "agents"))
+	run, err := runs.Run(ctx, e.runner(st, c), def, qs, func(done, total int) {
+		if !*asJSON {
+			fmt.Fprintf(e.stderr, "\r%d/%d questions", done, total)
+		}
+	})
+	if !*asJSON {
+		fmt.Fprintln(e.stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(e, run)
+	}
+	for i, r := range run.Results {
+		fmt.Fprintf(e.stdout, "%d. %s\n   retrieval %s  answer %s  %s\n", i+1, r.Q, orDash(r.Retrieval), orDash(r.AnswerOK), r.Change)
+		if r.Error != "" {
+			fmt.Fprintf(e.stdout, "   error: %s\n", r.Error)
+		}
+		if len(r.Missing) > 0 {
+			fmt.Fprintf(e.stdout, "   missing: %s\n", strings.Join(r.Missing, "; "))
+		}
+		if len(r.Forbidden) > 0 {
+			fmt.Fprintf(e.stdout, "   should not say: %s\n", strings.Join(r.Forbidden, "; "))
+		}
+		if r.Retrieval == "fail" {
+			from := strings.Join(r.Sources, ", ")
+			if from == "" {
+				from = "(no passage)"
+			}
+			fmt.Fprintf(e.stdout, "   passages from: %s\n", from)
+		}
+	}
+	fmt.Fprintf(e.stdout, "\n%s version %d: retrieval %d/%d, answers %d/%d", run.Agent, run.Version, run.RetrievalPassed, run.RetrievalTotal, run.AnswerPassed, run.AnswerTotal)
+	if run.Previous != "" {
+		fmt.Fprintf(e.stdout, "; since run %s: %d better, %d worse", run.Previous, run.Better, run.Worse)
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // askJSON is the contract of `atoll ask --json`.
@@ -291,7 +403,7 @@ func (e *env) ask(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	runner := agent.NewRunner(c, e.searcher(st, c), agent.NewConversations(filepath.Join(e.data, "conversations")))
+	runner := e.runner(st, c)
 	var onToken func(string) error
 	if !*asJSON {
 		onToken = func(s string) error { _, err := fmt.Fprint(e.stdout, s); return err }
