@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -58,6 +59,7 @@ type App struct {
 	convs    *agent.Conversations
 	leads    *agent.Leads
 	tests    *agent.TestRuns
+	memory   *agent.Memories
 	mu       sync.Mutex
 	settings Settings
 	model    *llm.Client
@@ -87,6 +89,7 @@ func New(cfg Config, emit Emitter, dialogs Dialogs) (*App, error) {
 		convs:  agent.NewConversations(filepath.Join(cfg.DataDir, "conversations")),
 		leads:  agent.NewLeads(filepath.Join(cfg.DataDir, "leads")),
 		tests:  agent.NewTestRuns(filepath.Join(cfg.DataDir, "agents")),
+		memory: agent.NewMemories(filepath.Join(cfg.DataDir, "memory")),
 	}
 	a.settings = a.loadSettings()
 	if err := a.connect(a.settings.OllamaURL); err != nil {
@@ -109,6 +112,7 @@ func (a *App) connect(url string) error {
 	a.searcher = &knowledge.Searcher{Store: a.store, Embedder: c}
 	a.runner = agent.NewRunner(c, a.searcher, a.convs)
 	a.runner.Leads = a.leads
+	a.runner.Memory = a.memory
 	return nil
 }
 
@@ -712,6 +716,11 @@ func (a *App) SourcePDF(path string) (string, error) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return "", err
+		}
+		// Only the very file that was ingested: a document path from an
+		// imported bundle must not become a way to read other files here.
+		if sum := sha256.Sum256(b); int64(len(b)) != d.Size || hex.EncodeToString(sum[:]) != d.Hash {
+			return "", fmt.Errorf("%s has changed since it was added; add it again to preview its pages", filepath.Base(path))
 		}
 		return base64.StdEncoding.EncodeToString(b), nil
 	}

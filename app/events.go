@@ -2,15 +2,16 @@ package app
 
 // Event names, mirrored in frontend/src/lib/events.ts (a test keeps the two equal).
 const (
-	EventIngestProgress = "ingest:progress"
-	EventIngestDone     = "ingest:done"
-	EventChatToken      = "chat:token"
-	EventChatDone       = "chat:done"
-	EventModelsPull     = "models:pull"
+	EventIngestProgress  = "ingest:progress"
+	EventIngestDone      = "ingest:done"
+	EventChatToken       = "chat:token"
+	EventChatDone        = "chat:done"
+	EventModelsPull      = "models:pull"
+	EventPublishProgress = "publish:progress"
 )
 
 // AllEvents lists every event name.
-var AllEvents = []string{EventIngestProgress, EventIngestDone, EventChatToken, EventChatDone, EventModelsPull}
+var AllEvents = []string{EventIngestProgress, EventIngestDone, EventChatToken, EventChatDone, EventModelsPull, EventPublishProgress}
 
 // Emitter sends events to the frontend: Wails events in the window,
 // server-sent events in the browser, a recording fake in tests.

@@ -98,7 +98,9 @@ var Bound = []string{
 	"Ingest", "CancelJob", "ChooseFiles", "ChooseFolder", "Search",
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent",
 	"Ask", "StopAsk", "ListConversations", "GetConversation", "SourcePDF",
-	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "GetSettings", "SaveSettings", "About",
+	"ListLeads", "ExportLeadsCSV", "RunAgentTest",
+	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",
+	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "PublishSettings", "PublishAgent", "GetSettings", "SaveSettings", "About",
 }
 
 // Handler builds the HTTP handler. broker must be the App's emitter.

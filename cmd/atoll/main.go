@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"atoll/agent"
 	"atoll/app"
 	"atoll/knowledge"
 	"atoll/llm"
@@ -26,14 +28,22 @@ Usage: atoll [--data DIR] [--ollama URL] COMMAND [flags] [args]
 
 Commands:
   ingest   --kb NAME [--embed-model MODEL] PATH...   add files and folders to a knowledge base
-  search   --kb NAME [--k N] [--json] QUERY            search a knowledge base
+  search   --kb NAME [--source FILE] [--k N] [--json] QUERY   search knowledge bases
   kb list  [--json]                                   list knowledge bases
   kb rm    NAME                                       delete a knowledge base
   agent create NAME --kb KB[,KB] --model MODEL [--system TEXT]
   agent list [--json]
+  agent test NAME --questions FILE.jsonl [--json]      run a test set; compares with the last run
+  leads list   --agent NAME [--json]                   contacts an agent has gathered
+  leads export --agent NAME --csv FILE                 the same as CSV (Flowise column names)
   ask      --agent NAME [--json] QUESTION             answer from the agent's knowledge, streamed
   eval     --kb NAME --questions FILE.jsonl [--k 5] [--json]
   serve    [--addr 127.0.0.1:7860] [--token T]        the app in a browser
+  export   --agent NAME -o FILE.atoll [--with-sources]   the agent and its knowledge as one bundle
+  import   FILE.atoll [--as NAME] [--reembed]          add a bundle's agent and knowledge here
+  publish  --agent NAME [--to URL] [--token T]        upload to a hub; prints the chat page and widget
+  hub      [--addr 127.0.0.1:8080] [--rate 60]        the hosted platform (--data is the hub's folder)
+  hub token create [--label TEXT]                     a publisher token (only its hash is stored)
 
 Global flags:
   --data DIR     data folder (default $ATOLL_DATA, else the per-user data folder)
@@ -80,13 +90,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	cmds := map[string]func([]string) error{
-		"ingest": e.ingest,
-		"search": e.search,
-		"kb":     e.kb,
-		"agent":  e.agentCmd,
-		"ask":    e.ask,
-		"eval":   e.eval,
-		"serve":  e.serve,
+		"ingest":  e.ingest,
+		"search":  e.search,
+		"kb":      e.kb,
+		"agent":   e.agentCmd,
+		"ask":     e.ask,
+		"eval":    e.eval,
+		"leads":   e.leads,
+		"serve":   e.serve,
+		"export":  e.export,
+		"import":  e.importBundle,
+		"hub":     e.hubCmd,
+		"publish": e.publishCmd,
 	}
 	fn, ok := cmds[rest[0]]
 	if !ok {
@@ -195,6 +210,13 @@ func (e *env) open() (*store.Store, *llm.Client, error) {
 		return nil, nil, errUsage{fmt.Sprintf("--ollama %q: %v", e.ollama, err)}
 	}
 	return st, c, nil
+}
+
+func (e *env) runner(st *store.Store, c *llm.Client) *agent.Runner {
+	r := agent.NewRunner(c, e.searcher(st, c), agent.NewConversations(filepath.Join(e.data, "conversations")))
+	r.Leads = agent.NewLeads(filepath.Join(e.data, "leads"))
+	r.Memory = agent.NewMemories(filepath.Join(e.data, "memory")) // the command line is the local user, as the desktop
+	return r
 }
 
 func (e *env) searcher(st *store.Store, c *llm.Client) *knowledge.Searcher {

@@ -6,6 +6,7 @@ export const EVENTS = {
   chatToken: 'chat:token',
   chatDone: 'chat:done',
   modelsPull: 'models:pull',
+  publishProgress: 'publish:progress',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

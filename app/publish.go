@@ -1,0 +1,115 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"atoll/publish"
+	"atoll/store"
+)
+
+// PublishInfo is the remembered hub; the token itself never goes back to
+// the interface.
+type PublishInfo struct {
+	URL      string `json:"url"`
+	HasToken bool   `json:"hasToken"`
+}
+
+type publishConfig struct {
+	URL   string `json:"url"`
+	Token string `json:"token"`
+}
+
+func (a *App) publishPath() string { return filepath.Join(a.cfg.DataDir, "publish.json") }
+
+func (a *App) publishConfig() publishConfig {
+	var c publishConfig
+	if b, err := os.ReadFile(a.publishPath()); err == nil {
+		_ = json.Unmarshal(b, &c)
+	}
+	return c
+}
+
+// PublishSettings returns the remembered hub address.
+func (a *App) PublishSettings() (PublishInfo, error) {
+	c := a.publishConfig()
+	return PublishInfo{URL: c.URL, HasToken: c.Token != ""}, nil
+}
+
+// PublishEvent is the publish:progress payload.
+type PublishEvent struct {
+	Job    string             `json:"job"`
+	Agent  string             `json:"agent"`
+	Phase  string             `json:"phase"` // "bundling", "uploading", "done"
+	Sent   int64              `json:"sent"`
+	Total  int64              `json:"total"`
+	Done   bool               `json:"done"`
+	Error  string             `json:"error"`
+	Result *publish.Published `json:"result,omitempty"`
+}
+
+// PublishAgent bundles an agent with its knowledge and uploads it to a hub;
+// progress and the public links arrive as publish:progress events. An empty
+// hubURL or token uses the remembered one; both are remembered (in a file
+// readable by the user only).
+func (a *App) PublishAgent(agentName, hubURL, token string) (string, error) {
+	if _, err := a.agents.Get(agentName); err != nil {
+		return "", userError(err)
+	}
+	c := a.publishConfig()
+	if hubURL = strings.TrimRight(strings.TrimSpace(hubURL), "/"); hubURL != "" {
+		c.URL = hubURL
+	}
+	if token = strings.TrimSpace(token); token != "" {
+		c.Token = token
+	}
+	if !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://") {
+		return "", errors.New("enter the hub's address, starting with https:// (or http:// on a local network)")
+	}
+	if c.Token == "" {
+		return "", errors.New("enter the publisher token the hub's owner created with `atoll hub token create`")
+	}
+	b, _ := json.MarshalIndent(c, "", "  ")
+	if err := store.WriteFileAtomic(a.publishPath(), b, 0o600); err != nil {
+		return "", err
+	}
+	job := newID()
+	ctx, cancel := context.WithCancel(context.Background())
+	a.jobs.Store(job, cancel)
+	go func() {
+		defer a.jobs.Delete(job)
+		defer cancel()
+		ev := PublishEvent{Job: job, Agent: agentName, Phase: "bundling"}
+		a.send(EventPublishProgress, ev)
+		var buf bytes.Buffer
+		x := &publish.Exporter{Store: a.store, Agents: a.agents, Models: a.client(), Generator: "atoll " + a.cfg.Version}
+		if _, _, err := x.Export(ctx, &buf, agentName, publish.ExportOptions{}); err != nil {
+			ev.Done, ev.Error = true, err.Error()
+			a.send(EventPublishProgress, ev)
+			return
+		}
+		ev.Phase, ev.Total = "uploading", int64(buf.Len())
+		last := time.Time{}
+		res, err := publish.Upload(ctx, c.URL, c.Token, &buf, ev.Total, func(sent, total int64) {
+			if time.Since(last) > 100*time.Millisecond || sent == total {
+				last = time.Now()
+				ev.Sent = sent
+				a.send(EventPublishProgress, ev)
+			}
+		})
+		ev.Done, ev.Phase = true, "done"
+		if err != nil {
+			ev.Error = err.Error()
+		} else {
+			ev.Result = &res
+		}
+		a.send(EventPublishProgress, ev)
+	}()
+	return job, nil
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"atoll/agent"
+	"atoll/hub"
+	"atoll/llm"
+	"atoll/publish"
+	"atoll/store"
+)
+
+// hubCmd: `atoll hub` runs the hosted platform; `atoll hub token create`
+// makes a publisher token. --data is the hub's own folder.
+func (e *env) hubCmd(args []string) error {
+	if len(args) >= 2 && args[0] == "token" && args[1] == "create" {
+		f := e.flags("hub token create", "[--label TEXT]")
+		label := f.String("label", "", "a note to recognise the token by")
+		if _, err := parse(f, args[2:]); err != nil {
+			return err
+		}
+		tok, err := hub.NewTokens(e.data).Create(*label)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, tok)
+		fmt.Fprintln(e.stderr, "Keep this token: only its hash is stored. Publish with: atoll publish --agent NAME --to URL --token TOKEN")
+		return nil
+	}
+	f := e.flags("hub", "[--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--behind-proxy]")
+	addr := f.String("addr", "127.0.0.1:8080", "address to listen on")
+	rate := f.Int("rate", 60, "requests a minute per client IP on public routes (0 = no limit)")
+	retention := f.Duration("retention", 30*24*time.Hour, "delete end users' conversations older than this (0 = keep)")
+	proxy := f.Bool("behind-proxy", false, "trust X-Forwarded-For for client addresses")
+	maxBundle := f.Int64("max-bundle-mb", 1024, "largest bundle accepted, in MB")
+	if _, err := parse(f, args); err != nil {
+		return err
+	}
+	c, err := llm.New(e.ollama)
+	if err != nil {
+		return errUsage{err.Error()}
+	}
+	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
+	h, err := hub.New(hub.Config{Dir: e.data, Model: c, Embedder: c, Import: hubImporter(c), RatePerMinute: *rate,
+		MaxBundle: *maxBundle << 20, Retention: *retention, BehindProxy: *proxy, Log: log})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	h.Runner().Leads = agent.NewLeads(filepath.Join(h.DataDir(), "leads"))
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("couldn't listen on %s: %w", *addr, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go h.Run(ctx)
+	hs := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+	fmt.Fprintf(e.stdout, "Atoll hub serving on http://%s/ (data in %s)\n", ln.Addr(), e.data)
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// hubImporter installs a validated bundle into the hub's data folder. A
+// bundle for an agent that is already published becomes its next version
+// (with its own copy of the knowledge), so rollback restores the previous.
+func hubImporter(models publish.ModelLister) func(context.Context, string, string) (string, error) {
+	return func(ctx context.Context, path, dataDir string) (string, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return "", err
+		}
+		b, err := publish.Read(f, fi.Size(), publish.DefaultLimits)
+		if err != nil {
+			return "", err
+		}
+		st, err := store.Open(dataDir)
+		if err != nil {
+			return "", err
+		}
+		defer st.Close()
+		repo := agent.NewRepo(filepath.Join(dataDir, "agents"))
+		name := b.Manifest.Agent.Name
+		_, exists := repo.Get(name)
+		opt := publish.ImportOptions{}
+		if exists == nil {
+			opt.As = fmt.Sprintf("%s-next-%d", name, time.Now().UnixNano()%1e9)
+		}
+		rep, err := b.Install(ctx, publish.Target{Store: st, Agents: repo, Models: models}, opt)
+		if err != nil {
+			return "", err
+		}
+		if exists != nil {
+			return rep.Agent, nil
+		}
+		staged, err := repo.Get(rep.Agent)
+		if err != nil {
+			return "", err
+		}
+		staged.Name = name
+		if _, err := repo.Save(staged); err != nil {
+			return "", err
+		}
+		_ = repo.Delete(rep.Agent)
+		return name, nil
+	}
+}
+
+// publishConfig is the remembered hub address and token (DATA/publish.json,
+// readable by the user only).
+type publishConfig struct {
+	URL   string `json:"url"`
+	Token string `json:"token"`
+}
+
+func (e *env) publishCmd(args []string) error {
+	f := e.flags("publish", "--agent NAME [--to URL] [--token TOKEN] [--with-sources]")
+	name := f.String("agent", "", "agent to publish")
+	to := f.String("to", "", "hub address, e.g. https://agents.example.com (remembered)")
+	token := f.String("token", "", "publisher token from `atoll hub token create` (remembered)")
+	withSources := f.Bool("with-sources", false, "include the original files in the bundle")
+	if _, err := parse(f, args); err != nil {
+		return err
+	}
+	if *name == "" {
+		f.Usage()
+		return errUsage{"publish needs --agent NAME"}
+	}
+	cfgPath := filepath.Join(e.data, "publish.json")
+	var cfg publishConfig
+	if b, err := os.ReadFile(cfgPath); err == nil {
+		_ = json.Unmarshal(b, &cfg)
+	}
+	if *to != "" {
+		cfg.URL = strings.TrimRight(*to, "/")
+	}
+	if *token != "" {
+		cfg.Token = *token
+	}
+	if cfg.URL == "" || cfg.Token == "" {
+		return errUsage{"publish needs --to URL and --token TOKEN the first time (they are remembered in " + cfgPath + ")"}
+	}
+	b, _ := json.MarshalIndent(cfg, "", "  ")
+	if err := store.WriteFileAtomic(cfgPath, b, 0o600); err != nil {
+		return err
+	}
+	st, c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	repo := agent.NewRepo(filepath.Join(e.data, "agents"))
+	var bundle bytes.Buffer
+	x := &publish.Exporter{Store: st, Agents: repo, Models: c, Generator: "atoll " + version}
+	if _, warnings, err := x.Export(context.Background(), &bundle, *name, publish.ExportOptions{WithSources: *withSources}); err != nil {
+		return err
+	} else {
+		for _, w := range warnings {
+			fmt.Fprintln(e.stderr, "note:", w)
+		}
+	}
+	fmt.Fprintf(e.stderr, "Uploading %s (%.1f MB) to %s…\n", *name, float64(bundle.Len())/1e6, cfg.URL)
+	last := -25
+	size := int64(bundle.Len())
+	out, err := publish.Upload(context.Background(), cfg.URL, cfg.Token, &bundle, size, func(sent, total int64) {
+		if pct := int(100 * sent / max(total, 1)); pct >= last+25 {
+			last = pct
+			fmt.Fprintf(e.stderr, "  %d%%\n", pct)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Published %s (version %d)\nChat page: %s\nWidget: %s\nAPI: POST %s with \"model\": %q\n", out.Agent, out.Version, out.Chat, out.Widget, out.API, out.Agent)
+	return nil
+}

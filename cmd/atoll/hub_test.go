@@ -1,0 +1,116 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"atoll/hub"
+	"atoll/internal/ollamafake"
+	"atoll/llm"
+)
+
+// TestPublishToHub: build an agent on the desktop, publish it with the CLI
+// to a hub, chat with it through the OpenAI-compatible endpoint, republish
+// (a new version), and see a malicious bundle refused with the hub unchanged.
+func TestPublishToHub(t *testing.T) {
+	fake := ollamafake.New(t)
+	data, docs, hubDir := t.TempDir(), t.TempDir(), t.TempDir()
+	write(t, docs, "faq-en.md", bakeryEN)
+	if r := atoll(t, "--data", data, "--ollama", fake.URL, "ingest", "--kb", "shop", "--embed-model", ollamafake.DefaultEmbedModel, docs); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := atoll(t, "--data", data, "agent", "create", "baker", "--kb", "shop", "--model", ollamafake.DefaultChatModel); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	c, _ := llm.New(fake.URL)
+	h, err := hub.New(hub.Config{Dir: hubDir, Model: c, Embedder: c, Import: hubImporter(c)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	srv := httptest.NewServer(h.Handler())
+	defer srv.Close()
+	r := atoll(t, "--data", hubDir, "hub", "token", "create", "--label", "test")
+	tok := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(tok, "atl_") {
+		t.Fatalf("token create: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+
+	if r := atoll(t, "--data", data, "--ollama", fake.URL, "publish", "--agent", "baker", "--to", srv.URL, "--token", "wrong"); r.code != 1 || !strings.Contains(r.stderr, "token") {
+		t.Fatalf("a wrong token must be refused: %d %s", r.code, r.stderr)
+	}
+	r = atoll(t, "--data", data, "--ollama", fake.URL, "publish", "--agent", "baker", "--to", srv.URL, "--token", tok)
+	if r.code != 0 || !strings.Contains(r.stdout, "version 1") || !strings.Contains(r.stdout, "/a/baker") || !strings.Contains(r.stdout, "widget.js") {
+		t.Fatalf("publish: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if fi, err := os.Stat(filepath.Join(data, "publish.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the hub address and token must be remembered, readable by the user only: %v", err)
+	}
+
+	fake.Script(ollamafake.Reply{Text: "Birthday cakes need 48 hours notice [1]."})
+	res, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"baker","messages":[{"role":"user","content":"How much notice do birthday cakes need?"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Choices []struct{ Message struct{ Content string } }
+		Atoll   struct {
+			Citations []struct {
+				Source string
+				Used   bool
+			}
+		}
+	}
+	json.NewDecoder(res.Body).Decode(&out)
+	res.Body.Close()
+	if len(out.Choices) != 1 || !strings.Contains(out.Choices[0].Message.Content, "48 hours") || len(out.Atoll.Citations) == 0 || !strings.HasSuffix(out.Atoll.Citations[0].Source, "faq-en.md") {
+		t.Fatalf("chat with the published agent: %+v", out)
+	}
+
+	// Republish (remembered address and token): version 2.
+	if r := atoll(t, "--data", data, "--ollama", fake.URL, "publish", "--agent", "baker"); r.code != 0 || !strings.Contains(r.stdout, "version 2") {
+		t.Fatalf("republish: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
+	// A bundle with an entry outside the bundle is refused; nothing changes.
+	before := listDir(t, filepath.Join(hubDir, "data"))
+	var evil bytes.Buffer
+	zw := zip.NewWriter(&evil)
+	w, _ := zw.Create("../escape.txt")
+	io.WriteString(w, "x")
+	zw.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/api/publish", &evil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, _ = http.DefaultClient.Do(req)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("malicious bundle: %d %s", res.StatusCode, body)
+	}
+	if after := listDir(t, filepath.Join(hubDir, "data")); after != before {
+		t.Fatalf("a refused bundle changed the hub:\n%s\n---\n%s", before, after)
+	}
+	if _, err := os.Stat(filepath.Join(hubDir, "escape.txt")); err == nil {
+		t.Fatal("the bundle wrote outside the hub")
+	}
+}
+
+func listDir(t *testing.T, dir string) string {
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			rel, _ := filepath.Rel(dir, p)
+			b.WriteString(rel + "\n")
+		}
+		return nil
+	})
+	return b.String()
+}

@@ -1,0 +1,70 @@
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Published is the hub's answer to a publication.
+type Published struct {
+	Agent   string `json:"agent"`
+	Version int    `json:"version"`
+	Chat    string `json:"chat"`   // absolute address of the public chat page
+	Widget  string `json:"widget"` // the <script> tag for other sites
+	API     string `json:"api"`    // the OpenAI-compatible endpoint
+}
+
+// Upload sends a bundle to a hub with a publisher token. progress, when not
+// nil, is called with the bytes sent so far.
+func Upload(ctx context.Context, hubURL, token string, bundle io.Reader, size int64, progress func(sent, total int64)) (Published, error) {
+	hubURL = strings.TrimRight(hubURL, "/")
+	body := &uploadCounter{r: bundle, total: size, fn: progress}
+	req, err := http.NewRequestWithContext(ctx, "POST", hubURL+"/api/publish", body)
+	if err != nil {
+		return Published{}, fmt.Errorf("%q is not a hub address: %w", hubURL, err)
+	}
+	req.ContentLength = size
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/zip")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return Published{}, fmt.Errorf("couldn't reach the hub at %s: %w", hubURL, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if res.StatusCode != http.StatusOK {
+		var msg struct{ Error struct{ Message string } }
+		_ = json.Unmarshal(b, &msg)
+		if msg.Error.Message == "" {
+			msg.Error.Message = strings.TrimSpace(string(b))
+		}
+		return Published{}, fmt.Errorf("the hub refused the bundle (%s): %s", res.Status, msg.Error.Message)
+	}
+	var p Published
+	if err := json.Unmarshal(b, &p); err != nil {
+		return Published{}, fmt.Errorf("the hub's answer was not understood: %w", err)
+	}
+	p.Chat = hubURL + p.Chat
+	p.API = hubURL + "/v1/chat/completions"
+	return p, nil
+}
+
+type uploadCounter struct {
+	r     io.Reader
+	sent  int64
+	total int64
+	fn    func(sent, total int64)
+}
+
+func (c *uploadCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.sent += int64(n)
+	if c.fn != nil && n > 0 {
+		c.fn(c.sent, c.total)
+	}
+	return n, err
+}
