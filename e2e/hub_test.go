@@ -34,7 +34,7 @@ func TestHubChatPageAndWidget(t *testing.T) {
 	k, _ := st.KB("bakery")
 	k.Put(store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
 	st.Close()
-	if _, err := agent.NewRepo(h.DataDir()+"/agents").Save(agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Welcome to the bakery!"}); err != nil {
+	if _, err := agent.NewRepo(h.DataDir() + "/agents").Save(agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Welcome to the bakery!"}); err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(h.Handler())
@@ -71,4 +71,52 @@ func TestHubChatPageAndWidget(t *testing.T) {
 		t.Fatalf("widget frame points at %q", src)
 	}
 	e.screenshot("hub-widget")
+}
+
+// TestPublishFromWindow: the Publish screen uploads the agent to a hub (one
+// click after the address and token), shows the public link, and the
+// published agent answers on its chat page.
+func TestPublishFromWindow(t *testing.T) {
+	srv := ollamatest.Shared(t)
+	e := start(t, srv.URL)
+	c, _ := llm.New(srv.URL)
+	hubDir := t.TempDir()
+	h, err := hub.New(hub.Config{Dir: hubDir, Model: c, Embedder: c, Import: hub.Importer(c)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	hs := httptest.NewServer(h.Handler())
+	defer hs.Close()
+	tok, _ := h.Tokens().Create("e2e")
+
+	// The desktop side: a knowledge base and an agent, made through the app.
+	st, _ := store.Open(e.data)
+	st.Create("bakery", "")
+	k, _ := st.KB("bakery")
+	k.Put(store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
+	st.Close()
+	if _, err := agent.NewRepo(e.data + "/agents").Save(agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Hi from the hub"}); err != nil {
+		t.Fatal(err)
+	}
+	e.run("publish",
+		chromedp.Navigate(e.url+"/#/publish"),
+		chromedp.WaitVisible(tid("publish-url")),
+		chromedp.SendKeys(tid("publish-url"), hs.URL),
+		chromedp.SendKeys(tid("publish-token"), tok),
+		chromedp.Click(tid("publish-submit")),
+		waitText(tid("publish-result"), func(s string) bool { return strings.Contains(s, "version 1") }, nil),
+	)
+	e.screenshot("publish")
+	link := eval[string](e, `document.querySelector('[data-testid="publish-link"]').href`)
+	if link != hs.URL+"/a/baker" {
+		t.Fatalf("public link %q", link)
+	}
+	if w := eval[string](e, `document.querySelector('[data-testid="publish-widget"]').textContent`); !strings.Contains(w, hs.URL+"/widget.js") {
+		t.Fatalf("widget snippet %q", w)
+	}
+	e.run("published page",
+		chromedp.Navigate(link),
+		waitText(chromedp.CSS(".msg.bot"), func(s string) bool { return strings.Contains(s, "Hi from the hub") }, nil),
+	)
 }

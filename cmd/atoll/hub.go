@@ -54,7 +54,7 @@ func (e *env) hubCmd(args []string) error {
 		return errUsage{err.Error()}
 	}
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
-	h, err := hub.New(hub.Config{Dir: e.data, Model: c, Embedder: c, Import: hubImporter(c), RatePerMinute: *rate,
+	h, err := hub.New(hub.Config{Dir: e.data, Model: c, Embedder: c, Import: hub.Importer(c), RatePerMinute: *rate,
 		MaxBundle: *maxBundle << 20, Retention: *retention, BehindProxy: *proxy, Log: log})
 	if err != nil {
 		return err
@@ -80,56 +80,6 @@ func (e *env) hubCmd(args []string) error {
 		return err
 	}
 	return nil
-}
-
-// hubImporter installs a validated bundle into the hub's data folder. A
-// bundle for an agent that is already published becomes its next version
-// (with its own copy of the knowledge), so rollback restores the previous.
-func hubImporter(models publish.ModelLister) func(context.Context, string, string) (string, error) {
-	return func(ctx context.Context, path, dataDir string) (string, error) {
-		f, err := os.Open(path)
-		if err != nil {
-			return "", err
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return "", err
-		}
-		b, err := publish.Read(f, fi.Size(), publish.DefaultLimits)
-		if err != nil {
-			return "", err
-		}
-		st, err := store.Open(dataDir)
-		if err != nil {
-			return "", err
-		}
-		defer st.Close()
-		repo := agent.NewRepo(filepath.Join(dataDir, "agents"))
-		name := b.Manifest.Agent.Name
-		_, exists := repo.Get(name)
-		opt := publish.ImportOptions{}
-		if exists == nil {
-			opt.As = fmt.Sprintf("%s-next-%d", name, time.Now().UnixNano()%1e9)
-		}
-		rep, err := b.Install(ctx, publish.Target{Store: st, Agents: repo, Models: models}, opt)
-		if err != nil {
-			return "", err
-		}
-		if exists != nil {
-			return rep.Agent, nil
-		}
-		staged, err := repo.Get(rep.Agent)
-		if err != nil {
-			return "", err
-		}
-		staged.Name = name
-		if _, err := repo.Save(staged); err != nil {
-			return "", err
-		}
-		_ = repo.Delete(rep.Agent)
-		return name, nil
-	}
 }
 
 // publishConfig is the remembered hub address and token (DATA/publish.json,

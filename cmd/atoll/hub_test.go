@@ -31,7 +31,7 @@ func TestPublishToHub(t *testing.T) {
 		t.Fatal(r.stderr)
 	}
 	c, _ := llm.New(fake.URL)
-	h, err := hub.New(hub.Config{Dir: hubDir, Model: c, Embedder: c, Import: hubImporter(c)})
+	h, err := hub.New(hub.Config{Dir: hubDir, Model: c, Embedder: c, Import: hub.Importer(c)})
 	if err != nil {
 		t.Fatal(err)
 	}
