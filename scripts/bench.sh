@@ -24,6 +24,9 @@ go test -run '^$' -bench 'BenchmarkKB' -benchtime 3x -count 1 -timeout 30m ./sto
 echo "== Embedding and time to first token (real Ollama test server)"
 go test -run '^$' -bench 'BenchmarkEmbed|BenchmarkTTFT' -count 1 -timeout 20m ./llm/ ./agent/ | tee "$tmp/llm.txt"
 
+echo "== Hub: 100 concurrent streamed chats (scripted model: 10 tokens, 20 ms apart)"
+go test -run '^$' -bench 'BenchmarkHub100Streams' -benchtime 5x -count 1 ./hub/ | tee "$tmp/hub.txt"
+
 echo "== Ingestion throughput and retrieval quality (development corpus, no embeddings)"
 corpus="$tmp/corpus"
 if [ -x ../shared/eval/dev/corpus.sh ] || [ -f ../shared/eval/dev/corpus.sh ]; then
@@ -52,15 +55,26 @@ scripts/window-smoke.sh | tee "$tmp/window.txt"
   echo "## PDF extraction (issue 3): ours vs poppler's pdftotext on the same files"
   table < "$tmp/pdf.txt"
   echo
+  awk '/^BenchmarkPDFExtract\// {split($1,a,"/"); sub(/-[0-9]+$/,"",a[2]); ours[a[2]]=$3}
+       /^BenchmarkPdftotext\// {split($1,a,"/"); sub(/-[0-9]+$/,"",a[2]); ref[a[2]]=$3}
+       END {print "| file | ours ÷ pdftotext (target ≤ 2.0) |"; print "|---|---|";
+            for (f in ours) if (f in ref) printf "| %s | %.2f |\n", f, ours[f]/ref[f]}' "$tmp/pdf.txt"
+  echo
   [ -s "$tmp/pdf-f1.txt" ] && { echo '```'; cat "$tmp/pdf-f1.txt"; echo '```'; echo; }
   echo "## Vector search (issue 4): ours vs chromem-go QueryEmbedding vs a plain float scan"
-  sed -n '/<!-- vector-table -->/,/<!-- \/vector-table -->/p' "$tmp/vec.txt" | grep -v 'vector-table' || true
+  sed -n '/<!-- vector-table -->/,/<!-- vector-table -->/p' "$tmp/vec.txt" | grep -v -e 'vector-table' -e '^--- ' -e '^PASS' -e '^ok ' || true
   echo
   echo "## Opening a knowledge base and adding to it (issue 3), $ATOLL_BENCH_CHUNKS chunks × 768 dimensions"
   table < "$tmp/store.txt"
   echo
   echo "## Embedding batched vs one text per request, and time to first token (real Ollama v0.6.5, tiny model, CPU)"
   table < "$tmp/llm.txt"
+  echo
+  awk '/^BenchmarkEmbedBatched/ {b=$3} /^BenchmarkEmbedOneByOne/ {o=$3} END {if (b) printf "Batched is %.2f× the speed of one text per request (Ollama 0.6.5 runs each text of a batch as its own sequence, so batching saves only the round trips).\n", o/b}' "$tmp/llm.txt"
+  echo "TTFTAtoll: \`ms-added\` is Atoll's own time (query embedding, retrieval, prompt assembly) over a direct /api/chat of the same prompt, in alternating rounds."
+  echo
+  echo "## Hub: 100 concurrent streamed chats (issue 7)"
+  table < "$tmp/hub.txt"
   echo
   echo "## Ingestion throughput, development corpus, without embeddings"
   cat "$tmp/throughput.md"
