@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,5 +125,51 @@ func TestMarkdownExport(t *testing.T) {
 	md := conv.Markdown()
 	if !strings.Contains(md, "[1] prices.pdf, page 2") || strings.Contains(md, "x.md") {
 		t.Fatalf("markdown:\n%s", md)
+	}
+}
+
+func TestDraftLeadForm(t *testing.T) {
+	srv, c := fakeClient(t)
+	ctx := context.Background()
+	withLead := map[string]any{
+		"name": "Cake Orders", "description": "Takes cake orders.",
+		"system":   "You are the assistant of Sweet Crumb Bakery. Answer from the documents, cite [n], and take cake orders.",
+		"opening":  "Hi! Shall we order a cake?",
+		"starters": []string{"What cakes do you sell?", "How much is a birthday cake?", "Can you deliver?"},
+		"lead_fields": []map[string]any{
+			{"name": "name", "label": "Name", "type": "text", "required": true},
+			{"name": "phone", "label": "Phone", "type": "phone", "required": true},
+			{"name": "pickup_date", "label": "Pick-up date", "type": "date"},
+		},
+	}
+	srv.Script(ollamafake.Reply{JSON: withLead})
+	d, err := DraftFromSentence(ctx, c, ollamafake.DefaultChatModel, "a customer-service agent for my bakery that takes cake orders", []string{"kb"})
+	if err != nil || d.Agent.LeadForm == nil || len(d.Agent.LeadForm.Fields) != 3 || !slices.Contains(d.Agent.Tools, ToolSaveLead) {
+		t.Fatalf("lead form from the draft: %+v %v", d.Agent, err)
+	}
+	if err := d.Agent.Validate(); err != nil {
+		t.Fatalf("draft with a lead form must be saveable: %v", err)
+	}
+	// A bad field name is a validation error the retry carries.
+	bad := maps.Clone(withLead)
+	bad["lead_fields"] = []map[string]any{{"name": "Phone Number!", "label": "Phone", "type": "phone"}}
+	srv.Script(ollamafake.Reply{JSON: bad}, ollamafake.Reply{JSON: withLead})
+	if d, err := DraftFromSentence(ctx, c, ollamafake.DefaultChatModel, "bakery orders", nil); err != nil || d.Fallback {
+		t.Fatalf("retry after a bad lead field: %+v %v", d, err)
+	}
+	chats := srv.Chats()
+	last := chats[len(chats)-1].Messages
+	if !strings.Contains(last[len(last)-1].Content, "lead_fields") {
+		t.Fatalf("the retry must name the lead field problem: %q", last[len(last)-1].Content)
+	}
+	// The template: a lead form when the sentence implies orders, none otherwise.
+	if tpl := Template("a customer-service agent for my bakery that takes cake orders", "m", nil); tpl.LeadForm == nil || tpl.Validate() != nil {
+		t.Fatalf("template for orders: %+v", tpl.LeadForm)
+	}
+	if tpl := Template("为我的花店做一个接受预订的客服", "m", nil); tpl.LeadForm == nil || tpl.LeadForm.Fields[0].Label != "姓名" {
+		t.Fatalf("Chinese template for bookings: %+v", tpl.LeadForm)
+	}
+	if tpl := Template("an assistant that answers questions about our product manual", "m", nil); tpl.LeadForm != nil {
+		t.Fatal("no lead form when nothing is ordered or booked")
 	}
 }

@@ -26,17 +26,22 @@ var draftSchema = json.RawMessage(`{
   "description": {"type": "string"},
   "system": {"type": "string"},
   "opening": {"type": "string"},
-  "starters": {"type": "array", "items": {"type": "string"}, "minItems": 3, "maxItems": 5}
+  "starters": {"type": "array", "items": {"type": "string"}, "minItems": 3, "maxItems": 5},
+  "lead_fields": {"type": "array", "items": {"type": "object", "properties": {
+    "name": {"type": "string"}, "label": {"type": "string"},
+    "type": {"type": "string", "enum": ["text", "phone", "email", "date", "number"]},
+    "required": {"type": "boolean"}}, "required": ["name", "label", "type"]}}
  },
  "required": ["name", "description", "system", "opening", "starters"]
 }`)
 
 type draftJSON struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	System      string   `json:"system"`
-	Opening     string   `json:"opening"`
-	Starters    []string `json:"starters"`
+	Name        string      `json:"name"`
+	Description string      `json:"description"`
+	System      string      `json:"system"`
+	Opening     string      `json:"opening"`
+	Starters    []string    `json:"starters"`
+	LeadFields  []LeadField `json:"lead_fields"`
 }
 
 // validate returns every problem, in words the model can act on when retried.
@@ -63,6 +68,11 @@ func (d draftJSON) validate(lang string) []string {
 	if good < 3 || len(d.Starters) > 5 {
 		errs = append(errs, "starters must be 3 to 5 short questions")
 	}
+	if len(d.LeadFields) > 0 {
+		if err := (LeadForm{Fields: d.LeadFields}).Validate(); err != nil {
+			errs = append(errs, "lead_fields: "+err.Error()+" (names are lower-case letters, digits and _)")
+		}
+	}
 	if lang == "zh" && rag.DetectLanguage(d.System+d.Opening) != "zh" {
 		errs = append(errs, "write every field in Chinese, the language of the request")
 	}
@@ -81,7 +91,9 @@ func DraftFromSentence(ctx context.Context, m Model, model, sentence string, kbs
 	instr := "You design assistants. From the user's one-sentence request, write a complete assistant definition as JSON: " +
 		"name (short, 2-40 characters), description (one sentence), system (a detailed system prompt: role, tone, what to answer from the documents, " +
 		"to say so when the documents do not cover a question, to cite sources as [n]), opening (a friendly first message), " +
-		"starters (3 to 5 questions a customer would ask). Write in the language of the request."
+		"starters (3 to 5 questions a customer would ask), and lead_fields only when the request implies orders, bookings or " +
+		"enquiries: the contact details and order details to collect (name, label, type text|phone|email|date|number, required). " +
+		"Write in the language of the request."
 	if lang == "zh" {
 		instr += " The request is in Chinese: write every field in Simplified Chinese."
 	}
@@ -122,8 +134,35 @@ func fromDraft(d draftJSON, model, lang string, kbs []string) Definition {
 			starters = append(starters, s)
 		}
 	}
-	return Definition{Name: safeName(d.Name), Description: strings.TrimSpace(d.Description), Language: lang, System: strings.TrimSpace(d.System),
+	def := Definition{Name: safeName(d.Name), Description: strings.TrimSpace(d.Description), Language: lang, System: strings.TrimSpace(d.System),
 		Opening: strings.TrimSpace(d.Opening), Starters: starters, Model: model, KBs: kbs, Temperature: 0.3, Followups: true}
+	if len(d.LeadFields) > 0 {
+		def.LeadForm = &LeadForm{Fields: d.LeadFields}
+		def.Tools = []string{ToolSaveLead}
+		if len(kbs) > 0 {
+			def.Tools = append(def.Tools, ToolSearchKnowledge)
+		}
+	}
+	return def
+}
+
+// ordering reports whether a sentence asks for orders, bookings or
+// enquiries: the template then carries a lead form.
+func ordering(s string) bool {
+	s = strings.ToLower(s)
+	for _, w := range []string{"order", "booking", "book ", "reserv", "appointment", "enquir", "inquir", "quote", "lead", "订", "预约", "预定", "咨询", "报价", "留资"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func templateLeadForm(lang string) *LeadForm {
+	if lang == "zh" {
+		return &LeadForm{Fields: []LeadField{{Name: "name", Label: "姓名", Type: "text", Required: true}, {Name: "phone", Label: "电话", Type: "phone", Required: true}, {Name: "details", Label: "需求", Type: "text"}, {Name: "date", Label: "日期", Type: "date"}}}
+	}
+	return &LeadForm{Fields: []LeadField{{Name: "name", Label: "Name", Type: "text", Required: true}, {Name: "phone", Label: "Phone", Type: "phone"}, {Name: "email", Label: "Email", Type: "email"}, {Name: "details", Label: "Order details", Type: "text"}, {Name: "date", Label: "Date", Type: "date"}}}
 }
 
 var notNameChars = regexp.MustCompile(`[^\p{L}\p{N} _.\-]+`)
@@ -144,6 +183,18 @@ func safeName(s string) string {
 
 // Template is the fallback definition built from the sentence alone.
 func Template(sentence, model string, kbs []string) Definition {
+	d := template(sentence, model, kbs)
+	if ordering(sentence) {
+		d.LeadForm = templateLeadForm(d.Language)
+		d.Tools = []string{ToolSaveLead}
+		if len(kbs) > 0 {
+			d.Tools = append(d.Tools, ToolSearchKnowledge)
+		}
+	}
+	return d
+}
+
+func template(sentence, model string, kbs []string) Definition {
 	lang := rag.DetectLanguage(sentence)
 	if lang == "zh" {
 		return Definition{Name: safeName(firstWords(sentence, 12)), Description: sentence, Language: "zh",

@@ -31,6 +31,7 @@ Commands:
   search   --kb NAME [--source FILE] [--k N] [--json] QUERY   search knowledge bases
   kb list  [--json]                                   list knowledge bases
   kb rm    NAME                                       delete a knowledge base
+  agent new --kb KB [--model MODEL] [--yes] "SENTENCE"  draft an agent from one sentence; review, then save
   agent create NAME --kb KB[,KB] --model MODEL [--system TEXT]
   agent list [--json]
   agent test NAME --questions FILE.jsonl [--json]      run a test set; compares with the last run

@@ -315,3 +315,34 @@ func TestRealOllama(t *testing.T) {
 		t.Fatalf("missing model: %d %q", r.code, r.stderr)
 	}
 }
+
+// TestAgentNew drafts the bakery agent from one sentence with a scripted
+// model and saves it with --yes; an invalid draft twice gives the template.
+func TestAgentNew(t *testing.T) {
+	data, docs := t.TempDir(), t.TempDir()
+	write(t, docs, "faq-en.md", bakeryEN)
+	fake := ollamafake.New(t)
+	if r := atoll(t, "--data", data, "--ollama", fake.URL, "ingest", "--kb", "shop", "--embed-model", ollamafake.DefaultEmbedModel, docs); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	fake.Script(ollamafake.Reply{JSON: map[string]any{
+		"name": "Crumb Orders", "description": "Answers bakery questions and takes cake orders.",
+		"system":      "You are the friendly assistant of Sweet Crumb Bakery. Answer from the documents and cite [n].",
+		"opening":     "Hi! Want to order a cake?",
+		"starters":    []string{"What cakes do you sell?", "How much is a birthday cake?", "When are you open?"},
+		"lead_fields": []map[string]any{{"name": "name", "label": "Name", "type": "text", "required": true}, {"name": "phone", "label": "Phone", "type": "phone", "required": true}},
+	}})
+	r := atoll(t, "--data", data, "--ollama", fake.URL, "agent", "new", "--kb", "shop", "--model", ollamafake.DefaultChatModel, "--yes", "a customer-service agent for my bakery that answers about prices and takes cake orders")
+	if r.code != 0 || !strings.Contains(r.stdout, "Lead form:") || !strings.Contains(r.stderr, `Saved agent "Crumb Orders"`) {
+		t.Fatalf("agent new: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = atoll(t, "--data", data, "agent", "list", "--json")
+	if !strings.Contains(r.stdout, `"save_lead"`) || !strings.Contains(r.stdout, `"phone"`) {
+		t.Fatalf("the saved agent should carry its lead form and tool: %s", r.stdout)
+	}
+	fake.Script(ollamafake.Reply{Text: "no"}, ollamafake.Reply{Text: "still no"})
+	r = atoll(t, "--data", data, "--ollama", fake.URL, "agent", "new", "--model", ollamafake.DefaultChatModel, "--yes", "为我的面包店做一个接受蛋糕预订的客服")
+	if r.code != 0 || !strings.Contains(r.stderr, "模板") || !strings.Contains(r.stdout, "姓名") {
+		t.Fatalf("fallback template: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -188,7 +188,10 @@ func (e *env) kb(args []string) error {
 
 func (e *env) agentCmd(args []string) error {
 	if len(args) == 0 {
-		return errUsage{"agent needs a subcommand: create, list or test"}
+		return errUsage{"agent needs a subcommand: new, create, list or test"}
+	}
+	if args[0] == "new" {
+		return e.agentNew(args[1:])
 	}
 	repo := agent.NewRepo(filepath.Join(e.data, "agents"))
 	switch args[0] {

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"atoll/agent"
+)
+
+// agentNew drafts an agent from one sentence with the local model, shows the
+// draft, and saves it after the user agrees (or at once with --yes).
+func (e *env) agentNew(args []string) error {
+	fs := e.flags("agent new", `--kb KB[,KB...] [--model MODEL] [--yes] "ONE SENTENCE"`)
+	kbs := fs.String("kb", "", "knowledge bases the agent answers from, comma-separated")
+	model := fs.String("model", "", "chat model that drafts the agent and that it will use (default: the first installed)")
+	yes := fs.Bool("yes", false, "save without asking (for scripts)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	sentence := strings.TrimSpace(strings.Join(pos, " "))
+	if sentence == "" {
+		fs.Usage()
+		return errUsage{`agent new needs a sentence, e.g. "a customer-service agent for my bakery that takes cake orders"`}
+	}
+	st, c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var list []string
+	for _, k := range strings.Split(*kbs, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			if _, err := st.KB(k); err != nil {
+				return fmt.Errorf("knowledge base %q does not exist: create it with atoll ingest --kb %s PATH", k, k)
+			}
+			list = append(list, k)
+		}
+	}
+	ctx := context.Background()
+	if *model == "" {
+		ms, err := c.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if !m.Has("embedding") || m.Has("completion") {
+				*model = m.Name
+				break
+			}
+		}
+		if *model == "" {
+			return fmt.Errorf("no chat model is installed: run `ollama pull qwen2.5:7b` (or another) and try again")
+		}
+	}
+	fmt.Fprintf(e.stderr, "Drafting with %s…\n", *model)
+	d, err := agent.DraftFromSentence(ctx, c, *model, sentence, list)
+	if err != nil {
+		return err
+	}
+	if d.Note != "" {
+		fmt.Fprintln(e.stderr, "note:", d.Note)
+	}
+	printDraft(e.stdout, d.Agent)
+	repo := agent.NewRepo(filepath.Join(e.data, "agents"))
+	if _, err := repo.Get(d.Agent.Name); err == nil {
+		return fmt.Errorf("an agent called %q exists already; edit it with atoll agent create, or draft again", d.Agent.Name)
+	}
+	if !*yes {
+		fmt.Fprint(e.stderr, "Save this agent? [y/N] ")
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+			fmt.Fprintln(e.stderr, "Not saved. Change the sentence and draft again, or save with --yes and edit it in the window.")
+			return nil
+		}
+	}
+	saved, err := repo.Save(d.Agent)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "Saved agent %q (version %d).\n", saved.Name, saved.Version)
+	return nil
+}
+
+func printDraft(w io.Writer, d agent.Definition) {
+	fmt.Fprintf(w, "Name:        %s\nDescription: %s\nLanguage:    %s\nModel:       %s\nKnowledge:   %s\n", d.Name, d.Description, d.Language, d.Model, strings.Join(d.KBs, ", "))
+	fmt.Fprintf(w, "Instructions:\n  %s\nOpening:     %s\nStarters:\n", strings.ReplaceAll(d.System, "\n", "\n  "), d.Opening)
+	for _, s := range d.Starters {
+		fmt.Fprintf(w, "  - %s\n", s)
+	}
+	if d.LeadForm != nil {
+		fmt.Fprintln(w, "Lead form:")
+		for _, f := range d.LeadForm.Fields {
+			req := ""
+			if f.Required {
+				req = ", required"
+			}
+			fmt.Fprintf(w, "  - %s (%s, %s%s)\n", f.Label, f.Name, f.Type, req)
+		}
+	}
+	if len(d.Tools) > 0 {
+		fmt.Fprintf(w, "Tools:       %s\n", strings.Join(d.Tools, ", "))
+	}
+}
