@@ -257,6 +257,9 @@ func TestBrowserFlow(t *testing.T) {
 	if name := eval[string](e, `document.querySelector('[data-testid="agent-name"]').value`); name == "" {
 		t.Fatal("the draft has no name")
 	}
+	if !eval[bool](e, `!!document.querySelector('[data-testid="agent-lead-form"]') && document.querySelector('[data-testid="agent-tool-save_lead"]').checked`) {
+		t.Fatal("a sentence about taking orders should give the draft a lead form and the save_lead tool")
+	}
 	e.screenshot("agents")
 	e.run("save agent",
 		chromedp.Click(tid("agent-kb-bakery")),

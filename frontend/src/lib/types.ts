@@ -57,8 +57,21 @@ export interface Agent {
   temperature: number;
   followups: boolean;
   memory: boolean;
+  tools?: string[] | null;
+  leadForm?: LeadForm | null;
   version: number;
   updated: string;
+}
+
+export interface LeadField {
+  name: string;
+  label: string;
+  type: 'text' | 'phone' | 'email' | 'date' | 'number';
+  required: boolean;
+}
+
+export interface LeadForm {
+  fields: LeadField[];
 }
 
 export interface AgentDraft {
