@@ -33,14 +33,9 @@ func (e *env) agentNew(args []string) error {
 		return err
 	}
 	defer st.Close()
-	var list []string
-	for _, k := range strings.Split(*kbs, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			if _, err := st.KB(k); err != nil {
-				return fmt.Errorf("knowledge base %q does not exist: create it with atoll ingest --kb %s PATH", k, k)
-			}
-			list = append(list, k)
-		}
+	list, err := existingKBs(st, *kbs)
+	if err != nil {
+		return err
 	}
 	ctx := context.Background()
 	if *model == "" {

@@ -79,6 +79,20 @@ func (e *env) search(args []string) error {
 	return nil
 }
 
+// existingKBs splits a comma-separated --kb list and checks each exists.
+func existingKBs(st *store.Store, csv string) ([]string, error) {
+	var list []string
+	for _, k := range strings.Split(csv, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			if _, err := st.KB(k); err != nil {
+				return nil, fmt.Errorf("knowledge base %q does not exist: create it with atoll ingest --kb %s PATH", k, k)
+			}
+			list = append(list, k)
+		}
+	}
+	return list, nil
+}
+
 // matchSources resolves --source to the stored paths it names.
 func matchSources(st *store.Store, kbs []string, want string) ([]string, error) {
 	var out []string
@@ -215,14 +229,9 @@ func (e *env) agentCmd(args []string) error {
 			return err
 		}
 		defer st.Close()
-		var list []string
-		for _, k := range strings.Split(*kbs, ",") {
-			if k = strings.TrimSpace(k); k != "" {
-				if _, err := st.KB(k); err != nil {
-					return fmt.Errorf("knowledge base %q does not exist: create it with atoll ingest --kb %s PATH", k, k)
-				}
-				list = append(list, k)
-			}
+		list, err := existingKBs(st, *kbs)
+		if err != nil {
+			return err
 		}
 		d := agent.Definition{Name: pos[0], System: *system, Model: *model, KBs: list, Temperature: 0.2, Followups: true}
 		if old, err := repo.Get(pos[0]); err == nil {
