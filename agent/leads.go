@@ -265,12 +265,6 @@ func (l *Leads) list(agent string) ([]Lead, error) {
 // values win, the rest are kept. It returns the stored lead and whether it
 // was merged.
 func (l *Leads) Save(agent, conversation string, form LeadForm, fields map[string]string, now time.Time) (Lead, bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	all, err := l.list(agent)
-	if err != nil {
-		return Lead{}, false, err
-	}
 	now = now.UTC()
 	in := Lead{ID: NewID(), Agent: agent, Conversation: conversation, Created: now, Updated: now, Fields: map[string]string{}}
 	for k, v := range fields {
@@ -279,10 +273,27 @@ func (l *Leads) Save(agent, conversation string, form LeadForm, fields map[strin
 		}
 	}
 	in.Name, in.Email, in.Phone = form.core(in.Fields)
+	return l.Merge(agent, in)
+}
+
+// Merge stores a complete lead — one saved here, or one pulled from a hub's
+// inbox — merging it with any stored lead of the same contact. It reports
+// whether it was merged.
+func (l *Leads) Merge(agent string, in Lead) (Lead, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	all, err := l.list(agent)
+	if err != nil {
+		return Lead{}, false, err
+	}
+	if in.ID == "" {
+		in.ID = NewID()
+	}
+	in.Agent = agent
 	var keep []Lead
 	merged := -1
 	for _, old := range all {
-		if !old.sameContact(in) {
+		if !old.sameContact(in) && old.ID != in.ID {
 			keep = append(keep, old)
 			continue
 		}

@@ -73,6 +73,8 @@ func New(cfg Config) (*Hub, error) {
 		limit:  newLimiter(cfg.RatePerMinute, max(10, cfg.RatePerMinute/2)),
 	}
 	h.runner = agent.NewRunner(cfg.Model, &knowledge.Searcher{Store: st, Embedder: cfg.Embedder}, h.convs)
+	// Leads captured by published agents land in the inbox (GET /api/leads).
+	h.runner.Leads = agent.NewLeads(filepath.Join(data, "leads"))
 	return h, nil
 }
 

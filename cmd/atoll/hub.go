@@ -60,7 +60,6 @@ func (e *env) hubCmd(args []string) error {
 		return err
 	}
 	defer h.Close()
-	h.Runner().Leads = agent.NewLeads(filepath.Join(h.DataDir(), "leads"))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("couldn't listen on %s: %w", *addr, err)
@@ -89,6 +88,14 @@ type publishConfig struct {
 	Token string `json:"token"`
 }
 
+func readPublishConfig(data string) publishConfig {
+	var cfg publishConfig
+	if b, err := os.ReadFile(filepath.Join(data, "publish.json")); err == nil {
+		_ = json.Unmarshal(b, &cfg)
+	}
+	return cfg
+}
+
 func (e *env) publishCmd(args []string) error {
 	f := e.flags("publish", "--agent NAME [--to URL] [--token TOKEN] [--with-sources]")
 	name := f.String("agent", "", "agent to publish")
@@ -103,10 +110,7 @@ func (e *env) publishCmd(args []string) error {
 		return errUsage{"publish needs --agent NAME"}
 	}
 	cfgPath := filepath.Join(e.data, "publish.json")
-	var cfg publishConfig
-	if b, err := os.ReadFile(cfgPath); err == nil {
-		_ = json.Unmarshal(b, &cfg)
-	}
+	cfg := readPublishConfig(e.data)
 	if *to != "" {
 		cfg.URL = strings.TrimRight(*to, "/")
 	}

@@ -27,7 +27,8 @@ func TestPublishToHub(t *testing.T) {
 	if r := atoll(t, "--data", data, "--ollama", fake.URL, "ingest", "--kb", "shop", "--embed-model", ollamafake.DefaultEmbedModel, docs); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	if r := atoll(t, "--data", data, "agent", "create", "baker", "--kb", "shop", "--model", ollamafake.DefaultChatModel); r.code != 0 {
+	form := write(t, docs, "form.json", `{"fields": [{"name": "name", "label": "Name", "type": "text", "required": true}, {"name": "phone", "label": "Phone", "type": "phone", "required": true}]}`)
+	if r := atoll(t, "--data", data, "agent", "create", "baker", "--kb", "shop", "--model", ollamafake.DefaultChatModel, "--tools", "search_knowledge,save_lead", "--lead-form", form); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	c, _ := llm.New(fake.URL)
@@ -55,7 +56,10 @@ func TestPublishToHub(t *testing.T) {
 		t.Fatalf("the hub address and token must be remembered, readable by the user only: %v", err)
 	}
 
-	fake.Script(ollamafake.Reply{Text: "Birthday cakes need 48 hours notice [1]."})
+	fake.Script(
+		ollamafake.Reply{ToolCalls: []ollamafake.ToolCall{{Name: "search_knowledge", Arguments: map[string]any{"query": "birthday cake notice"}}}},
+		ollamafake.Reply{Text: "Birthday cakes need 48 hours notice [1]."},
+	)
 	res, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"baker","messages":[{"role":"user","content":"How much notice do birthday cakes need?"}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +79,35 @@ func TestPublishToHub(t *testing.T) {
 		t.Fatalf("chat with the published agent: %+v", out)
 	}
 
+	// A visitor leaves their details: the lead lands in the hub's inbox, and
+	// the desktop pulls it back.
+	fake.Script(
+		ollamafake.Reply{ToolCalls: []ollamafake.ToolCall{{Name: "save_lead", Arguments: map[string]any{"name": "Ana", "phone": "+31 612 345 678"}}}},
+		ollamafake.Reply{Text: "Thanks Ana, we will call you."},
+	)
+	res, err = http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"baker","messages":[{"role":"user","content":"Please call me about a birthday cake, I am Ana, +31 612 345 678"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/api/leads?agent=baker", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, _ = http.DefaultClient.Do(req)
+	inbox, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(inbox), "Ana") {
+		t.Fatalf("the hub's inbox should hold the lead: %s", inbox)
+	}
+	if r := atoll(t, "--data", data, "leads", "pull", "--agent", "baker"); r.code != 0 || !strings.Contains(r.stderr, "1 new") {
+		t.Fatalf("leads pull: %d %s", r.code, r.stderr)
+	}
+	if r := atoll(t, "--data", data, "leads", "pull", "--agent", "baker"); !strings.Contains(r.stderr, "1 merged") {
+		t.Fatalf("pulling again must not duplicate: %s", r.stderr)
+	}
+	if r := atoll(t, "--data", data, "leads", "list", "--agent", "baker", "--json"); !strings.Contains(r.stdout, "+31 612 345 678") {
+		t.Fatalf("pulled lead not listed: %s", r.stdout)
+	}
+
 	// Republish (remembered address and token): version 2.
 	if r := atoll(t, "--data", data, "--ollama", fake.URL, "publish", "--agent", "baker"); r.code != 0 || !strings.Contains(r.stdout, "version 2") {
 		t.Fatalf("republish: %d %s %s", r.code, r.stdout, r.stderr)
@@ -87,7 +120,7 @@ func TestPublishToHub(t *testing.T) {
 	w, _ := zw.Create("../escape.txt")
 	io.WriteString(w, "x")
 	zw.Close()
-	req, _ := http.NewRequest("POST", srv.URL+"/api/publish", &evil)
+	req, _ = http.NewRequest("POST", srv.URL+"/api/publish", &evil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	res, _ = http.DefaultClient.Do(req)
 	body, _ := io.ReadAll(res.Body)

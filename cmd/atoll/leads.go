@@ -1,7 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +17,7 @@ import (
 
 func (e *env) leads(args []string) error {
 	if len(args) == 0 {
-		return errUsage{"leads needs a subcommand: list or export"}
+		return errUsage{"leads needs a subcommand: list, export or pull"}
 	}
 	store := agent.NewLeads(filepath.Join(e.data, "leads"))
 	switch args[0] {
@@ -77,5 +81,64 @@ func (e *env) leads(args []string) error {
 		fmt.Fprintf(e.stderr, "Wrote %d leads to %s.\n", len(all), *file)
 		return nil
 	}
-	return errUsage{fmt.Sprintf("unknown leads subcommand %q (list, export)", args[0])}
+	if args[0] == "pull" {
+		return e.leadsPull(store, args[1:])
+	}
+	return errUsage{fmt.Sprintf("unknown leads subcommand %q (list, export, pull)", args[0])}
+}
+
+// leadsPull copies the leads a published agent captured on a hub into this
+// data folder, merged with the ones already here.
+func (e *env) leadsPull(store *agent.Leads, args []string) error {
+	fs := e.flags("leads pull", "--agent NAME [--from URL] [--token TOKEN]")
+	name := fs.String("agent", "", "agent name (as published)")
+	from := fs.String("from", "", "hub address (default: the one `atoll publish` remembered)")
+	token := fs.String("token", "", "publisher token (default: the remembered one)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg := readPublishConfig(e.data)
+	if *from != "" {
+		cfg.URL = strings.TrimRight(*from, "/")
+	}
+	if *token != "" {
+		cfg.Token = *token
+	}
+	if *name == "" || cfg.URL == "" || cfg.Token == "" {
+		fs.Usage()
+		return errUsage{"leads pull needs --agent NAME, and --from URL --token TOKEN unless `atoll publish` remembered them"}
+	}
+	req, err := http.NewRequest("GET", cfg.URL+"/api/leads?agent="+url.QueryEscape(*name), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+cfg.Token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("couldn't reach the hub at %s: %w", cfg.URL, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		var msg struct{ Error struct{ Message string } }
+		_ = json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&msg)
+		return fmt.Errorf("the hub refused (%s): %s", res.Status, msg.Error.Message)
+	}
+	var leads []agent.Lead
+	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<20)).Decode(&leads); err != nil {
+		return fmt.Errorf("the hub's answer was not a list of leads: %w", err)
+	}
+	added, merged := 0, 0
+	for _, ld := range leads {
+		_, wasMerged, err := store.Merge(*name, ld)
+		if err != nil {
+			return err
+		}
+		if wasMerged {
+			merged++
+		} else {
+			added++
+		}
+	}
+	fmt.Fprintf(e.stderr, "%d leads from %s: %d new, %d merged with ones already here.\n", len(leads), cfg.URL, added, merged)
+	return nil
 }

@@ -37,6 +37,7 @@ Commands:
   agent test NAME --questions FILE.jsonl [--json]      run a test set; compares with the last run
   leads list   --agent NAME [--json]                   contacts an agent has gathered
   leads export --agent NAME --csv FILE                 the same as CSV (Flowise column names)
+  leads pull   --agent NAME [--from URL --token T]     copy a published agent's leads from its hub
   ask      --agent NAME [--json] QUESTION             answer from the agent's knowledge, streamed
   eval     --kb NAME --questions FILE.jsonl [--k 5] [--json]
   serve    [--addr 127.0.0.1:7860] [--token T]        the app in a browser
