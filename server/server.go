@@ -96,7 +96,7 @@ var _ app.Emitter = (*Broker)(nil)
 var Bound = []string{
 	"ListKBs", "CreateKB", "RemoveKB", "SetEmbedModel", "ListDocuments", "DocumentChunks", "RemoveDocument",
 	"Ingest", "CancelJob", "ChooseFiles", "ChooseFolder", "Search",
-	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent",
+	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent", "AgentVersions", "GetAgentVersion", "RestoreAgentVersion",
 	"Ask", "StopAsk", "ListConversations", "GetConversation", "SourcePDF",
 	"ListLeads", "ExportLeadsCSV", "RunAgentTest",
 	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",

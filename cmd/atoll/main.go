@@ -34,6 +34,7 @@ Commands:
   agent new --kb KB [--model MODEL] [--yes] "SENTENCE"  draft an agent from one sentence; review, then save
   agent create NAME --kb KB[,KB] --model MODEL [--system TEXT]
   agent list [--json]
+  agent versions NAME | agent restore NAME --version N   history; restore saves an old version as the newest
   agent test NAME --questions FILE.jsonl [--json]      run a test set; compares with the last run
   leads list   --agent NAME [--json]                   contacts an agent has gathered
   leads export --agent NAME --csv FILE                 the same as CSV (Flowise column names)

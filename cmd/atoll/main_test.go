@@ -202,6 +202,14 @@ func TestAskContract(t *testing.T) {
 	if !strings.Contains(r.stdout, `"name": "baker"`) {
 		t.Fatalf("agent list: %s", r.stdout)
 	}
+	// History: a second save, then restore the first.
+	atoll(t, "--data", data, "agent", "create", "baker", "--kb", "shop", "--model", ollamafake.DefaultChatModel, "--system", "A different prompt.")
+	if r := atoll(t, "--data", data, "agent", "versions", "baker"); !strings.Contains(r.stdout, "v2") || !strings.Contains(r.stdout, "v1") {
+		t.Fatalf("versions: %s", r.stdout)
+	}
+	if r := atoll(t, "--data", data, "agent", "restore", "baker", "--version", "1"); r.code != 0 || !strings.Contains(r.stderr, "as version 3") {
+		t.Fatalf("restore: %d %s", r.code, r.stderr)
+	}
 	fake.Script(
 		ollamafake.Reply{Text: "A 20 cm chocolate cake costs 38 euros [1]. See also [9]."},
 		ollamafake.Reply{JSON: map[string]any{"questions": []string{"How early must I order?", "Do you deliver?", "Are you open on Mondays?"}}},

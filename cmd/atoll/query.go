@@ -202,13 +202,47 @@ func (e *env) kb(args []string) error {
 
 func (e *env) agentCmd(args []string) error {
 	if len(args) == 0 {
-		return errUsage{"agent needs a subcommand: new, create, list or test"}
+		return errUsage{"agent needs a subcommand: new, create, list, versions, restore or test"}
 	}
 	if args[0] == "new" {
 		return e.agentNew(args[1:])
 	}
 	repo := agent.NewRepo(filepath.Join(e.data, "agents"))
 	switch args[0] {
+	case "versions":
+		if len(args) != 2 {
+			return errUsage{"usage: atoll agent versions NAME"}
+		}
+		vs, err := repo.Versions(args[1])
+		if err != nil {
+			return err
+		}
+		for i := len(vs) - 1; i >= 0; i-- {
+			if d, err := repo.GetVersion(args[1], vs[i]); err == nil {
+				fmt.Fprintf(e.stdout, "v%d  %s  %s  %s\n", d.Version, d.Updated.Local().Format("2006-01-02 15:04"), d.Model, preview(d.System, 60))
+			}
+		}
+		return nil
+	case "restore":
+		fs := e.flags("agent restore", "NAME --version N")
+		v := fs.Int("version", 0, "the version to make current again")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 || *v <= 0 {
+			return errUsage{"usage: atoll agent restore NAME --version N"}
+		}
+		d, err := repo.GetVersion(pos[0], *v)
+		if err != nil {
+			return err
+		}
+		saved, err := repo.Save(d)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "Restored version %d of %q as version %d.\n", *v, pos[0], saved.Version)
+		return nil
 	case "create":
 		fs := e.flags("agent create", "NAME --kb KB[,KB...] --model MODEL [--system TEXT] [--tools LIST] [--lead-form FILE.json]")
 		kbs := fs.String("kb", "", "knowledge bases, comma-separated")
