@@ -262,6 +262,13 @@ func TestBrowserFlow(t *testing.T) {
 	}
 	e.screenshot("agents")
 	e.run("save agent",
+		// Greedy decoding keeps the random-weight test model's answer the
+		// same on every run (at 0.3 it may stop before its first token).
+		chromedp.SetValue(tid("agent-temperature"), "0"),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[any](`document.querySelector('[data-testid="agent-temperature"]').dispatchEvent(new Event('input', {bubbles: true})), null`)(ctx, t)
+			return err
+		}),
 		chromedp.Click(tid("agent-kb-bakery")),
 		chromedp.Click(tid("agent-save")),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid^="agent-row-"]`)),

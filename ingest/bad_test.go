@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -168,17 +169,24 @@ func TestBadInputs(t *testing.T) {
 		}
 	})
 	t.Run("unreadable file", func(t *testing.T) {
-		// As root (our CI and dev containers) chmod 000 does not stop a
-		// read, so this case only runs for ordinary users; the FIFO, folder
-		// and symlink-loop cases above cover unreadable entries for root.
-		if os.Geteuid() == 0 {
-			t.Skip("running as root: permission bits do not apply")
+		if os.Geteuid() != 0 {
+			p := writeFile(t, dir, "secret.txt", []byte("x"))
+			os.Chmod(p, 0)
+			_, err := Extract(context.Background(), p, DefaultLimits())
+			if err == nil || !strings.Contains(err.Error(), "permission denied") {
+				t.Fatalf("got %v", err)
+			}
+			return
 		}
-		p := writeFile(t, dir, "secret.txt", []byte("x"))
-		os.Chmod(p, 0)
-		_, err := Extract(context.Background(), p, DefaultLimits())
-		if err == nil || !strings.Contains(err.Error(), "permission denied") {
-			t.Fatalf("got %v", err)
+		// As root (CI and dev containers) permission bits do not stop a
+		// read, so the check runs in a copy of this test binary started as
+		// the unprivileged user "nobody".
+		out, err := asNobody(t, "secret.txt")
+		if err != nil {
+			t.Fatalf("the unprivileged child failed: %v\n%s", err, out)
+		}
+		if !strings.Contains(out, "secret.txt") || !strings.Contains(out, "permission denied") {
+			t.Fatalf("got %q", out)
 		}
 	})
 	t.Run("cancelled context", func(t *testing.T) {
@@ -268,4 +276,47 @@ func TestPDFCancelMidway(t *testing.T) {
 	if d := time.Since(t0); d > time.Second {
 		t.Fatalf("cancel took %v", d)
 	}
+}
+
+// TestMain lets this binary act as the unprivileged child of asNobody.
+func TestMain(m *testing.M) {
+	if p := os.Getenv("ATOLL_EXTRACT_AS_CHILD"); p != "" {
+		_, err := Extract(context.Background(), p, DefaultLimits())
+		if err == nil {
+			os.Stdout.WriteString("no error")
+		} else {
+			os.Stdout.WriteString(err.Error())
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// asNobody extracts a chmod-000 file as the user nobody (uid 65534) and
+// returns the error text the child saw.
+func asNobody(t *testing.T, name string) (string, error) {
+	t.Helper()
+	shared, err := os.MkdirTemp("", "atoll-nobody")
+	if err != nil {
+		return "", err
+	}
+	t.Cleanup(func() { os.RemoveAll(shared) })
+	os.Chmod(shared, 0o755)
+	exe, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(shared, "child.test")
+	if err := os.WriteFile(bin, exe, 0o755); err != nil {
+		return "", err
+	}
+	p := filepath.Join(shared, name)
+	if err := os.WriteFile(p, []byte("private"), 0); err != nil {
+		return "", err
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "ATOLL_EXTRACT_AS_CHILD="+p)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

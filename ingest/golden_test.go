@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -64,13 +65,19 @@ func gbkText(t testing.TB) []byte {
 	return b
 }
 
+// TestFixtures keeps the committed fixtures equal to what the generators in
+// this file make (-update rewrites them).
 func TestFixtures(t *testing.T) {
-	if !*update {
-		t.Skip("run with -update to regenerate testdata/tiny.pdf and testdata/sample.docx")
+	for name, data := range map[string][]byte{"tiny.pdf": tinyPDF(), "sample.docx": tinyDOCX(t), "gbk.txt": gbkText(t)} {
+		if *update {
+			writeFile(t, "testdata", name, data)
+			continue
+		}
+		have, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil || !bytes.Equal(have, data) {
+			t.Errorf("testdata/%s differs from its generator (%v); run go test ./ingest -update", name, err)
+		}
 	}
-	writeFile(t, "testdata", "tiny.pdf", tinyPDF())
-	writeFile(t, "testdata", "sample.docx", tinyDOCX(t))
-	writeFile(t, "testdata", "gbk.txt", gbkText(t))
 }
 
 func dumpDoc(doc *Document, chunks []Chunk) string {

@@ -81,12 +81,13 @@ func TestEvalDev(t *testing.T) {
 	}
 }
 
-// TestEvalSweep prints the dev-set figures over a grid of lexical settings;
-// it runs only with ATOLL_EVAL_SWEEP set (it is how defaultLex was chosen).
-func TestEvalSweep(t *testing.T) {
-	if os.Getenv("ATOLL_EVAL_SWEEP") == "" {
-		t.Skip("set ATOLL_EVAL_SWEEP=1 to sweep the lexical settings")
+// BenchmarkEvalSweep prints the dev-set figures over a grid of lexical
+// settings (it is how defaultLex was chosen); run it with -benchtime 1x.
+func BenchmarkEvalSweep(b *testing.B) {
+	if b.N > 1 {
+		return
 	}
+	t := b
 	ix, qs := devIndex(t)
 	search := func(q string, k int) []Hit { return ix.Search(Query{Text: q, K: k}) }
 	for _, k1 := range []float64{0.9, 1.2, 1.6} {

@@ -260,12 +260,11 @@ func BenchmarkVectorSearch(b *testing.B) {
 	}
 }
 
-// TestVectorReport prints the comparison as a markdown table between
-// <!-- vector-table --> markers for `make bench`; it runs only when
-// ATOLL_BENCH_REPORT is set.
-func TestVectorReport(t *testing.T) {
-	if os.Getenv("ATOLL_BENCH_REPORT") == "" {
-		t.Skip("set ATOLL_BENCH_REPORT=1 to print the vector search comparison")
+// BenchmarkVectorReport prints the comparison as a markdown table between
+// <!-- vector-table --> markers for `make bench` (run it with -benchtime 1x).
+func BenchmarkVectorReport(b *testing.B) {
+	if b.N > 1 {
+		return // one report per run: the measurements are inside
 	}
 	fmt.Println("<!-- vector-table -->")
 	fmt.Printf("Top-%d by cosine over seeded random unit vectors of %d dims, %d queries each, %d CPUs, %s.\n\n",
@@ -288,11 +287,12 @@ func TestVectorReport(t *testing.T) {
 	fmt.Println("<!-- vector-table -->")
 }
 
-// TestVectorStages sweeps the candidate set sizes at 100k (ATOLL_BENCH_STAGES=1).
-func TestVectorStages(t *testing.T) {
-	if os.Getenv("ATOLL_BENCH_STAGES") == "" {
-		t.Skip("set ATOLL_BENCH_STAGES=1 to sweep the vector candidate sizes")
+// BenchmarkVectorStages sweeps the candidate set sizes at 100k (-benchtime 1x).
+func BenchmarkVectorStages(b *testing.B) {
+	if b.N > 1 {
+		return
 	}
+	t := b
 	s := benchSet(100_000)
 	vi := NewVectorIndex()
 	for i, v := range s.data {

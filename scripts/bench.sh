@@ -16,7 +16,7 @@ go test -run '^$' -bench 'BenchmarkPDFExtract|BenchmarkPdftotext' -benchtime 5x 
 ATOLL_REQUIRE_PDFTOTEXT=1 go test -run 'TestPDFWordF1' -count 1 -v ./ingest/ | grep -E 'F1|ratio' | tee "$tmp/pdf-f1.txt" || true
 
 echo "== Vector search"
-ATOLL_BENCH_REPORT=1 go test -run 'TestVectorReport' -count 1 -v -timeout 30m ./rag/ | tee "$tmp/vec.txt"
+go test -run '^$' -bench 'BenchmarkVectorReport' -benchtime 1x -count 1 -timeout 30m ./rag/ | tee "$tmp/vec.txt"
 
 echo "== Knowledge base open / add ($ATOLL_BENCH_CHUNKS chunks)"
 go test -run '^$' -bench 'BenchmarkKB' -benchtime 3x -count 1 -timeout 30m ./store/ | tee "$tmp/store.txt"
@@ -62,7 +62,7 @@ scripts/window-smoke.sh | tee "$tmp/window.txt"
   echo
   [ -s "$tmp/pdf-f1.txt" ] && { echo '```'; cat "$tmp/pdf-f1.txt"; echo '```'; echo; }
   echo "## Vector search (issue 4): ours vs chromem-go QueryEmbedding vs a plain float scan"
-  sed -n '/<!-- vector-table -->/,/<!-- vector-table -->/p' "$tmp/vec.txt" | grep -v -e 'vector-table' -e '^--- ' -e '^PASS' -e '^ok ' || true
+  sed -n '/<!-- vector-table -->/,/<!-- vector-table -->/p' "$tmp/vec.txt" | grep -v -e 'vector-table' -e '^Benchmark' -e '^goos' -e '^goarch' -e '^pkg' -e '^cpu' -e '^PASS' -e '^ok ' || true
   echo
   echo "## Opening a knowledge base and adding to it (issue 3), $ATOLL_BENCH_CHUNKS chunks × 768 dimensions"
   table < "$tmp/store.txt"

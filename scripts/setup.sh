@@ -11,8 +11,9 @@ pkgs=(libgtk-3-dev libwebkit2gtk-4.0-dev pkg-config gcc)
 if [ "$mode" = test ]; then
   # xvfb + imagemagick + tesseract: the window smoke test (a real window,
   # a screenshot, and reading Atoll's own words off it); chromium: the
-  # browser end-to-end tests; poppler-utils: the PDF reference (pdftotext).
-  pkgs+=(xvfb xauth imagemagick tesseract-ocr tesseract-ocr-eng chromium poppler-utils x11-utils)
+  # browser end-to-end tests; poppler-utils: the PDF reference (pdftotext);
+  # libtasn1-doc, shared-mime-info: the two TeX-made PDFs it is compared on.
+  pkgs+=(xvfb xauth imagemagick tesseract-ocr tesseract-ocr-eng chromium poppler-utils x11-utils libtasn1-doc shared-mime-info)
 fi
 
 missing=()

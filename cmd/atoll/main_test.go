@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"atoll/agent"
 	"atoll/internal/ollamafake"
 	"atoll/internal/ollamatest"
 )
@@ -293,6 +294,14 @@ func TestRealOllama(t *testing.T) {
 	}
 	if r := atoll(t, "--data", data, "agent", "create", "baker", "--kb", "shop", "--model", srv.ChatModel); r.code != 0 {
 		t.Fatal(r.stderr)
+	}
+	// Greedy decoding: the tiny model's weights are random, so only a
+	// temperature of 0 makes its (gibberish) answer the same on every run.
+	repo := agent.NewRepo(filepath.Join(data, "agents"))
+	def, _ := repo.Get("baker")
+	def.Temperature = 0
+	if _, err := repo.Save(def); err != nil {
+		t.Fatal(err)
 	}
 	r = atoll(t, "--data", data, "--ollama", srv.URL, "ask", "--agent", "baker", "--json", "How much notice do birthday cakes need?")
 	if r.code != 0 {
