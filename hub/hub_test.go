@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -317,4 +318,57 @@ func BenchmarkHub100Streams(b *testing.B) {
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	b.ReportMetric(float64(n*b.N)/el.Seconds(), "streams/s")
 	b.ReportMetric(float64(all[len(all)*95/100].Milliseconds()), "p95-ms")
+}
+
+// TestOpenAICompatibleBackend: the hub answers through any OpenAI-compatible
+// server (a serving cluster) with the same agent code.
+func TestOpenAICompatibleBackend(t *testing.T) {
+	var asked atomic.Int32
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/chat/completions" {
+			http.NotFound(w, r)
+			return
+		}
+		asked.Add(1)
+		var req struct {
+			Model    string
+			Messages []struct{ Role, Content string }
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		prompt := ""
+		for _, m := range req.Messages {
+			prompt += m.Content
+		}
+		if req.Model != "cluster-model" || !strings.Contains(prompt, "48 hours") {
+			http.Error(w, "unexpected request", 400)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, tok := range []string{"Forty-eight ", "hours [1]."} {
+			fmt.Fprintf(w, "data: {\"choices\":[{\"delta\":{\"content\":%q}}]}\n\n", tok)
+		}
+		fmt.Fprint(w, "data: [DONE]\n\n")
+	}))
+	defer upstream.Close()
+	o, err := llm.NewOpenAI(upstream.URL+"/v1", "", 32768)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{Dir: t.TempDir(), Model: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	h.store.Create("bakery", "")
+	kb, _ := h.store.KB("bakery")
+	kb.Put(store.Doc{Path: "/docs/faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
+	h.agents.Save(agent.Definition{Name: "baker", Model: "cluster-model", KBs: []string{"bakery"}})
+	srv := httptest.NewServer(h.Handler())
+	defer srv.Close()
+	res := post(t, srv.URL+"/v1/chat/completions", `{"model":"baker","stream":true,"messages":[{"role":"user","content":"How much notice do birthday cakes need?"}]}`)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if asked.Load() != 1 || !strings.Contains(string(body), "Forty-eight ") || !strings.Contains(string(body), "[DONE]") || !strings.Contains(string(body), `"used":true`) {
+		t.Fatalf("through the OpenAI-compatible backend: %s", body)
+	}
 }
