@@ -291,3 +291,42 @@ func points(r TestResult) float64 {
 	}
 	return p - 0.01*float64(len(r.Missing)+len(r.Forbidden))
 }
+
+// testSetFile is an agent's own test set: the questions its last
+// `agent test` ran, kept beside its versions so publishing can run them first.
+func testSetFile(agentsDir, name string) string {
+	return filepath.Join(agentsDir, name, "testset.jsonl")
+}
+
+// SaveTestSet keeps data (JSON lines) as the agent's test set.
+func SaveTestSet(agentsDir, name string, data []byte) error {
+	if !agentName.MatchString(name) {
+		return ErrNotFound
+	}
+	return os.WriteFile(testSetFile(agentsDir, name), data, 0o600)
+}
+
+// LoadTestSet returns the agent's test set, or nil when it has none.
+func LoadTestSet(agentsDir, name string) ([]TestQuestion, error) {
+	if !agentName.MatchString(name) {
+		return nil, ErrNotFound
+	}
+	f, err := os.Open(testSetFile(agentsDir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseTestSet(f)
+}
+
+// Summary is one line for people: what passed and what changed.
+func (r TestRun) Summary() string {
+	s := fmt.Sprintf("retrieval %d/%d, answers %d/%d", r.RetrievalPassed, r.RetrievalTotal, r.AnswerPassed, r.AnswerTotal)
+	if r.Previous != "" {
+		s += fmt.Sprintf("; %d better, %d worse than the last run", r.Better, r.Worse)
+	}
+	return s
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"atoll/agent"
+	"atoll/llm"
 	"atoll/publish"
 	"atoll/store"
 )
@@ -46,7 +48,8 @@ func (a *App) PublishSettings() (PublishInfo, error) {
 type PublishEvent struct {
 	Job    string             `json:"job"`
 	Agent  string             `json:"agent"`
-	Phase  string             `json:"phase"` // "bundling", "uploading", "done"
+	Phase  string             `json:"phase"` // "testing", "bundling", "uploading", "done"
+	Tests  string             `json:"tests"` // the test set's result, when the agent has one
 	Sent   int64              `json:"sent"`
 	Total  int64              `json:"total"`
 	Done   bool               `json:"done"`
@@ -85,7 +88,22 @@ func (a *App) PublishAgent(agentName, hubURL, token string) (string, error) {
 	go func() {
 		defer a.jobs.Delete(job)
 		defer cancel()
-		ev := PublishEvent{Job: job, Agent: agentName, Phase: "bundling"}
+		ev := PublishEvent{Job: job, Agent: agentName, Phase: "testing"}
+		// The agent's test set runs first, so what is published has been checked.
+		agentsDir := filepath.Join(a.cfg.DataDir, "agents")
+		if qs, err := agent.LoadTestSet(agentsDir, agentName); err == nil && len(qs) > 0 {
+			a.send(EventPublishProgress, ev)
+			def, _ := a.agents.Get(agentName)
+			a.mu.Lock()
+			runner := a.runner
+			a.mu.Unlock()
+			if run, err := agent.NewTestRuns(agentsDir).Run(ctx, runner, def, qs, nil); err != nil {
+				ev.Tests = "The test set could not run: " + llm.Sentence(err)
+			} else {
+				ev.Tests = run.Summary()
+			}
+		}
+		ev.Phase = "bundling"
 		a.send(EventPublishProgress, ev)
 		var buf bytes.Buffer
 		x := &publish.Exporter{Store: a.store, Agents: a.agents, Models: a.client(), Generator: "atoll " + a.cfg.Version}
@@ -112,4 +130,16 @@ func (a *App) PublishAgent(agentName, hubURL, token string) (string, error) {
 		a.send(EventPublishProgress, ev)
 	}()
 	return job, nil
+}
+
+// RollbackPublished asks the remembered hub to publish the previous version
+// of an agent again.
+func (a *App) RollbackPublished(agentName string) (publish.RolledBack, error) {
+	c := a.publishConfig()
+	if c.URL == "" || c.Token == "" {
+		return publish.RolledBack{}, errors.New("publish the agent first: the hub's address and token are not set")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return publish.Rollback(ctx, c.URL, c.Token, agentName)
 }

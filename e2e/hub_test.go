@@ -108,6 +108,13 @@ func TestPublishFromWindow(t *testing.T) {
 		waitText(tid("publish-result"), func(s string) bool { return strings.Contains(s, "version 1") }, nil),
 	)
 	e.screenshot("publish")
+	// Publish again, then roll back from the window.
+	e.run("republish and roll back",
+		chromedp.Click(tid("publish-submit")),
+		waitText(tid("publish-result"), func(s string) bool { return strings.Contains(s, "version 2") }, nil),
+		chromedp.Click(tid("publish-rollback")),
+		waitText(tid("publish-rolled-back"), func(s string) bool { return strings.Contains(s, "version 1") && strings.Contains(s, "version 3") }, nil),
+	)
 	link := eval[string](e, `document.querySelector('[data-testid="publish-link"]').href`)
 	if link != hs.URL+"/a/baker" {
 		t.Fatalf("public link %q", link)

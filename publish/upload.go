@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -67,4 +68,34 @@ func (c *uploadCounter) Read(p []byte) (int, error) {
 		c.fn(c.sent, c.total)
 	}
 	return n, err
+}
+
+// RolledBack is the hub's answer to a rollback.
+type RolledBack struct {
+	Agent    string `json:"agent"`
+	Version  int    `json:"version"`
+	Restored int    `json:"restored"`
+}
+
+// Rollback asks a hub to publish the previous version of an agent again.
+func Rollback(ctx context.Context, hubURL, token, agent string) (RolledBack, error) {
+	hubURL = strings.TrimRight(hubURL, "/")
+	req, err := http.NewRequestWithContext(ctx, "POST", hubURL+"/api/agents/"+url.PathEscape(agent)+"/rollback", nil)
+	if err != nil {
+		return RolledBack{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return RolledBack{}, fmt.Errorf("couldn't reach the hub at %s: %w", hubURL, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if res.StatusCode != http.StatusOK {
+		var msg struct{ Error struct{ Message string } }
+		_ = json.Unmarshal(b, &msg)
+		return RolledBack{}, fmt.Errorf("the hub refused the rollback (%s): %s", res.Status, msg.Error.Message)
+	}
+	var r RolledBack
+	return r, json.Unmarshal(b, &r)
 }

@@ -100,7 +100,7 @@ var Bound = []string{
 	"Ask", "StopAsk", "ListConversations", "GetConversation", "SourcePDF",
 	"ListLeads", "ExportLeadsCSV", "RunAgentTest",
 	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",
-	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "PublishSettings", "PublishAgent", "GetSettings", "SaveSettings", "About",
+	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "PublishSettings", "PublishAgent", "RollbackPublished", "GetSettings", "SaveSettings", "About",
 }
 
 // Handler builds the HTTP handler. broker must be the App's emitter.

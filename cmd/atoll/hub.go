@@ -121,6 +121,7 @@ func (e *env) publishCmd(args []string) error {
 	to := f.String("to", "", "hub address, e.g. https://agents.example.com (remembered)")
 	token := f.String("token", "", "publisher token from `atoll hub token create` (remembered)")
 	withSources := f.Bool("with-sources", false, "include the original files in the bundle")
+	rollback := f.Bool("rollback", false, "restore the previously published version on the hub instead of uploading")
 	if _, err := parse(f, args); err != nil {
 		return err
 	}
@@ -143,12 +144,36 @@ func (e *env) publishCmd(args []string) error {
 	if err := store.WriteFileAtomic(cfgPath, b, 0o600); err != nil {
 		return err
 	}
+	if *rollback {
+		v, err := publish.Rollback(context.Background(), cfg.URL, cfg.Token, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Rolled back %s on %s: now version %d (a copy of version %d).\n", *name, cfg.URL, v.Version, v.Restored)
+		return nil
+	}
 	st, c, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	repo := agent.NewRepo(filepath.Join(e.data, "agents"))
+	// The agent's test set runs first, so what is published has been checked.
+	if qs, err := agent.LoadTestSet(filepath.Join(e.data, "agents"), *name); err != nil {
+		return err
+	} else if len(qs) > 0 {
+		def, err := repo.Get(*name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "Running the test set (%d questions)…\n", len(qs))
+		run, err := agent.NewTestRuns(filepath.Join(e.data, "agents")).Run(context.Background(), e.runner(st, c), def, qs, nil)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "note: the test set could not run (%s); publishing anyway.\n", sentence(err))
+		} else {
+			fmt.Fprintf(e.stdout, "Test set: %s\n", run.Summary())
+		}
+	}
 	var bundle bytes.Buffer
 	x := &publish.Exporter{Store: st, Agents: repo, Models: c, Generator: "atoll " + version}
 	if _, warnings, err := x.Export(context.Background(), &bundle, *name, publish.ExportOptions{WithSources: *withSources}); err != nil {

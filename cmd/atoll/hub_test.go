@@ -113,6 +113,22 @@ func TestPublishToHub(t *testing.T) {
 		t.Fatalf("republish: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 
+	// With a test set, publishing runs it first and shows the result;
+	// rollback restores the previous version on the hub.
+	checks := write(t, docs, "checks.jsonl", `{"q": "How much notice do birthday cakes need?", "must": ["48"]}`+"\n")
+	fake.Script(ollamafake.Reply{Text: "Birthday cakes need 48 hours notice."})
+	if r := atoll(t, "--data", data, "--ollama", fake.URL, "agent", "test", "baker", "--questions", checks); r.code != 0 {
+		t.Fatalf("agent test: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	fake.Script(ollamafake.Reply{Text: "Birthday cakes need 48 hours notice."})
+	r = atoll(t, "--data", data, "--ollama", fake.URL, "publish", "--agent", "baker")
+	if r.code != 0 || !strings.Contains(r.stdout, "Test set: retrieval") || !strings.Contains(r.stdout, "answers 1/1") || !strings.Contains(r.stdout, "version 3") {
+		t.Fatalf("publish with a test set: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := atoll(t, "--data", data, "publish", "--agent", "baker", "--rollback"); r.code != 0 || !strings.Contains(r.stdout, "now version 4 (a copy of version 2)") {
+		t.Fatalf("rollback: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
 	// A bundle with an entry outside the bundle is refused; nothing changes.
 	before := listDir(t, filepath.Join(hubDir, "data"))
 	var evil bytes.Buffer

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -349,18 +350,21 @@ func (e *env) agentTest(repo *agent.Repo, args []string) error {
 		fs.Usage()
 		return errUsage{"agent test needs NAME and --questions FILE"}
 	}
-	f, err := os.Open(*qfile)
+	raw, err := os.ReadFile(*qfile)
 	if err != nil {
 		return err
 	}
-	qs, err := agent.ParseTestSet(f)
-	f.Close()
+	qs, err := agent.ParseTestSet(bytes.NewReader(raw))
 	if err != nil {
 		return fmt.Errorf("%s: %w", *qfile, err)
 	}
 	def, err := repo.Get(pos[0])
 	if err != nil {
 		return fmt.Errorf("agent %q does not exist: create it with atoll agent create", pos[0])
+	}
+	// These questions become the agent's test set: publishing runs them first.
+	if err := agent.SaveTestSet(filepath.Join(e.data, "agents"), def.Name, raw); err != nil {
+		return err
 	}
 	st, c, err := e.open()
 	if err != nil {
