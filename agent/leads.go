@@ -457,3 +457,24 @@ func cell(s string) string {
 	}
 	return s
 }
+
+// MergeRaw merges leads in their stored JSON form (from a hub's inbox) into
+// agent's leads, and counts the new and the merged ones.
+func MergeRaw(l *Leads, agent string, raw []json.RawMessage) (added, merged int, err error) {
+	for _, r := range raw {
+		var ld Lead
+		if err := json.Unmarshal(r, &ld); err != nil {
+			return added, merged, fmt.Errorf("a lead from the hub is not readable: %w", err)
+		}
+		_, was, err := l.Merge(agent, ld)
+		if err != nil {
+			return added, merged, err
+		}
+		if was {
+			merged++
+		} else {
+			added++
+		}
+	}
+	return added, merged, nil
+}

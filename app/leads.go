@@ -8,6 +8,7 @@ import (
 
 	"atoll/agent"
 	"atoll/llm"
+	"atoll/publish"
 )
 
 // ListLeads returns the contacts an agent has gathered with its lead form,
@@ -51,4 +52,25 @@ func (a *App) RunAgentTest(agentName, questionsJSONL string) (agent.TestRun, err
 		return run, errors.New(llm.Sentence(err))
 	}
 	return run, nil
+}
+
+// PullLeads copies the leads a published agent captured on the remembered
+// hub into this data folder, merged with the ones here; it returns how many
+// were new and how many merged.
+func (a *App) PullLeads(agentName string) (map[string]int, error) {
+	c := a.publishConfig()
+	if c.URL == "" || c.Token == "" {
+		return nil, errors.New("publish the agent first: the hub's address and token are not set")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	raw, err := publish.FetchLeads(ctx, c.URL, c.Token, agentName)
+	if err != nil {
+		return nil, err
+	}
+	added, merged, err := agent.MergeRaw(a.leads, agentName, raw)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]int{"added": added, "merged": merged}, nil
 }

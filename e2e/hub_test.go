@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -122,6 +123,19 @@ func TestPublishFromWindow(t *testing.T) {
 	if w := eval[string](e, `document.querySelector('[data-testid="publish-widget"]').textContent`); !strings.Contains(w, hs.URL+"/widget.js") {
 		t.Fatalf("widget snippet %q", w)
 	}
+	// A lead captured on the hub (the capture itself is tested with a
+	// scripted tool call in cmd/atoll) comes back through the Leads screen.
+	form := agent.LeadForm{Fields: []agent.LeadField{{Name: "name", Label: "Name", Type: "text", Required: true}, {Name: "phone", Label: "Phone", Type: "phone", Required: true}}}
+	if _, _, err := agent.NewLeads(h.DataDir()+"/leads").Save("baker", "", form, map[string]string{"name": "Ana", "phone": "+31 612 345 678"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.run("pull leads",
+		chromedp.Click(tid("nav-leads")),
+		chromedp.WaitVisible(tid("leads-pull")),
+		chromedp.Click(tid("leads-pull")),
+		waitText(tid("lead-row"), func(s string) bool { return strings.Contains(s, "Ana") && strings.Contains(s, "+31 612 345 678") }, nil),
+	)
+	e.screenshot("leads")
 	e.run("published page",
 		chromedp.Navigate(link),
 		waitText(chromedp.CSS(".msg.bot"), func(s string) bool { return strings.Contains(s, "Hi from the hub") }, nil),

@@ -99,3 +99,29 @@ func Rollback(ctx context.Context, hubURL, token, agent string) (RolledBack, err
 	var r RolledBack
 	return r, json.Unmarshal(b, &r)
 }
+
+// FetchLeads returns the leads a published agent captured, from the hub's
+// inbox. Each is returned as the hub stored it (agent.Lead's JSON).
+func FetchLeads(ctx context.Context, hubURL, token, agentName string) ([]json.RawMessage, error) {
+	hubURL = strings.TrimRight(hubURL, "/")
+	req, err := http.NewRequestWithContext(ctx, "GET", hubURL+"/api/leads?agent="+url.QueryEscape(agentName), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't reach the hub at %s: %w", hubURL, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		var msg struct{ Error struct{ Message string } }
+		_ = json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&msg)
+		return nil, fmt.Errorf("the hub refused (%s): %s", res.Status, msg.Error.Message)
+	}
+	var out []json.RawMessage
+	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<20)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("the hub's answer was not a list of leads: %w", err)
+	}
+	return out, nil
+}

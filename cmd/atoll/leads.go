@@ -1,11 +1,8 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +10,7 @@ import (
 	"time"
 
 	"atoll/agent"
+	"atoll/publish"
 )
 
 func (e *env) leads(args []string) error {
@@ -108,37 +106,14 @@ func (e *env) leadsPull(store *agent.Leads, args []string) error {
 		fs.Usage()
 		return errUsage{"leads pull needs --agent NAME, and --from URL --token TOKEN unless `atoll publish` remembered them"}
 	}
-	req, err := http.NewRequest("GET", cfg.URL+"/api/leads?agent="+url.QueryEscape(*name), nil)
+	raw, err := publish.FetchLeads(context.Background(), cfg.URL, cfg.Token, *name)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+cfg.Token)
-	res, err := http.DefaultClient.Do(req)
+	added, merged, err := agent.MergeRaw(store, *name, raw)
 	if err != nil {
-		return fmt.Errorf("couldn't reach the hub at %s: %w", cfg.URL, err)
+		return err
 	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		var msg struct{ Error struct{ Message string } }
-		_ = json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&msg)
-		return fmt.Errorf("the hub refused (%s): %s", res.Status, msg.Error.Message)
-	}
-	var leads []agent.Lead
-	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<20)).Decode(&leads); err != nil {
-		return fmt.Errorf("the hub's answer was not a list of leads: %w", err)
-	}
-	added, merged := 0, 0
-	for _, ld := range leads {
-		_, wasMerged, err := store.Merge(*name, ld)
-		if err != nil {
-			return err
-		}
-		if wasMerged {
-			merged++
-		} else {
-			added++
-		}
-	}
-	fmt.Fprintf(e.stderr, "%d leads from %s: %d new, %d merged with ones already here.\n", len(leads), cfg.URL, added, merged)
+	fmt.Fprintf(e.stderr, "%d leads from %s: %d new, %d merged with ones already here.\n", len(raw), cfg.URL, added, merged)
 	return nil
 }
