@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -42,6 +44,10 @@ func (a *App) RunAgentTest(agentName, questionsJSONL string) (agent.TestRun, err
 	if err != nil {
 		return agent.TestRun{}, err
 	}
+	// These questions become the agent's test set: publishing runs them first.
+	if err := agent.SaveTestSet(filepath.Join(a.cfg.DataDir, "agents"), def.Name, []byte(questionsJSONL)); err != nil {
+		return agent.TestRun{}, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	a.mu.Lock()
@@ -73,4 +79,29 @@ func (a *App) PullLeads(agentName string) (map[string]int, error) {
 		return nil, err
 	}
 	return map[string]int{"added": added, "merged": merged}, nil
+}
+
+// AgentTests is an agent's test set and its last run, for the Agents screen.
+type AgentTests struct {
+	Questions string         `json:"questions"` // JSON lines, as last run
+	Last      *agent.TestRun `json:"last"`
+}
+
+// AgentTestSet returns the agent's saved test set and its latest run.
+func (a *App) AgentTestSet(agentName string) (AgentTests, error) {
+	var out AgentTests
+	if _, err := a.agents.Get(agentName); err != nil {
+		return out, userError(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(a.cfg.DataDir, "agents", agentName, "testset.jsonl")); err == nil {
+		out.Questions = string(b)
+	}
+	ids, err := a.tests.List(agentName)
+	if err != nil || len(ids) == 0 {
+		return out, nil
+	}
+	if run, err := a.tests.Get(agentName, ids[len(ids)-1]); err == nil {
+		out.Last = &run
+	}
+	return out, nil
 }

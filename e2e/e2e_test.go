@@ -274,6 +274,18 @@ func TestBrowserFlow(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid^="agent-row-"]`)),
 	)
 
+	// The agent's test set runs from the editor.
+	e.run("test set",
+		chromedp.WaitVisible(tid("testset-questions")),
+		chromedp.SetValue(tid("testset-questions"), `{"q": "How much notice do birthday cakes need?", "source": "bakery.md", "must": ["48"]}`),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[any](`document.querySelector('[data-testid="testset-questions"]').dispatchEvent(new Event('input', {bubbles: true})), null`)(ctx, t)
+			return err
+		}),
+		chromedp.Click(tid("testset-run")),
+		waitText(tid("testset-summary"), func(s string) bool { return strings.Contains(s, "retrieval 1/1") }, nil),
+	)
+
 	// Ask; the answer streams; a citation opens the side panel.
 	var answer string
 	e.run("ask",

@@ -98,7 +98,7 @@ var Bound = []string{
 	"Ingest", "CancelJob", "ChooseFiles", "ChooseFolder", "Search",
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent", "AgentVersions", "GetAgentVersion", "RestoreAgentVersion",
 	"Ask", "StopAsk", "ListConversations", "GetConversation", "SourcePDF",
-	"ListLeads", "ExportLeadsCSV", "PullLeads", "RunAgentTest",
+	"ListLeads", "ExportLeadsCSV", "PullLeads", "RunAgentTest", "AgentTestSet",
 	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",
 	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "PublishSettings", "PublishAgent", "RollbackPublished", "GetSettings", "SaveSettings", "About",
 }
