@@ -41,6 +41,8 @@ Commands:
   leads pull   --agent NAME [--from URL --token T]     copy a published agent's leads from its hub
   ask      --agent NAME [--json] QUESTION             answer from the agent's knowledge, streamed
   eval     --kb NAME --questions FILE.jsonl [--k 5] [--json]
+  models   [--json]                                   installed models, what fits the GPU, the recommended one
+  pull     MODEL                                      download a model with a progress bar
   serve    [--addr 127.0.0.1:7860] [--token T]        the app in a browser
   export   --agent NAME -o FILE.atoll [--with-sources]   the agent and its knowledge as one bundle
   import   FILE.atoll [--as NAME] [--reembed]          add a bundle's agent and knowledge here
@@ -104,6 +106,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"export":  e.export,
 		"import":  e.importBundle,
 		"hub":     e.hubCmd,
+		"models":  e.models,
+		"pull":    e.pull,
 		"publish": e.publishCmd,
 	}
 	fn, ok := cmds[rest[0]]
@@ -132,7 +136,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 var errSomeFailed = errors.New("some files failed")
 
 func sentence(err error) string {
-	if errors.Is(err, llm.ErrUnavailable) || errors.Is(err, llm.ErrModelNotFound) || errors.Is(err, llm.ErrStreamCut) {
+	var le *llm.Error
+	if errors.As(err, &le) {
 		return llm.Sentence(err)
 	}
 	return err.Error()

@@ -363,3 +363,25 @@ func TestAgentNew(t *testing.T) {
 		t.Fatalf("fallback template: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestModelsAndPull: the model list (with the GPU line) and a pull against
+// the real Ollama test server, which cannot reach the registry here.
+func TestModelsAndPull(t *testing.T) {
+	srv := ollamatest.Shared(t)
+	data := t.TempDir()
+	r := atoll(t, "--data", data, "--ollama", srv.URL, "models")
+	if r.code != 0 || !strings.Contains(r.stdout, "tiny") || !strings.Contains(r.stdout, "FITS GPU") {
+		t.Fatalf("models: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = atoll(t, "--data", data, "--ollama", srv.URL, "models", "--json")
+	if !strings.Contains(r.stdout, `"gpu"`) || !strings.Contains(r.stdout, `"capabilities"`) {
+		t.Fatalf("models --json: %s", r.stdout)
+	}
+	r = atoll(t, "--data", data, "--ollama", srv.URL, "pull", "atoll-test/no-such-model-7f3a")
+	if r.code != 1 || !strings.Contains(r.stderr, "GGUF") {
+		t.Fatalf("offline pull should say how to import a GGUF file: %d %s", r.code, r.stderr)
+	}
+	if r := atoll(t, "--data", data, "--ollama", "http://127.0.0.1:9", "models"); r.code != 1 || !strings.Contains(r.stderr, "ollama serve") {
+		t.Fatalf("models with Ollama down: %d %s", r.code, r.stderr)
+	}
+}
