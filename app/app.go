@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -43,6 +45,13 @@ type Settings struct {
 	Theme      string `json:"theme"`    // "system", "light", "dark"
 	EmbedModel string `json:"embedModel"`
 	ChatModel  string `json:"chatModel"`
+	// MemoryOff stops every agent from learning or using facts about you,
+	// whatever each agent's own switch says.
+	MemoryOff bool `json:"memoryOff"`
+	// AllowRemoteOllama lets the Ollama address point at another machine;
+	// off, only this computer's Ollama may be set here, so questions and
+	// documents cannot leave it by a mistyped address.
+	AllowRemoteOllama bool `json:"allowRemoteOllama"`
 }
 
 // DefaultEmbedModel is suggested for new knowledge bases.
@@ -112,7 +121,9 @@ func (a *App) connect(url string) error {
 	a.searcher = &knowledge.Searcher{Store: a.store, Embedder: c}
 	a.runner = agent.NewRunner(c, a.searcher, a.convs)
 	a.runner.Leads = a.leads
-	a.runner.Memory = a.memory
+	if !a.settings.MemoryOff {
+		a.runner.Memory = a.memory
+	}
 	return nil
 }
 
@@ -634,12 +645,17 @@ func (a *App) SaveSettings(s Settings) (Settings, error) {
 	if _, err := llm.New(s.OllamaURL); err != nil {
 		return Settings{}, fmt.Errorf("%q is not a valid Ollama address: %w", s.OllamaURL, err)
 	}
+	// The address in use (given by flag or $OLLAMA_HOST at start) stays
+	// allowed: the switch guards changes made here.
+	if !s.AllowRemoteOllama && !isLocalURL(s.OllamaURL) && s.OllamaURL != a.current().OllamaURL {
+		return Settings{}, fmt.Errorf("%s is not on this computer: turn on \"Allow an Ollama server on another machine\" first — your questions and documents will be sent there", s.OllamaURL)
+	}
 	b, _ := json.MarshalIndent(s, "", "  ")
 	if err := store.WriteFileAtomic(filepath.Join(a.cfg.DataDir, "settings.json"), b, 0o600); err != nil {
 		return Settings{}, err
 	}
 	a.mu.Lock()
-	changed := s.OllamaURL != a.settings.OllamaURL
+	changed := s.OllamaURL != a.settings.OllamaURL || s.MemoryOff != a.settings.MemoryOff
 	a.settings = s
 	a.mu.Unlock()
 	if changed {
@@ -725,4 +741,21 @@ func (a *App) SourcePDF(path string) (string, error) {
 		return base64.StdEncoding.EncodeToString(b), nil
 	}
 	return "", fmt.Errorf("%s is not a PDF in any knowledge base", filepath.Base(path))
+}
+
+// isLocalURL reports whether an Ollama address is this computer.
+func isLocalURL(raw string) bool {
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"strings"
 	"testing"
 
 	"atoll/agent"
@@ -36,5 +37,34 @@ func TestAgentVersionsRestore(t *testing.T) {
 	}
 	if vs, _ := a.AgentVersions("baker"); len(vs) != 4 {
 		t.Fatalf("history keeps every version: %d", len(vs))
+	}
+}
+
+func TestPrivacyAndMemorySwitches(t *testing.T) {
+	fake := ollamafake.New(t)
+	a, err := New(Config{DataDir: t.TempDir(), OllamaURL: fake.URL}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	s, _ := a.GetSettings()
+	s.OllamaURL = "http://192.168.1.20:11434"
+	if _, err := a.SaveSettings(s); err == nil || !strings.Contains(err.Error(), "not on this computer") {
+		t.Fatalf("a remote Ollama must need the switch: %v", err)
+	}
+	s.AllowRemoteOllama = true
+	if _, err := a.SaveSettings(s); err != nil {
+		t.Fatalf("with the switch on: %v", err)
+	}
+	s.OllamaURL, s.AllowRemoteOllama = "http://localhost:11434", false
+	if _, err := a.SaveSettings(s); err != nil {
+		t.Fatalf("localhost is this computer: %v", err)
+	}
+	if a.runner.Memory == nil {
+		t.Fatal("memory is on by default")
+	}
+	s.MemoryOff = true
+	if _, err := a.SaveSettings(s); err != nil || a.runner.Memory != nil {
+		t.Fatalf("the memory switch must turn memory off for every agent: %v", err)
 	}
 }

@@ -348,6 +348,12 @@ func TestBrowserFlow(t *testing.T) {
 	if theme := eval[string](e, `document.documentElement.dataset.theme || ''`); theme != "dark" {
 		t.Fatalf("theme did not switch: %q", theme)
 	}
+	// The memory switch is saved at once.
+	e.run("memory switch", chromedp.Click(tid("settings-memory")), chromedp.Sleep(300*time.Millisecond))
+	off, err := chromedp.Run(e.ctx, chromedp.Evaluate[bool](`fetch('/api/call/GetSettings', {method: 'POST', body: '[]'}).then(r => r.json()).then(s => s.memoryOff)`, chromedp.EvalAwaitPromise))
+	if err != nil || !off {
+		t.Fatalf("memory switch not saved: %v %v", off, err)
+	}
 	e.run("knowledge dark", chromedp.Click(tid("nav-knowledge")), chromedp.WaitVisible(tid("kb-row-bakery")))
 	e.screenshot("knowledge-dark-zh")
 }

@@ -153,6 +153,8 @@ export interface Settings {
   theme: Theme;
   embedModel: string;
   chatModel: string;
+  memoryOff?: boolean;
+  allowRemoteOllama?: boolean;
 }
 
 export interface About {
