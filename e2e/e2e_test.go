@@ -24,6 +24,7 @@ import (
 	"atoll/frontend"
 	"atoll/internal/ollamatest"
 	"atoll/server"
+	"atoll/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(ollamatest.RunMain(m)) }
@@ -387,4 +388,29 @@ func samplePDF() string {
 		}
 	}
 	return ""
+}
+
+// TestManyDocumentsStaySmooth: a knowledge base with 2000 documents renders
+// only the rows in view, and scrolling reaches the last one.
+func TestManyDocumentsStaySmooth(t *testing.T) {
+	e := start(t, "http://127.0.0.1:9")
+	st, _ := store.Open(e.data)
+	st.Create("big", "")
+	kb, _ := st.KB("big")
+	for i := 0; i < 2000; i++ {
+		p := fmt.Sprintf("/docs/file%04d.md", i)
+		kb.Put(store.Doc{Path: p, Name: filepath.Base(p), Hash: p, Status: store.StatusOK, Chunks: []store.Chunk{{Text: "text of " + p}}})
+	}
+	st.Close()
+	e.run("open big", chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(tid("kb-row-big")), chromedp.Click(tid("kb-row-big")), chromedp.WaitVisible(tid("doc-row")))
+	if n := eval[int](e, `document.querySelectorAll('[data-testid="doc-row"]').length`); n > 100 {
+		t.Fatalf("%d document rows in the page; only those in view should be", n)
+	}
+	e.run("scroll to the end",
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[any](`(() => { const s = document.querySelector('[data-testid="doc-scroll"]'); s.scrollTop = s.scrollHeight; s.dispatchEvent(new Event('scroll')); return null; })()`)(ctx, t)
+			return err
+		}),
+		waitText(chromedp.CSS(`[data-testid="doc-row"][data-name="file1999.md"]`), func(s string) bool { return strings.Contains(s, "file1999.md") }, nil),
+	)
 }
