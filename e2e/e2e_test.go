@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"atoll/agent"
 	"atoll/app"
 	"atoll/frontend"
 	"atoll/internal/ollamatest"
@@ -413,4 +414,25 @@ func TestManyDocumentsStaySmooth(t *testing.T) {
 		}),
 		waitText(chromedp.CSS(`[data-testid="doc-row"][data-name="file1999.md"]`), func(s string) bool { return strings.Contains(s, "file1999.md") }, nil),
 	)
+}
+
+// TestMemoryList: what an agent remembers is listed on its editor, and can
+// be forgotten one by one.
+func TestMemoryList(t *testing.T) {
+	e := start(t, "http://127.0.0.1:9")
+	if _, err := agent.NewRepo(filepath.Join(e.data, "agents")).Save(agent.Definition{Name: "baker", Model: "m", Memory: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agent.NewMemories(filepath.Join(e.data, "memory")).Add("baker", "local", "", []string{"Prefers sugar-free cakes", "Company: Sweet Crumb"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.run("memory list",
+		chromedp.Navigate(e.url+"/#/agents"),
+		chromedp.WaitVisible(tid("agent-row-baker")),
+		chromedp.Click(tid("agent-row-baker")),
+		waitText(tid("memory-panel"), func(s string) bool { return strings.Contains(s, "sugar-free") && strings.Contains(s, "Sweet Crumb") }, nil),
+		chromedp.Click(chromedp.Search(`//*[@data-testid="memory-fact"][contains(., "sugar-free")]//button[contains(., "Forget")]`)),
+		waitText(tid("memory-panel"), func(s string) bool { return !strings.Contains(s, "sugar-free") && strings.Contains(s, "Sweet Crumb") }, nil),
+	)
+	e.screenshot("memory")
 }
