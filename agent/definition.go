@@ -55,8 +55,11 @@ func (d Definition) Validate() error {
 		return fmt.Errorf("temperature must be between 0 and 2")
 	}
 	for _, t := range d.Tools {
+		if name, ok := strings.CutPrefix(t, HTTPToolPrefix); ok && toolName.MatchString(name) {
+			continue // the user's own tool, defined in their settings
+		}
 		if !slices.Contains(KnownTools, t) {
-			return fmt.Errorf("agent %q: unknown tool %q (available: %s)", d.Name, t, strings.Join(KnownTools, ", "))
+			return fmt.Errorf("agent %q: unknown tool %q (available: %s, or http:NAME for a tool of your own)", d.Name, t, strings.Join(KnownTools, ", "))
 		}
 	}
 	if d.LeadForm != nil {

@@ -36,6 +36,12 @@ type Runner struct {
 	Memory *Memories
 	// Now is the clock for current_datetime and stored times; nil is time.Now.
 	Now func() time.Time
+	// HTTPTools lists the user's own tools (from their settings); an agent
+	// uses one only when its Tools names it as "http:<name>".
+	HTTPTools func() []HTTPTool
+	// Confirm, when set, is asked before every user-defined HTTP call (the
+	// desktop shows the call and waits for Allow); an error refuses it.
+	Confirm func(ctx context.Context, call HTTPCall) error
 
 	mu   sync.Mutex
 	show map[string]llm.ModelInfo

@@ -50,7 +50,7 @@ func enabledTools(def Definition) []string {
 		if name == ToolSaveLead && def.LeadForm == nil || name == ToolSearchKnowledge && len(def.KBs) == 0 {
 			continue
 		}
-		if slices.Contains(KnownTools, name) && !slices.Contains(out, name) {
+		if (slices.Contains(KnownTools, name) || strings.HasPrefix(name, HTTPToolPrefix)) && !slices.Contains(out, name) {
 			out = append(out, name)
 		}
 	}
@@ -98,6 +98,10 @@ func (t *turn) specs() []llm.Tool {
 			out = append(out, llm.Tool{Name: name,
 				Description: "Save the user's contact details after they have confirmed them.",
 				Parameters:  t.def.LeadForm.schema()})
+		default:
+			if h, ok := t.httpTool(strings.TrimPrefix(name, HTTPToolPrefix)); ok {
+				out = append(out, h.spec())
+			}
 		}
 	}
 	return out
@@ -149,6 +153,9 @@ func (t *turn) call(ctx context.Context, tc llm.ToolCall) string {
 }
 
 func (t *turn) run(ctx context.Context, tc llm.ToolCall) (string, error) {
+	if h, ok := t.httpTool(tc.Name); ok {
+		return t.callHTTP(ctx, h, tc.Arguments)
+	}
 	if !t.has(tc.Name) {
 		return "", fmt.Errorf("the tool %q is not available to this agent; answer without it", tc.Name)
 	}

@@ -80,6 +80,8 @@ type App struct {
 	kick chan struct{}
 	stop context.CancelFunc
 
+	confirms confirmations
+
 	// firstTokenTimeout allows for loading a large model and reading a long
 	// prompt on a CPU; stallTimeout is the longest silence between tokens.
 	firstTokenTimeout, stallTimeout time.Duration
@@ -121,6 +123,8 @@ func (a *App) connect(url string) error {
 	a.searcher = &knowledge.Searcher{Store: a.store, Embedder: c}
 	a.runner = agent.NewRunner(c, a.searcher, a.convs)
 	a.runner.Leads = a.leads
+	a.runner.HTTPTools = func() []agent.HTTPTool { return LoadHTTPTools(a.cfg.DataDir) }
+	a.runner.Confirm = a.confirm
 	if !a.settings.MemoryOff {
 		a.runner.Memory = a.memory
 	}

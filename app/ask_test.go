@@ -1,6 +1,9 @@
 package app
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -55,5 +58,70 @@ func TestAskStallIsReported(t *testing.T) {
 	defer em.mu.Unlock()
 	if len(em.done) != 1 || !strings.Contains(em.done[0].Error, "stopped sending") || !strings.Contains(em.done[0].Error, "ollama serve") {
 		t.Fatalf("stall: %+v", em.done)
+	}
+}
+
+// confirmEmitter answers every tool:confirm with allow, and records chat:done.
+type confirmEmitter struct {
+	a     *App
+	allow bool
+	doneEmitter
+	asked int
+}
+
+func (c *confirmEmitter) Emit(name string, payload any) {
+	if name == EventToolConfirm {
+		c.asked++
+		req := payload.(ToolConfirm)
+		go c.a.ConfirmTool(req.ID, c.allow)
+	}
+	c.doneEmitter.Emit(name, payload)
+}
+
+// TestToolConfirmation: in the app, a user-defined HTTP call waits for the
+// user's answer, and runs only when allowed.
+func TestToolConfirmation(t *testing.T) {
+	hits := 0
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++; io.WriteString(w, "12 in stock") }))
+	defer target.Close()
+	fake := ollamafake.New(t)
+	em := &confirmEmitter{allow: true}
+	a, err := New(Config{DataDir: t.TempDir(), OllamaURL: fake.URL}, em, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	em.a = a
+	if _, err := a.SaveHTTPTools([]agent.HTTPTool{{Name: "stock", Method: "GET", URL: "ftp://x"}}); err == nil {
+		t.Fatal("an invalid tool must be refused")
+	}
+	if _, err := a.SaveHTTPTools([]agent.HTTPTool{{Name: "stock", Method: "GET", URL: target.URL + "/s?i={item}", Params: []agent.HTTPParam{{Name: "item", Required: true}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SaveAgent(agent.Definition{Name: "shop", Model: ollamafake.DefaultChatModel, Tools: []string{"http:stock"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, allow := range []bool{true, false} {
+		em.allow = allow
+		fake.Script(ollamafake.Reply{ToolCalls: []ollamafake.ToolCall{{Name: "stock", Arguments: map[string]any{"item": "bread"}}}}, ollamafake.Reply{Text: "done"})
+		if _, err := a.Ask("shop", "", "Any bread?"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			em.mu.Lock()
+			n := len(em.done)
+			em.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		em.mu.Lock()
+		em.done = nil
+		em.mu.Unlock()
+	}
+	if em.asked != 2 || hits != 1 {
+		t.Fatalf("asked %d times, %d calls made; want 2 and 1 (allowed once, refused once)", em.asked, hits)
 	}
 }

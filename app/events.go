@@ -8,10 +8,11 @@ const (
 	EventChatDone        = "chat:done"
 	EventModelsPull      = "models:pull"
 	EventPublishProgress = "publish:progress"
+	EventToolConfirm     = "tool:confirm"
 )
 
 // AllEvents lists every event name.
-var AllEvents = []string{EventIngestProgress, EventIngestDone, EventChatToken, EventChatDone, EventModelsPull, EventPublishProgress}
+var AllEvents = []string{EventIngestProgress, EventIngestDone, EventChatToken, EventChatDone, EventModelsPull, EventPublishProgress, EventToolConfirm}
 
 // Emitter sends events to the frontend: Wails events in the window,
 // server-sent events in the browser, a recording fake in tests.

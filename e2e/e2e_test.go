@@ -8,12 +8,15 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"atoll/agent"
 	"atoll/app"
 	"atoll/frontend"
+	"atoll/internal/ollamafake"
 	"atoll/internal/ollamatest"
 	"atoll/server"
 	"atoll/store"
@@ -435,4 +439,65 @@ func TestMemoryList(t *testing.T) {
 		waitText(tid("memory-panel"), func(s string) bool { return !strings.Contains(s, "sugar-free") && strings.Contains(s, "Sweet Crumb") }, nil),
 	)
 	e.screenshot("memory")
+}
+
+// TestOwnToolAsksFirst: a tool of the user's is defined in Settings, enabled
+// on an agent, and when the (scripted) model calls it the window shows the
+// exact request and runs it only after Allow.
+func TestOwnToolAsksFirst(t *testing.T) {
+	var hits atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, `{"in_stock": 12}`)
+	}))
+	defer target.Close()
+	fake := ollamafake.New(t)
+	e := start(t, fake.URL)
+	if _, err := agent.NewRepo(filepath.Join(e.data, "agents")).Save(agent.Definition{Name: "shop", Model: ollamafake.DefaultChatModel}); err != nil {
+		t.Fatal(err)
+	}
+	tool := fmt.Sprintf(`[{"name": "check_stock", "description": "Stock of an item", "method": "GET", "url": "%s/stock?item={item}", "params": [{"name": "item", "required": true}]}]`, target.URL)
+	e.run("define the tool",
+		chromedp.Navigate(e.url+"/#/settings"),
+		chromedp.WaitVisible(tid("settings-tools-json")),
+		chromedp.SetValue(tid("settings-tools-json"), tool),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[any](`document.querySelector('[data-testid="settings-tools-json"]').dispatchEvent(new Event('input', {bubbles: true})), null`)(ctx, t)
+			return err
+		}),
+		chromedp.Click(tid("settings-tools-save")),
+		chromedp.WaitVisible(tid("settings-tools-saved")),
+	)
+	e.run("enable it on the agent",
+		chromedp.Navigate(e.url+"/#/agents"),
+		chromedp.WaitVisible(tid("agent-row-shop")),
+		chromedp.Click(tid("agent-row-shop")),
+		chromedp.WaitVisible(tid("agent-tool-http-check_stock")),
+		chromedp.Click(tid("agent-tool-http-check_stock")),
+		chromedp.Click(tid("agent-save")),
+		waitText(tid("agent-version"), func(s string) bool { return strings.Contains(s, "2") }, nil),
+	)
+	fake.Script(
+		ollamafake.Reply{ToolCalls: []ollamafake.ToolCall{{Name: "check_stock", Arguments: map[string]any{"item": "croissant"}}}},
+		ollamafake.Reply{Text: "We have 12 croissants."},
+	)
+	e.run("ask",
+		chromedp.Navigate(e.url+"/#/chat"),
+		chromedp.WaitVisible(tid("chat-input")),
+		chromedp.SendKeys(tid("chat-input"), "Do you have croissants?"),
+		chromedp.WaitEnabled(tid("chat-send")),
+		chromedp.SendKeys(tid("chat-input"), kb.Enter),
+		waitText(tid("tool-confirm"), func(s string) bool { return strings.Contains(s, "GET "+target.URL+"/stock?item=croissant") }, nil),
+	)
+	if hits.Load() != 0 {
+		t.Fatal("the request ran before the user allowed it")
+	}
+	e.screenshot("tool-confirm")
+	e.run("allow",
+		chromedp.Click(tid("tool-allow")),
+		waitText(tid("answer"), func(s string) bool { return strings.Contains(s, "12 croissants") }, nil),
+	)
+	if hits.Load() != 1 {
+		t.Fatalf("allowed call made %d times", hits.Load())
+	}
 }

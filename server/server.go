@@ -97,7 +97,7 @@ var Bound = []string{
 	"ListKBs", "CreateKB", "RemoveKB", "SetEmbedModel", "ListDocuments", "DocumentChunks", "RemoveDocument",
 	"Ingest", "CancelJob", "ChooseFiles", "ChooseFolder", "Search",
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent", "AgentVersions", "GetAgentVersion", "RestoreAgentVersion",
-	"Ask", "StopAsk", "ListConversations", "GetConversation", "SourcePDF",
+	"Ask", "StopAsk", "ConfirmTool", "ListHTTPTools", "SaveHTTPTools", "ListConversations", "GetConversation", "SourcePDF",
 	"ListLeads", "ExportLeadsCSV", "PullLeads", "RunAgentTest", "AgentTestSet",
 	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",
 	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "PublishSettings", "PublishAgent", "RollbackPublished", "GetSettings", "SaveSettings", "About",

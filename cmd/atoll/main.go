@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -224,6 +225,13 @@ func (e *env) runner(st *store.Store, c *llm.Client) *agent.Runner {
 	r := agent.NewRunner(c, e.searcher(st, c), agent.NewConversations(filepath.Join(e.data, "conversations")))
 	r.Leads = agent.NewLeads(filepath.Join(e.data, "leads"))
 	r.Memory = agent.NewMemories(filepath.Join(e.data, "memory")) // the command line is the local user, as the desktop
+	r.HTTPTools = func() []agent.HTTPTool { return app.LoadHTTPTools(e.data) }
+	// Whoever runs the command is at the terminal: each call is shown there
+	// as it is made (the desktop asks first).
+	r.Confirm = func(_ context.Context, call agent.HTTPCall) error {
+		fmt.Fprintf(e.stderr, "tool %s: %s %s\n", call.Tool, call.Method, call.URL)
+		return nil
+	}
 	return r
 }
 

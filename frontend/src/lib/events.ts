@@ -7,6 +7,7 @@ export const EVENTS = {
   chatDone: 'chat:done',
   modelsPull: 'models:pull',
   publishProgress: 'publish:progress',
+  toolConfirm: 'tool:confirm',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];
