@@ -19,8 +19,8 @@ func TestHTTPToolValidate(t *testing.T) {
 	}
 	for _, bad := range []HTTPTool{
 		{Name: "calculate", Method: "GET", URL: "https://x.example/"},                                   // a built-in's name
-		{Name: "x", Method: "DELETE", URL: "https://x.example/"},                                       // method
-		{Name: "x", Method: "GET", URL: "file:///etc/passwd"},                                          // scheme
+		{Name: "x", Method: "DELETE", URL: "https://x.example/"},                                        // method
+		{Name: "x", Method: "GET", URL: "file:///etc/passwd"},                                           // scheme
 		{Name: "x", Method: "GET", URL: "https://{host}.example/", Params: []HTTPParam{{Name: "host"}}}, // host from the model
 		{Name: "x", Method: "GET", URL: "https://x.example/{undeclared}"},                               // undeclared parameter
 	} {
