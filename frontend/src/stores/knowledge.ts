@@ -62,6 +62,9 @@ export async function loadDocs(kb: string) {
 }
 
 function track(job: string, kb: string) {
+  // A small job can finish before its id comes back: then there is nothing
+  // left to track (its summary is already shown).
+  if (get(summaries).some((s) => s.job === job)) return;
   jobs.update((j) => (j[job] ? j : { ...j, [job]: { job, kb, progress: null, cancelling: false } }));
 }
 

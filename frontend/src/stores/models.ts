@@ -34,10 +34,13 @@ export async function loadGPU() {
 
 let pullJob = '';
 let offPull: (() => void) | null = null;
+// Events can arrive before PullModel returns the job's id: keep the latest.
+const latestPull = new Map<string, PullEvent>();
 
 export async function pullModel(name: string) {
   if (!offPull) {
     offPull = on<PullEvent>(EVENTS.modelsPull, (ev) => {
+      latestPull.set(ev.job, ev);
       if (ev.job !== pullJob) return;
       pull.set(ev);
       if (ev.done && !ev.error) loadModels().catch(() => {});
@@ -45,6 +48,11 @@ export async function pullModel(name: string) {
   }
   pull.set({ job: '', name, status: 'starting', total: 0, completed: 0, done: false, error: '' });
   pullJob = await call<string>('PullModel', name);
+  const early = latestPull.get(pullJob);
+  if (early) {
+    pull.set(early);
+    if (early.done && !early.error) loadModels().catch(() => {});
+  }
 }
 
 export async function loadModels() {
