@@ -64,7 +64,8 @@ export async function loadDocs(kb: string) {
 function track(job: string, kb: string) {
   // A small job can finish before its id comes back: then there is nothing
   // left to track (its summary is already shown).
-  if (get(summaries).some((s) => s.job === job)) return;
+  if (finishedEarly.delete(job)) return;
+  tracked.add(job);
   jobs.update((j) => (j[job] ? j : { ...j, [job]: { job, kb, progress: null, cancelling: false } }));
 }
 
@@ -119,6 +120,10 @@ export function dismissSummary(job: string) {
 }
 
 let unsubs: (() => void)[] = [];
+/** Jobs whose ingest:done arrived before Ingest returned their id. */
+const finishedEarly = new Set<string>();
+/** Jobs whose id Ingest has returned. */
+const tracked = new Set<string>();
 
 /** Subscribes to ingest events once for the app's lifetime. */
 export function watchIngest() {
@@ -133,6 +138,7 @@ export function watchIngest() {
     }),
     on<IngestDone>(EVENTS.ingestDone, (d) => {
       if (!d?.job) return;
+      if (!tracked.delete(d.job)) finishedEarly.add(d.job);
       jobs.update((j) => {
         const { [d.job]: _, ...rest } = j;
         return rest;
