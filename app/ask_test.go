@@ -26,6 +26,20 @@ func (d *doneEmitter) Emit(name string, payload any) {
 	}
 }
 
+// wait gives an answer up to five seconds to finish.
+func (d *doneEmitter) wait() {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		d.mu.Lock()
+		n := len(d.done)
+		d.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestAskStallIsReported: when the server stops sending mid-answer, the user
 // is told what happened and what to do instead of waiting forever.
 func TestAskStallIsReported(t *testing.T) {
@@ -44,16 +58,7 @@ func TestAskStallIsReported(t *testing.T) {
 	if _, err := a.Ask("chatty", "", "hello?"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		em.mu.Lock()
-		n := len(em.done)
-		em.mu.Unlock()
-		if n > 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	em.wait()
 	em.mu.Lock()
 	defer em.mu.Unlock()
 	if len(em.done) != 1 || !strings.Contains(em.done[0].Error, "stopped sending") || !strings.Contains(em.done[0].Error, "ollama serve") {
@@ -107,16 +112,7 @@ func TestToolConfirmation(t *testing.T) {
 		if _, err := a.Ask("shop", "", "Any bread?"); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().Before(deadline) {
-			em.mu.Lock()
-			n := len(em.done)
-			em.mu.Unlock()
-			if n > 0 {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		em.wait()
 		em.mu.Lock()
 		em.done = nil
 		em.mu.Unlock()

@@ -414,17 +414,7 @@ func (v *VectorIndex) signPass(q []float32, m int, allow []bool) []int32 {
 		}(&heaps[wk])
 	}
 	wg.Wait()
-	if workers == 1 {
-		return heaps[0].keys()
-	}
-	var all topHeap
-	all.init(m)
-	for i := range heaps {
-		for j, key := range heaps[i].k {
-			all.push(key, heaps[i].s[j])
-		}
-	}
-	return all.keys()
+	return mergeHeaps(heaps, m)
 }
 
 func (v *VectorIndex) int8Pass(q []float32, cands []int32, m int) []int32 {
@@ -453,7 +443,12 @@ func (v *VectorIndex) int8Pass(q []float32, cands []int32, m int) []int32 {
 		}(&heaps[wk])
 	}
 	wg.Wait()
-	if workers == 1 {
+	return mergeHeaps(heaps, m)
+}
+
+// mergeHeaps joins the workers' best-m lists into one.
+func mergeHeaps(heaps []topHeap, m int) []int32 {
+	if len(heaps) == 1 {
 		return heaps[0].keys()
 	}
 	var all topHeap
