@@ -207,6 +207,9 @@ func (in *Ingester) Run(ctx context.Context, job, kbName, embedModel string, pat
 	if kb.Meta().EmbedModel == "" {
 		sum.Pending = 0
 	}
+	// The index snapshot is a cache (the next open rebuilds without it), so
+	// failing to write it is not the job's failure.
+	_ = kb.MaybeCheckpoint()
 	tick.send(p, true)
 	sum.Seconds = time.Since(start).Seconds()
 	return sum, nil
@@ -305,6 +308,7 @@ func (in *Ingester) EmbedPending(ctx context.Context, kb *store.KB, progress fun
 			progress(done, len(pending))
 		}
 	}
+	_ = kb.MaybeCheckpoint() // a cache: see Run
 	return "", nil
 }
 

@@ -65,16 +65,17 @@ func coverage(qt *queryTerms, st *corpusStats, d *doc) float64 {
 }
 
 func (d *doc) hasTerm(t string) bool {
-	lo, hi := 0, len(d.terms)
+	terms := d.termList()
+	lo, hi := 0, len(terms)
 	for lo < hi {
 		m := (lo + hi) / 2
-		if d.terms[m].term < t {
+		if terms[m].term < t {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	return lo < len(d.terms) && d.terms[lo].term == t
+	return lo < len(terms) && terms[lo].term == t
 }
 
 func coverageOf(qt *queryTerms, weight func(string) float64, has func(string) bool, text string) float64 {

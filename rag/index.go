@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Index is one knowledge base in memory: passages, a BM25 lexical index and,
@@ -31,8 +32,11 @@ type Index struct {
 }
 
 type doc struct {
-	p       Passage
-	terms   []docTerm // sorted by term
+	p Passage
+	// terms, sorted by term, for removal and coverage. A passage restored
+	// from a snapshot has none until first needed (termList), so opening a
+	// large knowledge base does not tokenise it again.
+	terms   atomic.Pointer[[]docTerm]
 	bodyLen int
 	headLen int
 	hasVec  bool
@@ -115,12 +119,25 @@ func analyse(p Passage) *doc {
 		}
 		d.headLen++
 	})
-	d.terms = make([]docTerm, 0, len(counts))
+	terms := make([]docTerm, 0, len(counts))
 	for _, dt := range counts {
-		d.terms = append(d.terms, *dt)
+		terms = append(terms, *dt)
 	}
-	sort.Slice(d.terms, func(i, j int) bool { return d.terms[i].term < d.terms[j].term })
+	sort.Slice(terms, func(i, j int) bool { return terms[i].term < terms[j].term })
+	d.terms.Store(&terms)
 	return d
+}
+
+// termList returns the passage's terms, tokenising it again if it was
+// restored from a snapshot. Concurrent callers may both compute it; the
+// results are identical.
+func (d *doc) termList() []docTerm {
+	if t := d.terms.Load(); t != nil {
+		return *t
+	}
+	t := analyse(d.p).terms.Load()
+	d.terms.Store(t)
+	return *t
 }
 
 func headField(p Passage) string {
@@ -146,7 +163,7 @@ func (ix *Index) insert(d *doc) {
 		ix.headLens = append(ix.headLens, int32(d.headLen))
 	}
 	ix.byID[d.p.ID] = slot
-	for _, dt := range d.terms {
+	for _, dt := range d.termList() {
 		ps := ix.terms[dt.term]
 		if ps == nil {
 			ps = &postings{}
@@ -179,7 +196,7 @@ func (ix *Index) removeSlot(slot int) {
 	if d == nil {
 		return
 	}
-	for _, dt := range d.terms {
+	for _, dt := range d.termList() {
 		if ps := ix.terms[dt.term]; ps != nil {
 			ps.df--
 		}
@@ -246,8 +263,8 @@ func (ix *Index) Len() int {
 	return ix.live
 }
 
-// SetVector attaches an embedding to a passage. Vectors should be
-// normalised; the first vector fixes the dimensions and a vector of other
+// SetVector attaches an embedding to a passage. The index keeps vec itself
+// (not a copy): do not modify it afterwards. Vectors should be normalised; the first vector fixes the dimensions and a vector of other
 // dimensions, or for an unknown passage, is ignored.
 func (ix *Index) SetVector(id string, vec []float32) {
 	ix.mu.Lock()
@@ -314,5 +331,26 @@ func (ix *Index) Passages(source string) []Passage {
 		}
 		return out[i].Start < out[j].Start
 	})
+	return out
+}
+
+// Has reports whether a passage is indexed.
+func (ix *Index) Has(id string) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	_, ok := ix.byID[id]
+	return ok
+}
+
+// WithoutVectors lists the passages that have no vector.
+func (ix *Index) WithoutVectors() []string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var out []string
+	for _, d := range ix.docs {
+		if d != nil && !d.hasVec {
+			out = append(out, d.p.ID)
+		}
+	}
 	return out
 }

@@ -30,11 +30,15 @@ type VectorIndex struct {
 	words   int // sign-code words per vector
 	present []bool
 	count   int
-	floats  []float32 // key*dims
-	codes   []int8    // key*dims
-	scales  []float32 // int8 scale per key
-	signs   []uint64  // key*words
-	ones    []uint16  // set bits per sign code
+	// vecs holds the caller's vectors by key, not copies: the store's
+	// vectors are already in memory once, and a second 300 MB copy at 100k
+	// chunks doubled both memory and the time to open. Callers must not
+	// modify a vector after handing it over.
+	vecs   [][]float32
+	codes  []int8    // key*dims
+	scales []float32 // int8 scale per key
+	signs  []uint64  // key*words
+	ones   []uint16  // set bits per sign code
 
 	sum       []float64 // running per-dimension sum of present vectors
 	mean      []float32 // centre the sign codes were taken around
@@ -68,8 +72,9 @@ func (v *VectorIndex) Dims() int { return v.dims }
 // Len is the number of vectors held.
 func (v *VectorIndex) Len() int { return v.count }
 
-// BytesPerVector is the memory one vector takes across all three forms.
-func (v *VectorIndex) BytesPerVector() int { return v.dims*4 + v.dims + v.words*8 + 4 + 2 + 1 }
+// BytesPerVector is the memory one vector takes across all three forms
+// (the floats are the caller's, shared, and counted here once).
+func (v *VectorIndex) BytesPerVector() int { return v.dims*4 + 24 + v.dims + v.words*8 + 4 + 2 + 1 }
 
 // Set stores vec under key, replacing any previous vector. It reports false
 // (and stores nothing) when the dimensions differ from the first vector's.
@@ -95,7 +100,7 @@ func (v *VectorIndex) Set(key int, vec []float32) bool {
 		v.Delete(key)
 	}
 	d := v.dims
-	copy(v.floats[key*d:(key+1)*d], vec)
+	v.vecs[key] = vec
 	v.scales[key] = quantise(vec, v.codes[key*d:(key+1)*d])
 	v.present[key] = true
 	v.count++
@@ -152,7 +157,7 @@ func (v *VectorIndex) SetMany(keys []int, vecs [][]float32) int {
 					continue
 				}
 				k, vec := keys[i], vecs[i]
-				copy(v.floats[k*d:(k+1)*d], vec)
+				v.vecs[k] = vec
 				v.scales[k] = quantise(vec, v.codes[k*d:(k+1)*d])
 				for j, x := range vec {
 					sum[j] += float64(x)
@@ -191,9 +196,10 @@ func (v *VectorIndex) Delete(key int) {
 	if key < 0 || key >= len(v.present) || !v.present[key] {
 		return
 	}
-	for i, x := range v.floats[key*v.dims : (key+1)*v.dims] {
+	for i, x := range v.vecs[key] {
 		v.sum[i] -= float64(x)
 	}
+	v.vecs[key] = nil
 	v.present[key] = false
 	v.count--
 }
@@ -206,7 +212,7 @@ func (v *VectorIndex) Truncate(n int) {
 	if n < len(v.present) {
 		v.present = v.present[:n]
 		v.scales = v.scales[:n]
-		v.floats = v.floats[:n*v.dims]
+		v.vecs = v.vecs[:n]
 		v.codes = v.codes[:n*v.dims]
 		v.signs = v.signs[:n*v.words]
 		v.ones = v.ones[:n]
@@ -220,7 +226,7 @@ func (v *VectorIndex) grow(n int) {
 	v.present = extend(v.present, n)
 	v.scales = extend(v.scales, n)
 	v.ones = extend(v.ones, n)
-	v.floats = extend(v.floats, n*v.dims)
+	v.vecs = extend(v.vecs, n)
 	v.codes = extend(v.codes, n*v.dims)
 	v.signs = extend(v.signs, n*v.words)
 }
@@ -256,7 +262,7 @@ func (v *VectorIndex) recentre() {
 		if !ok {
 			continue
 		}
-		for i, x := range v.floats[k*d : (k+1)*d] {
+		for i, x := range v.vecs[k] {
 			dev[i] += math.Abs(float64(x - v.mean[i]))
 		}
 	}
@@ -281,8 +287,7 @@ func (v *VectorIndex) recentre() {
 }
 
 func (v *VectorIndex) encodeSigns(key int) {
-	d := v.dims
-	vec := v.floats[key*d : (key+1)*d]
+	vec := v.vecs[key]
 	out := v.signs[key*v.words : (key+1)*v.words]
 	clear(out)
 	ones := 0
@@ -464,9 +469,8 @@ func mergeHeaps(heaps []topHeap, m int) []int32 {
 func (v *VectorIndex) exact(q []float32, keys []int32, k int) []VectorHit {
 	var h topHeap
 	h.init(k)
-	d := v.dims
 	for _, key := range keys {
-		h.push(key, dot(q, v.floats[int(key)*d:int(key)*d+d]))
+		h.push(key, dot(q, v.vecs[key]))
 	}
 	out := make([]VectorHit, len(h.k))
 	for i := range h.k {

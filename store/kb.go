@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -47,12 +47,6 @@ const (
 	StatusFailed = "failed"
 )
 
-type docRecord struct {
-	Op   string `json:"op"` // "put" or "del"
-	Doc  *Doc   `json:"doc,omitempty"`
-	Path string `json:"path,omitempty"`
-}
-
 // KB is one open knowledge base: its documents, their chunks, vectors and
 // the in-memory search index.
 type KB struct {
@@ -72,6 +66,13 @@ type KB struct {
 	// index, refs how many stored chunks carry that text.
 	rep  map[string]string
 	refs map[string]int
+
+	// dirty: the index has changed since index.snap was written.
+	dirty    bool
+	changed  int  // chunks added, removed or given vectors since then
+	restored bool // the index came from the snapshot (for tests)
+	closed   bool
+	bg       sync.WaitGroup // a checkpoint running in the background
 }
 
 // TextKey is the vector key of a chunk's text.
@@ -81,22 +82,33 @@ func TextKey(text string) string {
 }
 
 func openKB(dir string, m Meta) (*KB, error) {
-	kb := &KB{dir: dir, meta: m, docs: map[string]*Doc{}, index: rag.NewIndex()}
+	kb := &KB{dir: dir, meta: m, docs: map[string]*Doc{}}
+	snap, snapIndex, haveSnap := readSnapshot(dir)
+	if haveSnap && snap.model != m.EmbedModel {
+		haveSnap = false
+	}
+	reached := haveSnap && snap.docsEnd == 0
+	var tail []docRecord // records written after the snapshot was taken
 	sizes := map[string]int64{}
-	lg, err := openLog(filepath.Join(dir, "docs.log"), func(p []byte) error {
-		var r docRecord
-		if err := json.Unmarshal(p, &r); err != nil {
+	lg, err := openLog(filepath.Join(dir, "docs.log"), func(p []byte, end int64) error {
+		r, err := decodeRecord(p)
+		if err != nil {
 			return nil // a record we cannot read is skipped, never fatal
 		}
-		switch r.Op {
-		case "put":
-			if r.Doc != nil {
-				kb.docs[r.Doc.Path] = r.Doc
-				sizes[r.Doc.Path] = int64(len(p)) + frameHeader
-			}
-		case "del":
-			delete(kb.docs, r.Path)
+		switch {
+		case r.Op == "put" && r.Doc != nil:
+			sizes[r.Doc.Path] = int64(len(p)) + frameHeader
+		case r.Op == "del":
 			delete(sizes, r.Path)
+		}
+		if haveSnap && reached {
+			tail = append(tail, r)
+			return nil
+		}
+		kb.apply(r)
+		if haveSnap && end >= snap.docsEnd {
+			reached = end == snap.docsEnd && crc32.Checksum(p, crcTable) == snap.docsLast
+			haveSnap = reached
 		}
 		return nil
 	})
@@ -107,29 +119,197 @@ func openKB(dir string, m Meta) (*KB, error) {
 	for _, s := range sizes {
 		kb.live += s
 	}
-	if lg.size > 4<<20 && lg.size > 2*kb.live {
-		if err := kb.compact(); err != nil {
-			return nil, err
-		}
-	}
-	kb.indexDocs(kb.sortedDocs()...)
 	if m.EmbedModel != "" {
 		vs, err := openVectors(dir, m.EmbedModel)
 		if err != nil {
+			lg.close()
 			return nil, err
 		}
 		kb.vectors = vs
-		kb.applyVectors(kb.allChunks())
 	}
+	kb.restored = haveSnap && reached && kb.restoreIndex(snapIndex) == nil
+	if !kb.restored {
+		kb.rebuildIndex()
+	}
+	for _, r := range tail {
+		kb.touch(1)
+		if r.Op == "put" && r.Doc != nil {
+			if old, ok := kb.docs[r.Doc.Path]; ok {
+				kb.unindexDoc(old)
+			}
+			kb.docs[r.Doc.Path] = r.Doc
+			kb.indexDocs(r.Doc)
+		} else if old, ok := kb.docs[r.Path]; ok && r.Op == "del" {
+			kb.unindexDoc(old)
+			delete(kb.docs, r.Path)
+		}
+	}
+	kb.applyMissingVectors()
 	if m.NextEmbedModel != "" {
 		vs, err := openVectors(dir, m.NextEmbedModel)
 		if err != nil {
+			kb.Close()
 			return nil, err
 		}
 		kb.next = vs
 		kb.promoteIfComplete()
 	}
+	if lg.size > 4<<20 && lg.size > 2*kb.live {
+		if err := kb.compact(); err != nil {
+			kb.Close()
+			return nil, err
+		}
+	}
+	if kb.dirty && len(kb.docs) > 0 {
+		kb.bg.Add(1)
+		go func() {
+			defer kb.bg.Done()
+			_ = kb.Checkpoint()
+		}()
+	}
 	return kb, nil
+}
+
+// apply replays one docs.log record into the document map.
+func (kb *KB) apply(r docRecord) {
+	switch r.Op {
+	case "put":
+		if r.Doc != nil {
+			kb.docs[r.Doc.Path] = r.Doc
+		}
+	case "del":
+		delete(kb.docs, r.Path)
+	}
+}
+
+type chunkRef struct {
+	d *Doc
+	i int
+}
+
+// restoreIndex loads the index from a snapshot of the current documents,
+// checking that it indexes exactly one chunk per distinct text.
+func (kb *KB) restoreIndex(data []byte) error {
+	n := 0
+	for _, d := range kb.docs {
+		n += len(d.Chunks)
+	}
+	byID := make(map[string]chunkRef, n)
+	for _, d := range kb.docs {
+		for i := range d.Chunks {
+			byID[d.Chunks[i].ID] = chunkRef{d, i}
+		}
+	}
+	rep, refs := make(map[string]string, n), make(map[string]int, n)
+	dup := false
+	ix, err := rag.RestoreIndex(data, func(id string) (rag.Passage, []float32, bool) {
+		r, ok := byID[id]
+		if !ok {
+			return rag.Passage{}, nil, false
+		}
+		c := r.d.Chunks[r.i]
+		if _, seen := rep[c.Key]; seen {
+			dup = true
+		}
+		rep[c.Key] = c.ID
+		var vec []float32
+		if kb.vectors != nil {
+			vec, _ = kb.vectors.get(c.Key)
+		}
+		return passage(kb.meta.Name, r.d, c), vec, true
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range kb.docs {
+		for _, c := range d.Chunks {
+			refs[c.Key]++
+		}
+	}
+	if dup || len(rep) != len(refs) || len(rep) != ix.Len() {
+		return rag.ErrSnapshot
+	}
+	kb.index, kb.rep, kb.refs = ix, rep, refs
+	return nil
+}
+
+// applyMissingVectors gives the index the vectors stored since its snapshot.
+func (kb *KB) applyMissingVectors() {
+	if kb.vectors == nil {
+		return
+	}
+	missing := map[string]bool{}
+	for _, id := range kb.index.WithoutVectors() {
+		missing[id] = true
+	}
+	if len(missing) == 0 {
+		return
+	}
+	var ids []string
+	var vecs [][]float32
+	for _, d := range kb.sortedDocs() {
+		for _, c := range d.Chunks {
+			if !missing[c.ID] {
+				continue
+			}
+			if v, ok := kb.vectors.get(c.Key); ok {
+				ids = append(ids, c.ID)
+				vecs = append(vecs, v)
+			}
+		}
+	}
+	if len(ids) > 0 {
+		kb.index.SetVectors(ids, vecs)
+		kb.touch(len(ids))
+	}
+}
+
+func (kb *KB) touch(n int) {
+	kb.dirty = true
+	kb.changed += max(n, 1)
+}
+
+// Checkpoint writes the index snapshot if the index changed since the last
+// one, so the next open restores instead of rebuilding. Closing does it.
+func (kb *KB) Checkpoint() error {
+	kb.mu.Lock()
+	defer kb.mu.Unlock()
+	return kb.checkpointLocked()
+}
+
+// MaybeCheckpoint writes the snapshot once enough has changed since the last
+// one (5% of the chunks, or 5000) that replaying it on the next open would
+// be noticeable: writing the whole snapshot (about 0.2 s and 110 MB at 100k
+// chunks) after every small ingest would cost more than it saves. The
+// ingester calls it after each job; after a crash, open replays at most
+// that much.
+func (kb *KB) MaybeCheckpoint() error {
+	kb.mu.Lock()
+	defer kb.mu.Unlock()
+	total := 0
+	for _, d := range kb.docs {
+		total += len(d.Chunks)
+	}
+	if kb.changed < 5000 && kb.changed*20 < total {
+		return nil
+	}
+	return kb.checkpointLocked()
+}
+
+func (kb *KB) checkpointLocked() error {
+	if !kb.dirty || kb.closed {
+		return nil
+	}
+	model := ""
+	if kb.vectors != nil {
+		model = kb.meta.EmbedModel
+	}
+	h := snapHeader{docsEnd: kb.log.size, docsLast: kb.log.last, model: model}
+	if err := writeSnapshot(kb.dir, h, kb.index.WriteSnapshot); err != nil {
+		return fmt.Errorf("couldn't write the index snapshot of %q: %w", kb.meta.Name, err)
+	}
+	kb.dirty, kb.changed = false, 0
+	return nil
 }
 
 // sortedDocs lists documents by path, so which copy of a repeated text is
@@ -223,16 +403,18 @@ func (kb *KB) compact() error {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
+	// The snapshot names a state of the old log; it goes first, so a crash
+	// never pairs it with the new one.
+	if err := removeSnapshot(kb.dir); err != nil {
+		return err
+	}
+	kb.touch(1 << 30)
 	if err := kb.log.close(); err != nil {
 		return err
 	}
 	err := writeLogAtomically(path, func(emit func([]byte) error) error {
 		for _, p := range paths {
-			b, err := json.Marshal(docRecord{Op: "put", Doc: kb.docs[p]})
-			if err != nil {
-				return err
-			}
-			if err := emit(b); err != nil {
+			if err := emit(encodePut(kb.docs[p])); err != nil {
 				return err
 			}
 		}
@@ -241,7 +423,7 @@ func (kb *KB) compact() error {
 	if err != nil {
 		return err
 	}
-	lg, err := openLog(path, func([]byte) error { return nil })
+	lg, err := openLog(path, func([]byte, int64) error { return nil })
 	if err != nil {
 		return err
 	}
@@ -308,10 +490,7 @@ func (kb *KB) Put(d Doc) error {
 			c.ID = chunkID(d.Path, d.Hash, i)
 		}
 	}
-	b, err := json.Marshal(docRecord{Op: "put", Doc: &d})
-	if err != nil {
-		return err
-	}
+	b := encodePut(&d)
 	kb.mu.Lock()
 	defer kb.mu.Unlock()
 	if err := kb.log.append(b); err != nil {
@@ -324,6 +503,7 @@ func (kb *KB) Put(d Doc) error {
 	kb.live += int64(len(b)) + frameHeader
 	kb.docs[d.Path] = &d
 	kb.indexDocs(&d)
+	kb.touch(len(d.Chunks))
 	return nil
 }
 
@@ -335,12 +515,12 @@ func (kb *KB) Remove(path string) error {
 	if !ok {
 		return fmt.Errorf("%s is not in this knowledge base", path)
 	}
-	b, _ := json.Marshal(docRecord{Op: "del", Path: path})
-	if err := kb.log.append(b); err != nil {
+	if err := kb.log.append(encodeDel(path)); err != nil {
 		return err
 	}
 	kb.unindexDoc(old)
 	delete(kb.docs, path)
+	kb.touch(len(old.Chunks))
 	return nil
 }
 
@@ -427,6 +607,7 @@ func (kb *KB) rebuildIndex() {
 	kb.index = rag.NewIndex()
 	kb.rep, kb.refs = nil, nil
 	kb.indexDocs(kb.sortedDocs()...)
+	kb.touch(1 << 30)
 }
 
 // promoteIfComplete lets the model being built take over once it covers
@@ -539,6 +720,7 @@ func (kb *KB) AddVectors(ctx context.Context, keys []string, vecs [][]float32) e
 		}
 	}
 	kb.applyVectors(chunks)
+	kb.touch(len(chunks))
 	return nil
 }
 
@@ -561,13 +743,16 @@ func (kb *KB) Search(q rag.Query) []rag.Hit {
 	return ix.Search(q)
 }
 
-// Close releases the files.
+// Close writes the index snapshot if it changed and releases the files.
 func (kb *KB) Close() {
+	kb.bg.Wait()
 	kb.mu.Lock()
 	defer kb.mu.Unlock()
-	if kb.log != nil {
+	_ = kb.checkpointLocked() // only a cache: the next open rebuilds without it
+	if kb.log != nil && !kb.closed {
 		kb.log.close()
 	}
+	kb.closed = true
 	if kb.vectors != nil {
 		kb.vectors.close()
 	}

@@ -27,26 +27,30 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 type recordLog struct {
 	f    *os.File
 	size int64
+	last uint32 // checksum of the last record: with size, it identifies a state of the log
 }
 
 // openLog replays every intact record through fn, truncates a torn tail, and
-// leaves the file open for appending.
-func openLog(path string, fn func(payload []byte) error) (*recordLog, error) {
+// leaves the file open for appending. The file is read whole, once: each
+// payload handed to fn is a slice of that buffer, valid (and never modified)
+// for as long as fn's caller keeps it, so decoders may point into it. end is
+// the offset just past the record.
+func openLog(path string, fn func(payload []byte, end int64) error) (*recordLog, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open %s: %w", path, err)
 	}
-	good, err := replay(f, fn)
+	data, err := readAll(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
 	}
-	st, err := f.Stat()
+	good, last, err := replay(data, fn)
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
 	}
-	if st.Size() != good {
+	if int64(len(data)) != good {
 		if err := f.Truncate(good); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("couldn't repair %s: %w", path, err)
@@ -60,41 +64,44 @@ func openLog(path string, fn func(payload []byte) error) (*recordLog, error) {
 		f.Close()
 		return nil, err
 	}
-	return &recordLog{f: f, size: good}, nil
+	return &recordLog{f: f, size: good, last: last}, nil
 }
 
-// replay returns the offset just past the last intact record.
-func replay(f *os.File, fn func([]byte) error) (int64, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return 0, err
+func readAll(f *os.File) ([]byte, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	r := bufio.NewReaderSize(f, 1<<20)
-	var off int64
-	var hdr [frameHeader]byte
-	var buf []byte
+	data := make([]byte, st.Size())
+	n, err := io.ReadFull(f, data)
+	if err == io.ErrUnexpectedEOF { // shrank while reading: use what is there
+		err = nil
+	}
+	return data[:n], err
+}
+
+// replay returns the offset just past the last intact record, and that
+// record's checksum.
+func replay(data []byte, fn func([]byte, int64) error) (off int64, last uint32, err error) {
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return off, nil // clean end or torn header
+		rest := data[off:]
+		if len(rest) < frameHeader {
+			return off, last, nil // clean end or torn header
 		}
-		n := binary.LittleEndian.Uint32(hdr[0:4])
-		sum := binary.LittleEndian.Uint32(hdr[4:8])
-		if n > maxRecord {
-			return off, nil
+		n := binary.LittleEndian.Uint32(rest[0:4])
+		sum := binary.LittleEndian.Uint32(rest[4:8])
+		if n > maxRecord || int64(n) > int64(len(rest)-frameHeader) {
+			return off, last, nil
 		}
-		if cap(buf) < int(n) {
-			buf = make([]byte, n)
+		p := rest[frameHeader : frameHeader+int(n) : frameHeader+int(n)]
+		if crc32.Checksum(p, crcTable) != sum {
+			return off, last, nil
 		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return off, nil
+		end := off + frameHeader + int64(n)
+		if err := fn(p, end); err != nil {
+			return off, last, err
 		}
-		if crc32.Checksum(buf, crcTable) != sum {
-			return off, nil
-		}
-		if err := fn(buf); err != nil {
-			return off, err
-		}
-		off += frameHeader + int64(n)
+		off, last = end, sum
 	}
 }
 
@@ -124,6 +131,9 @@ func (l *recordLog) append(payloads ...[]byte) error {
 		return err
 	}
 	l.size += int64(total)
+	if len(payloads) > 0 {
+		l.last = crc32.Checksum(payloads[len(payloads)-1], crcTable)
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	"regexp"
+	"unsafe"
 
 	chromem "github.com/philippgille/chromem-go"
 )
@@ -21,8 +22,14 @@ type vectorSet struct {
 	dims  int
 	log   *recordLog
 	coll  *chromem.Collection
-	// byKey shares its slices with the collection's documents: chromem-go's
-	// GetByID copies every vector, too slow for opening a large knowledge base.
+	// filled is closed once the collection holds the vectors read at open:
+	// filling it runs beside the rest of opening (it is not needed to search).
+	filled  chan struct{}
+	fillErr error
+	// byKey shares its slices with the collection's documents and with the
+	// search index: chromem-go's GetByID copies every vector, too slow for
+	// opening a large knowledge base. The slices point into the log's bytes
+	// as read at open (or the caller's vectors) and are never modified.
 	byKey map[string][]float32
 }
 
@@ -35,24 +42,19 @@ func refuseEmbedding(context.Context, string) ([]float32, error) {
 	return nil, errors.New("atoll computes embeddings itself; the store never embeds")
 }
 
+func vectorsFile(dir, model string) string {
+	return filepath.Join(dir, "vectors-"+unsafeFile.ReplaceAllString(model, "_")+".log")
+}
+
 func openVectors(dir, model string) (*vectorSet, error) {
 	db := chromem.NewDB()
 	coll, err := db.CreateCollection("v", nil, refuseEmbedding)
 	if err != nil {
 		return nil, err
 	}
-	vs := &vectorSet{model: model, coll: coll, byKey: map[string][]float32{}}
-	var batch []chromem.Document
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := coll.AddDocuments(context.Background(), batch, 2)
-		batch = batch[:0]
-		return err
-	}
-	path := filepath.Join(dir, "vectors-"+unsafeFile.ReplaceAllString(model, "_")+".log")
-	lg, err := openLog(path, func(p []byte) error {
+	vs := &vectorSet{model: model, coll: coll, byKey: map[string][]float32{}, filled: make(chan struct{})}
+	var docs []chromem.Document
+	lg, err := openLog(vectorsFile(dir, model), func(p []byte, _ int64) error {
 		key, vec, ok := decodeVector(p)
 		if !ok {
 			return nil
@@ -63,21 +65,25 @@ func openVectors(dir, model string) (*vectorSet, error) {
 		if len(vec) != vs.dims {
 			return nil // a vector of another shape never mixes in
 		}
-		batch = append(batch, chromem.Document{ID: key, Embedding: vec, Content: key})
-		vs.byKey[key] = vec
-		if len(batch) >= 4096 {
-			return flush()
+		if _, dup := vs.byKey[key]; !dup {
+			docs = append(docs, chromem.Document{ID: key, Embedding: vec, Content: key})
 		}
+		vs.byKey[key] = vec
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := flush(); err != nil {
-		lg.close()
-		return nil, err
-	}
 	vs.log = lg
+	go func() {
+		defer close(vs.filled)
+		for i := 0; i < len(docs); i += 4096 {
+			if err := coll.AddDocuments(context.Background(), docs[i:min(i+4096, len(docs))], 2); err != nil {
+				vs.fillErr = err
+				return
+			}
+		}
+	}()
 	return vs, nil
 }
 
@@ -105,6 +111,10 @@ func (vs *vectorSet) add(ctx context.Context, keys []string, vecs [][]float32) e
 		payloads[i] = encodeVector(k, vecs[i])
 		docs[i] = chromem.Document{ID: k, Embedding: vecs[i], Content: k}
 	}
+	<-vs.filled
+	if vs.fillErr != nil {
+		return fmt.Errorf("couldn't load the stored vectors: %w", vs.fillErr)
+	}
 	if err := vs.log.append(payloads...); err != nil {
 		return fmt.Errorf("couldn't store vectors: %w", err)
 	}
@@ -115,6 +125,7 @@ func (vs *vectorSet) add(ctx context.Context, keys []string, vecs [][]float32) e
 }
 
 func (vs *vectorSet) close() {
+	<-vs.filled
 	if vs.log != nil {
 		vs.log.close()
 	}
@@ -131,6 +142,10 @@ func encodeVector(key string, v []float32) []byte {
 	return b
 }
 
+// decodeVector reads a vector record. On little-endian machines, when the
+// floats are 4-byte aligned in b (they are in a log read whole: the header,
+// a 24-byte key and the two lengths add up to 36 bytes), the vector is b's
+// bytes themselves, not a copy.
 func decodeVector(b []byte) (string, []float32, bool) {
 	if len(b) < 2 {
 		return "", nil, false
@@ -140,12 +155,15 @@ func decodeVector(b []byte) (string, []float32, bool) {
 	if len(b) < kl+2 {
 		return "", nil, false
 	}
-	key := string(b[:kl])
+	key := string(b[:kl]) // a copy: map lookups compare keys, and 100k keys 3 KB apart miss the cache each time
 	b = b[kl:]
 	n := int(binary.LittleEndian.Uint16(b))
 	b = b[2:]
 	if len(b) != 4*n || n == 0 {
 		return "", nil, false
+	}
+	if littleEndian && uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
+		return key, unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n), true
 	}
 	v := make([]float32, n)
 	for i := range v {
@@ -153,3 +171,8 @@ func decodeVector(b []byte) (string, []float32, bool) {
 	}
 	return key, v, true
 }
+
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
