@@ -76,7 +76,12 @@ func main() {
 		OnStartup:   func(ctx context.Context) { bridge.ctx = ctx },
 		OnShutdown:  func(context.Context) { a.Close() },
 		Bind:        []any{a},
-		DragAndDrop: &options.DragAndDrop{EnableFileDrop: true, DisableWebViewDrop: true},
+		// Wails v2.9 on Linux: DisableWebViewDrop unsets the webview as a GTK
+		// drop target, and its own file-drop handlers hang on that target, so
+		// with it no drop arrives at all (wailsapp/wails#3563). The frontend
+		// refuses drops outside the drop zone instead (lib/dropguard.ts), so
+		// WebKit never navigates to a dropped file.
+		DragAndDrop: &options.DragAndDrop{EnableFileDrop: true},
 		// Two windows on one data folder would race on the same files.
 		SingleInstanceLock: &options.SingleInstanceLock{UniqueId: "atoll-" + hex.EncodeToString(id[:8])},
 		ErrorFormatter:     func(err error) any { return err.Error() },

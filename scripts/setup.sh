@@ -12,8 +12,11 @@ if [ "$mode" = test ]; then
   # xvfb + imagemagick + tesseract: the window smoke test (a real window,
   # a screenshot, and reading Atoll's own words off it); chromium: the
   # browser end-to-end tests; poppler-utils: the PDF reference (pdftotext);
-  # libtasn1-doc, shared-mime-info: the two TeX-made PDFs it is compared on.
-  pkgs+=(xvfb xauth imagemagick tesseract-ocr tesseract-ocr-eng chromium poppler-utils x11-utils libtasn1-doc shared-mime-info)
+  # libtasn1-doc, shared-mime-info: the two TeX-made PDFs it is compared on;
+  # xdotool, python3-gi, gir1.2-gtk-3.0: the window test clicks, types into
+  # the native file dialog, and drags a file from a GTK drag source.
+  pkgs+=(xvfb xauth imagemagick tesseract-ocr tesseract-ocr-eng chromium poppler-utils x11-utils libtasn1-doc shared-mime-info
+    xdotool python3-gi gir1.2-gtk-3.0)
 fi
 
 missing=()

@@ -4,13 +4,34 @@
 # the Wails template or a crashed frontend all fail. Also records start-up time
 # (launch until the Knowledge screen is readable) and memory (app + WebKit
 # processes) in test-artifacts/window/metrics.json for `make bench`.
+#
+# Then it adds files the two ways a person does, in the real window, and
+# checks with the command line on the same data folder that they were ingested:
+#   - "Add files" is clicked (xdotool), the native GTK file chooser opens, the
+#     file's path is typed into it (Ctrl+L, path, Enter);
+#   - a file is dragged from another program (scripts/dragsource.py, a real
+#     XDND drag source; xdotool alone cannot speak XDND) and dropped on the
+#     drop zone, after a first file was dropped on the Chat screen, where it
+#     must be refused without the window navigating away to it.
+# Buttons are found by reading the screenshot (tesseract's word boxes), not by
+# fixed coordinates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bin/atoll-desktop
 out=test-artifacts/window
 mkdir -p "$out"
+cli=build/bin/atoll
+py=/usr/bin/python3  # Debian's, where python3-gi is installed (not a pyenv shim)
+fail() { echo "window-smoke: FAIL — $*" >&2; exit 1; }
 [ -x "$bin" ] || { echo "window-smoke: $bin is missing; run make build" >&2; exit 1; }
+[ -x "$cli" ] || { echo "window-smoke: $cli is missing; run make build" >&2; exit 1; }
+for tool in Xvfb xdpyinfo import convert tesseract xdotool; do
+  command -v "$tool" >/dev/null || fail "$tool is missing; run scripts/setup.sh test"
+done
+"$py" -c 'import gi; gi.require_version("Gtk", "3.0"); from gi.repository import Gtk' 2>/dev/null ||
+  fail "python3-gi with GTK 3 is missing (python3-gi gir1.2-gtk-3.0); run scripts/setup.sh test"
 data=$(mktemp -d)
+files=$(mktemp -d)
 disp=":$((100 + RANDOM % 200))"
 Xvfb "$disp" -screen 0 1280x860x24 -nolisten tcp >/dev/null 2>&1 &
 xpid=$!
@@ -19,10 +40,19 @@ cleanup() {
   [ -n "$apid" ] && kill "$apid" 2>/dev/null || true
   kill "$xpid" 2>/dev/null || true
   wait 2>/dev/null || true
-  rm -rf "$data"
+  rm -rf "$data" "$files"
 }
 trap cleanup EXIT
 for _ in $(seq 1 50); do xdpyinfo -display "$disp" >/dev/null 2>&1 && break; sleep 0.1; done
+
+# A knowledge base with one document, so the Knowledge screen opens on it with
+# its Add buttons and drop zone. Each file carries a word found nowhere else.
+echo "The lighthouse keeper logs the tides every morning." > "$files/seed.txt"
+echo "Harbour pilots chart quayword currents before dawn." > "$files/chosen in dialog.txt"
+echo "Ferrymen count dropword gulls at dusk." > "$files/dropped.txt"
+echo "Stevedores stack strayword crates on the pier." > "$files/stray.txt"
+OLLAMA_HOST=http://127.0.0.1:9 "$cli" --data "$data" ingest --kb smoke "$files/seed.txt" >/dev/null 2>&1 ||
+  fail "atoll ingest of the seed file failed"
 
 start=$(date +%s.%N)
 # Port 9 (discard) is closed: the app must start and show its screen even
@@ -59,3 +89,142 @@ done
 secs=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b-a}')
 printf '{"startup_seconds": %.2f, "rss_mb": %d, "processes": %d}\n' "$secs" $((rss / 1024)) "$(wc -w <<<"$pids")" > "$out/metrics.json"
 echo "window-smoke: ok — Knowledge screen visible after ${secs}s, $((rss / 1024)) MB across the app and WebKit; screenshot $out/window.png"
+
+# ---- adding files: the native dialog and drag and drop ----------------------
+t0=$(date +%s.%N)
+export DISPLAY=$disp
+shot() { import -window root "$out/$1.png"; }
+
+# locate IMAGE "PHRASE" [WxH+X+Y]: the centre of PHRASE (words on one line) in
+# screen coordinates, read by tesseract from the image or a crop of it; tries
+# two scales, dark on light then inverted (white text on the accent colour).
+locate() {
+  local img=$1 phrase=$2 crop=${3:-} ox=0 oy=0 r="" v tmp
+  tmp=$(mktemp -d)
+  if [ -n "$crop" ]; then
+    ox=${crop#*+}; oy=${ox#*+}; ox=${ox%%+*}
+    convert "$img" -crop "$crop" +repage "$tmp/in.png"
+  else
+    cp "$img" "$tmp/in.png"
+  fi
+  for v in 200 300 "200 -negate" "300 -negate"; do
+    # shellcheck disable=SC2086
+    convert "$tmp/in.png" -colorspace gray -resize "${v%% *}%" ${v#"${v%% *}"} "$tmp/x.png"
+    r=$(tesseract "$tmp/x.png" - tsv 2>/dev/null | awk -F'\t' -v p="$phrase" -v ox="$ox" -v oy="$oy" -v s="${v%% *}" '
+      BEGIN { n = split(p, w, " ") }
+      NR > 1 && $12 != "" {
+        line = $3 "." $4 "." $5
+        if (line != last) k = 0
+        last = line
+        if ($12 != w[k + 1]) k = 0
+        if ($12 == w[k + 1]) {
+          k++
+          if (k == 1) { l = $7; t = $8; b = $8 + $10 }
+          if ($8 + $10 > b) b = $8 + $10
+          if (k == n) { printf "%d %d\n", ox + (l + $7 + $9) * 50 / s, oy + (t + b) * 50 / s; exit }
+        }
+      }')
+    [ -n "$r" ] && break
+  done
+  rm -rf "$tmp"
+  echo "$r"
+}
+
+# find "PHRASE" [crop] [seconds]: waits until the phrase is readable on screen.
+find_on_screen() {
+  local phrase=$1 crop=${2:-} secs=${3:-10} at=""
+  for _ in $(seq 1 $((secs * 2))); do
+    shot find
+    at=$(locate "$out/find.png" "$phrase" "$crop")
+    [ -n "$at" ] && { echo "$at"; return 0; }
+    sleep 0.5
+  done
+  return 1
+}
+
+click() { xdotool mousemove "$1" "$2" click 1; }
+
+# ingested WORD: the CLI, on the same data folder, finds the document holding WORD.
+ingested() {
+  OLLAMA_HOST=http://127.0.0.1:9 "$cli" --data "$data" search --kb smoke --json "$1" 2>/dev/null | grep -q '"source"'
+}
+wait_ingested() {
+  for _ in $(seq 1 40); do ingested "$1" && return 0; sleep 0.5; done
+  return 1
+}
+
+# drag FILE X Y: drags FILE from a GTK drag source placed over the sidebar and
+# drops it at X,Y, moving the pointer in steps as a hand would (XDND needs
+# motion events to find the target).
+drag() {
+  local log="$out/drag.log" src
+  "$py" scripts/dragsource.py "$1" 40 600 >"$log" 2>&1 &
+  src=$!
+  for _ in $(seq 1 50); do grep -q ready "$log" && break; sleep 0.1; done
+  grep -q ready "$log" || fail "the drag source did not start: $(cat "$log")"
+  xdotool mousemove 90 630 mousedown 1
+  for i in $(seq 1 20); do
+    xdotool mousemove $((90 + ($2 - 90) * i / 20)) $((630 + ($3 - 630) * i / 20))
+    sleep 0.03
+  done
+  sleep 0.3
+  xdotool mousemove "$2" "$3"
+  sleep 0.3
+  xdotool mouseup 1
+  for _ in $(seq 1 50); do kill -0 "$src" 2>/dev/null || break; sleep 0.1; done
+  kill "$src" 2>/dev/null || true
+  wait "$src" 2>/dev/null || true
+}
+
+# Where to read: the sidebar, and the knowledge base's pane (a crop reads
+# better and faster than the whole screen).
+sidebar=215x300+0+20
+pane=760x820+520+20
+
+# (a) Add files → the native file chooser → a typed path → ingested.
+at=$(find_on_screen "Add files" 640x90+640+20) || fail "no Add files button on the Knowledge screen; screenshot $out/find.png"
+# shellcheck disable=SC2086
+click $at
+dialog=""
+for _ in $(seq 1 40); do
+  dialog=$(xdotool search --name "^Add documents$" 2>/dev/null | head -1 || true)
+  [ -n "$dialog" ] && break
+  sleep 0.25
+done
+[ -n "$dialog" ] || { shot dialog; fail "clicking Add files opened no file dialog; screenshot $out/dialog.png"; }
+sleep 0.5
+xdotool windowfocus --sync "$dialog"
+xdotool key --clearmodifiers ctrl+l
+sleep 0.3
+xdotool type --delay 15 "$files/chosen in dialog.txt"
+sleep 0.3
+shot dialog
+xdotool key Return
+wait_ingested quayword || fail "the file chosen in the dialog was not ingested; dialog screenshot $out/dialog.png"
+xdotool search --name "^Add documents$" >/dev/null 2>&1 && fail "the file dialog stayed open"
+find_on_screen "chosen in dialog.txt" "$pane" 5 >/dev/null || fail "the Knowledge screen does not list the file chosen in the dialog; screenshot $out/find.png"
+
+# (b) A file dropped where no drop zone is (the Chat screen) is refused, and
+# the window does not navigate to it: the Knowledge screen still comes back.
+at=$(find_on_screen "Chat" "$sidebar") || fail "no Chat item in the sidebar; screenshot $out/find.png"
+# shellcheck disable=SC2086
+click $at
+sleep 1
+drag "$files/stray.txt" 760 450
+at=$(find_on_screen "Knowledge" "$sidebar" 5) ||
+  fail "after a file was dropped on the Chat screen the interface is gone (did WebKit open the file?); screenshot $out/find.png"
+# shellcheck disable=SC2086
+click $at
+
+# (c) A file dropped on the drop zone is ingested.
+at=$(find_on_screen "Drop files here" "$pane") || fail "the Knowledge screen did not come back with its drop zone; screenshot $out/find.png"
+# shellcheck disable=SC2086
+drag "$files/dropped.txt" $at
+grep -q "^sent file://" "$out/drag.log" || fail "the window never asked the drag source for the dropped file (is it a drop target?): $(cat "$out/drag.log")"
+wait_ingested dropword || { shot drop; fail "the file dropped on the drop zone was not ingested; screenshot $out/drop.png"; }
+ingested strayword && fail "the file dropped on the Chat screen was ingested"
+find_on_screen "dropped.txt" "$pane" 5 >/dev/null || fail "the Knowledge screen does not list the dropped file; screenshot $out/find.png"
+shot added
+kill -0 "$apid" 2>/dev/null || fail "the app exited while files were added"
+took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+echo "window-smoke: ok — a file added through the native dialog and one dropped on the window were ingested; a file dropped outside the drop zone was refused (${took}s); screenshot $out/added.png"

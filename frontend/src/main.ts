@@ -2,6 +2,7 @@ import './app.css';
 import { mount } from 'svelte';
 import App from './App.svelte';
 import { initAppearance } from './stores/settings';
+import { guardDrops } from './lib/dropguard';
 
 async function start() {
   // The dev mock is compiled out of production builds entirely.
@@ -10,6 +11,7 @@ async function start() {
     installMock();
   }
   initAppearance();
+  guardDrops();
   mount(App, { target: document.getElementById('app')! });
 }
 
