@@ -358,3 +358,49 @@ func BenchmarkTTFTClient(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms-ttft")
 }
+
+// The same pair against a server running four sequences at once (Ollama's
+// own default when memory allows; the shared test server runs one): Ollama
+// spreads a batch's texts over the sequences, one-by-one requests cannot.
+func BenchmarkEmbedParallel4(b *testing.B) {
+	if os.Getenv(ollamatest.SkipEnv) == "1" {
+		b.Skipf("%s=1", ollamatest.SkipEnv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	srv, err := ollamatest.StartWith(ctx, ollamatest.Options{NumParallel: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Stop()
+	c, err := llm.New(srv.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := benchTexts(benchN)
+	if _, err := c.Embed(ctx, srv.EmbedModel, in[:1]); err != nil { // load the model
+		b.Fatal(err)
+	}
+	run := func(name string, f func() error) {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if err := f(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*benchN), "µs/text")
+		})
+	}
+	run("batched", func() error {
+		_, err := c.EmbedBatched(ctx, srv.EmbedModel, in, llm.DefaultEmbedBatch, llm.DefaultEmbedConcurrency, nil)
+		return err
+	})
+	run("one-by-one", func() error {
+		for _, text := range in {
+			if _, err := c.Embed(ctx, srv.EmbedModel, []string{text}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

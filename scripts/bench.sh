@@ -73,6 +73,7 @@ scripts/window-smoke.sh | tee "$tmp/window.txt"
   table < "$tmp/llm.txt"
   echo
   awk '/^BenchmarkEmbedBatched/ {b=$3} /^BenchmarkEmbedOneByOne/ {o=$3} END {if (b) printf "Batched is %.2f× the speed of one text per request (Ollama 0.6.5 runs each text of a batch as its own sequence, so batching saves only the round trips).\n", o/b}' "$tmp/llm.txt"
+  echo "EmbedParallel4: the same pair against a second server with OLLAMA_NUM_PARALLEL=4 (Ollama's default where memory allows; the test server runs 1): on this 2-core CPU, four sequences at once are slower per text, not faster, so the batched gain stays the round trips saved."
   echo "TTFTAtoll: \`ms-added\` is Atoll's own time (query embedding, retrieval, prompt assembly) over a direct /api/chat of the same prompt, in alternating rounds."
   echo
   echo "## Hub: 100 concurrent streamed chats (issue 7)"

@@ -78,10 +78,23 @@ type Server struct {
 	stop sync.Once
 }
 
+// Options change how the server runs.
+type Options struct {
+	// NumParallel is OLLAMA_NUM_PARALLEL: how many sequences a loaded model
+	// runs at once. Tests use 1 (predictable memory and timing on small CI
+	// machines); Ollama's own default picks 4 when memory allows.
+	NumParallel int
+}
+
 // Start writes the tiny model, starts `ollama serve` on a free loopback port
 // with its own model folder and home, waits for it and creates the models.
 // The caller must Stop it.
 func Start(ctx context.Context) (*Server, error) {
+	return StartWith(ctx, Options{NumParallel: 1})
+}
+
+// StartWith is Start with options.
+func StartWith(ctx context.Context, opt Options) (*Server, error) {
 	began := time.Now()
 	bin, err := BinaryPath()
 	if err != nil {
@@ -101,7 +114,7 @@ func Start(ctx context.Context) (*Server, error) {
 		dir:        dir,
 		done:       make(chan struct{}),
 	}
-	if err := s.start(ctx); err != nil {
+	if err := s.start(ctx, max(opt.NumParallel, 1)); err != nil {
 		err = s.failure(err)
 		s.Stop()
 		return nil, err
@@ -110,7 +123,7 @@ func Start(ctx context.Context) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) start(ctx context.Context) error {
+func (s *Server) start(ctx context.Context, parallel int) error {
 	home := filepath.Join(s.dir, "home")
 	for _, d := range []string{s.ModelsDir, home} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -136,7 +149,7 @@ func (s *Server) start(ctx context.Context) error {
 		"OLLAMA_MODELS="+s.ModelsDir,
 		"HOME="+home, // ollama writes its key pair under $HOME/.ollama
 		"OLLAMA_NOPRUNE=1",
-		"OLLAMA_NUM_PARALLEL=1",      // predictable memory and timing on small CI machines
+		fmt.Sprintf("OLLAMA_NUM_PARALLEL=%d", parallel),
 		"OLLAMA_MAX_LOADED_MODELS=3", // chat, tools and embedding models side by side
 	)
 	s.cmd = exec.Command(s.bin, "serve")
