@@ -72,7 +72,8 @@ type KB struct {
 	changed  int  // chunks added, removed or given vectors since then
 	restored bool // the index came from the snapshot (for tests)
 	closed   bool
-	bg       sync.WaitGroup // a checkpoint running in the background
+	bg       sync.WaitGroup
+	snapMu   sync.Mutex // one snapshot write at a time // a checkpoint running in the background
 }
 
 // TextKey is the vector key of a chunk's text.
@@ -272,8 +273,10 @@ func (kb *KB) touch(n int) {
 // Checkpoint writes the index snapshot if the index changed since the last
 // one, so the next open restores instead of rebuilding. Closing does it.
 func (kb *KB) Checkpoint() error {
-	kb.mu.Lock()
-	defer kb.mu.Unlock()
+	kb.snapMu.Lock()
+	defer kb.snapMu.Unlock()
+	kb.mu.RLock() // searches go on while it writes
+	defer kb.mu.RUnlock()
 	return kb.checkpointLocked()
 }
 
@@ -284,8 +287,10 @@ func (kb *KB) Checkpoint() error {
 // ingester calls it after each job; after a crash, open replays at most
 // that much.
 func (kb *KB) MaybeCheckpoint() error {
-	kb.mu.Lock()
-	defer kb.mu.Unlock()
+	kb.snapMu.Lock()
+	defer kb.snapMu.Unlock()
+	kb.mu.RLock()
+	defer kb.mu.RUnlock()
 	total := 0
 	for _, d := range kb.docs {
 		total += len(d.Chunks)
@@ -296,6 +301,8 @@ func (kb *KB) MaybeCheckpoint() error {
 	return kb.checkpointLocked()
 }
 
+// checkpointLocked runs under snapMu and kb.mu (read or write): the fields it
+// resets are otherwise only changed under kb.mu's write lock.
 func (kb *KB) checkpointLocked() error {
 	if !kb.dirty || kb.closed {
 		return nil
@@ -746,6 +753,8 @@ func (kb *KB) Search(q rag.Query) []rag.Hit {
 // Close writes the index snapshot if it changed and releases the files.
 func (kb *KB) Close() {
 	kb.bg.Wait()
+	kb.snapMu.Lock()
+	defer kb.snapMu.Unlock()
 	kb.mu.Lock()
 	defer kb.mu.Unlock()
 	_ = kb.checkpointLocked() // only a cache: the next open rebuilds without it
