@@ -47,6 +47,7 @@ export interface Hit {
 
 export interface Agent {
   name: string;
+  avatar?: string;
   description: string;
   language: string;
   system: string;
@@ -55,6 +56,8 @@ export interface Agent {
   model: string;
   kbs: string[] | null;
   temperature: number;
+  /** Tokens of context to ask the model for; 0 or absent: the model's own. */
+  numCtx?: number;
   followups: boolean;
   memory: boolean;
   tools?: string[] | null;
