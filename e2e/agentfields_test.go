@@ -22,8 +22,9 @@ func typeInto(id, value string) chromedp.Action[chromedp.Void] {
 }
 
 // TestAgentAvatarAndContext: the editor's avatar and context length reach the
-// saved definition (agent.Definition's avatar and numCtx), and a context
-// length out of range is refused before saving.
+// saved definition (agent.Definition's avatar and numCtx), the avatar shows
+// in the agent list, and a context length out of range is refused before
+// saving.
 func TestAgentAvatarAndContext(t *testing.T) {
 	fake := ollamafake.New(t)
 	e := start(t, fake.URL)
@@ -49,6 +50,7 @@ func TestAgentAvatarAndContext(t *testing.T) {
 		chromedp.WaitEnabled(tid("agent-save")),
 		chromedp.Click(tid("agent-save")),
 		waitText(tid("agent-version"), func(s string) bool { return strings.Contains(s, "2") }, nil),
+		waitText(tid("agent-row-baker"), func(s string) bool { return strings.Contains(s, "🥐") }, nil),
 	)
 	d, err := repo.Get("baker")
 	if err != nil {
