@@ -130,16 +130,19 @@ locate() {
   echo "$r"
 }
 
-# find "PHRASE" [crop] [seconds]: waits until the phrase is readable on screen.
+# find_on_screen "PHRASE" [crop] [seconds]: waits until the phrase is
+# readable on screen: 15 s by default and at least three screenshots, since
+# one reading can take seconds on a busy machine.
 find_on_screen() {
-  local phrase=$1 crop=${2:-} secs=${3:-10} at=""
-  for _ in $(seq 1 $((secs * 2))); do
+  local phrase=$1 crop=${2:-} end=$((SECONDS + ${3:-15})) at="" tries=0
+  while :; do
     shot find
     at=$(locate "$out/find.png" "$phrase" "$crop")
     [ -n "$at" ] && { echo "$at"; return 0; }
+    tries=$((tries + 1))
+    [ "$tries" -ge 3 ] && [ "$SECONDS" -ge "$end" ] && return 1
     sleep 0.5
   done
-  return 1
 }
 
 click() { xdotool mousemove "$1" "$2" click 1; }
@@ -176,10 +179,12 @@ drag() {
   wait "$src" 2>/dev/null || true
 }
 
-# Where to read: the sidebar, and the knowledge base's pane (a crop reads
-# better and faster than the whole screen).
+# Where to read (a crop reads better and faster than the whole screen): the
+# sidebar, the top of the knowledge base's pane (drop zone), and the column
+# of document names below it.
 sidebar=215x300+0+20
-pane=760x820+520+20
+pane=760x180+520+90
+names=220x700+528+140
 
 # (a) Add files → the native file chooser → a typed path → ingested.
 at=$(find_on_screen "Add files" 640x90+640+20) || fail "no Add files button on the Knowledge screen; screenshot $out/find.png"
@@ -202,7 +207,7 @@ shot dialog
 xdotool key Return
 wait_ingested quayword || fail "the file chosen in the dialog was not ingested; dialog screenshot $out/dialog.png"
 xdotool search --name "^Add documents$" >/dev/null 2>&1 && fail "the file dialog stayed open"
-find_on_screen "chosen in dialog.txt" "$pane" 5 >/dev/null || fail "the Knowledge screen does not list the file chosen in the dialog; screenshot $out/find.png"
+find_on_screen "chosen in dialog.txt" "$names" >/dev/null || fail "the Knowledge screen does not list the file chosen in the dialog; screenshot $out/find.png"
 
 # (b) A file dropped where no drop zone is (the Chat screen) is refused, and
 # the window does not navigate to it: the Knowledge screen still comes back.
@@ -211,7 +216,7 @@ at=$(find_on_screen "Chat" "$sidebar") || fail "no Chat item in the sidebar; scr
 click $at
 sleep 1
 drag "$files/stray.txt" 760 450
-at=$(find_on_screen "Knowledge" "$sidebar" 5) ||
+at=$(find_on_screen "Knowledge" "$sidebar") ||
   fail "after a file was dropped on the Chat screen the interface is gone (did WebKit open the file?); screenshot $out/find.png"
 # shellcheck disable=SC2086
 click $at
@@ -223,7 +228,7 @@ drag "$files/dropped.txt" $at
 grep -q "^sent file://" "$out/drag.log" || fail "the window never asked the drag source for the dropped file (is it a drop target?): $(cat "$out/drag.log")"
 wait_ingested dropword || { shot drop; fail "the file dropped on the drop zone was not ingested; screenshot $out/drop.png"; }
 ingested strayword && fail "the file dropped on the Chat screen was ingested"
-find_on_screen "dropped.txt" "$pane" 5 >/dev/null || fail "the Knowledge screen does not list the dropped file; screenshot $out/find.png"
+find_on_screen "dropped.txt" "$names" >/dev/null || fail "the Knowledge screen does not list the dropped file; screenshot $out/find.png"
 shot added
 kill -0 "$apid" 2>/dev/null || fail "the app exited while files were added"
 took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
