@@ -34,10 +34,11 @@ func TestAgentAvatarAndContext(t *testing.T) {
 	}
 	e.run("open the agent",
 		chromedp.Navigate(e.url+"/#/agents"),
-		// The only agent opens by itself; clicking its row would load it again
-		// and reset the form under the typing.
+		// The only agent opens by itself; clicking its row as a user would
+		// must not reload it under the typing.
 		chromedp.WaitVisible(tid("agent-row-baker")),
 		waitText(tid("agent-version"), func(s string) bool { return strings.Contains(s, "1") }, nil),
+		chromedp.Click(tid("agent-row-baker")),
 		typeInto("agent-numctx", "100"),
 		waitText(tid("agent-numctx-error"), func(s string) bool { return strings.Contains(s, "512") }, nil),
 	)
