@@ -30,6 +30,21 @@ describe('MessageItem', () => {
     expect(getByTestId('source-1').textContent).toContain('manual.pdf');
   });
 
+  it("shows the agent's avatar as text, or the default icon without one", () => {
+    const withAvatar = render(MessageItem, {
+      props: { msg: { ...base, content: 'hi' }, avatar: '🥐', oncite: vi.fn(), onask: vi.fn() },
+    });
+    expect(withAvatar.getByTestId('message-avatar').textContent).toBe('🥐');
+    cleanup();
+    const none = render(MessageItem, { props: { msg: { ...base, content: 'hi' }, oncite: vi.fn(), onask: vi.fn() } });
+    expect(none.getByTestId('message-avatar').querySelector('svg')).not.toBeNull();
+    cleanup();
+    const hostile = render(MessageItem, {
+      props: { msg: { ...base, content: 'hi' }, avatar: '<img src=x onerror=alert(1)>', oncite: vi.fn(), onask: vi.fn() },
+    });
+    expect(hostile.getByTestId('message-avatar').querySelector('img')).toBeNull();
+  });
+
   it('shows streamed text as plain text', () => {
     const { getByTestId } = render(MessageItem, {
       props: { msg: { ...base, content: '**not yet bold** <b>x</b>', streaming: true }, oncite: vi.fn(), onask: vi.fn() },
