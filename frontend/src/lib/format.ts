@@ -22,11 +22,12 @@ export function rate(bytesPerSecond: number): string {
 export function duration(seconds: number | undefined | null): string {
   if (seconds == null || !isFinite(seconds) || seconds < 0) return '—';
   const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
+  const zh = get(locale) === 'zh-CN';
+  if (s < 60) return zh ? `${s} 秒` : `${s}s`;
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  if (m < 60) return zh ? `${m} 分 ${s % 60} 秒` : `${m}m ${String(s % 60).padStart(2, '0')}s`;
   const h = Math.floor(m / 60);
-  return `${h}h ${String(m % 60).padStart(2, '0')}m`;
+  return zh ? `${h} 小时 ${m % 60} 分` : `${h}h ${String(m % 60).padStart(2, '0')}m`;
 }
 
 export function num(n: number | undefined | null): string {

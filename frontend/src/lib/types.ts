@@ -187,6 +187,7 @@ export interface IngestDone {
   ok: number;
   failed: number;
   skipped: number;
+  removed?: number;
   chunks: number;
   seconds: number;
   pending: number;
