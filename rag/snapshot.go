@@ -39,10 +39,7 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // littleEndian: snapshots store arrays in memory order, so only
 // little-endian machines (amd64, arm64) write or read them; elsewhere the
 // caller rebuilds the index as it would without a snapshot.
-var littleEndian = func() bool {
-	x := uint16(1)
-	return *(*byte)(unsafe.Pointer(&x)) == 1
-}()
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // ErrSnapshot means a snapshot cannot be used (damaged, from another
 // version, or not matching the passages it is restored with); the caller

@@ -22,7 +22,7 @@ echo "== Knowledge base open / add ($ATOLL_BENCH_CHUNKS chunks)"
 go test -run '^$' -bench 'BenchmarkKB' -benchtime 3x -count 1 -timeout 30m ./store/ | tee "$tmp/store.txt"
 
 echo "== Embedding and time to first token (real Ollama test server)"
-go test -run '^$' -bench 'BenchmarkEmbed|BenchmarkTTFT' -count 1 -timeout 20m ./llm/ ./agent/ | tee "$tmp/llm.txt"
+go test -p 1 -run '^$' -bench 'BenchmarkEmbed|BenchmarkTTFT' -count 1 -timeout 20m ./llm/ ./agent/ | tee "$tmp/llm.txt"
 
 echo "== Hub: 100 concurrent streamed chats (scripted model: 10 tokens, 20 ms apart)"
 go test -run '^$' -bench 'BenchmarkHub100Streams' -benchtime 5x -count 1 ./hub/ | tee "$tmp/hub.txt"

@@ -142,22 +142,30 @@ func (l *recordLog) close() error { return l.f.Close() }
 // writeLogAtomically writes a fresh log to path through a temporary file and a
 // rename, so a crash leaves either the old log or the new one.
 func writeLogAtomically(path string, payloads func(emit func([]byte) error) error) error {
+	return writeAtomically(path, 0o600, func(w io.Writer) error {
+		var hdr [frameHeader]byte
+		return payloads(func(p []byte) error {
+			binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(p)))
+			binary.LittleEndian.PutUint32(hdr[4:8], crc32.Checksum(p, crcTable))
+			if _, err := w.Write(hdr[:]); err != nil {
+				return err
+			}
+			_, err := w.Write(p)
+			return err
+		})
+	})
+}
+
+// writeAtomically writes path through a temporary file (buffered), fsync and
+// rename: after a crash the file is either the old one or the new one.
+func writeAtomically(path string, perm os.FileMode, fill func(w io.Writer) error) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	var hdr [frameHeader]byte
-	err = payloads(func(p []byte) error {
-		binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(p)))
-		binary.LittleEndian.PutUint32(hdr[4:8], crc32.Checksum(p, crcTable))
-		if _, err := w.Write(hdr[:]); err != nil {
-			return err
-		}
-		_, err := w.Write(p)
-		return err
-	})
+	err = fill(w)
 	if err == nil {
 		err = w.Flush()
 	}

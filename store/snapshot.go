@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -69,44 +68,24 @@ func readSnapshot(dir string) (h snapHeader, index []byte, ok bool) {
 	return h, buf[start:], true
 }
 
-// writeSnapshot writes the header and the index through a temporary file,
-// fsync and rename.
+// writeSnapshot writes the header and the index atomically.
 func writeSnapshot(dir string, h snapHeader, index func(io.Writer) error) error {
-	path := filepath.Join(dir, snapFile)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	hdr := make([]byte, 0, 32+len(h.model))
-	hdr = append(hdr, kbSnapMagic[:]...)
-	hdr = binary.LittleEndian.AppendUint32(hdr, kbSnapVersion)
-	hdr = binary.LittleEndian.AppendUint64(hdr, uint64(h.docsEnd))
-	hdr = binary.LittleEndian.AppendUint32(hdr, h.docsLast)
-	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(h.model)))
-	hdr = append(hdr, h.model...)
-	for len(hdr)%8 != 0 {
-		hdr = append(hdr, 0)
-	}
-	_, err = w.Write(hdr)
-	if err == nil {
-		err = index(w)
-	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return writeAtomically(filepath.Join(dir, snapFile), 0o600, func(w io.Writer) error {
+		hdr := make([]byte, 0, 32+len(h.model))
+		hdr = append(hdr, kbSnapMagic[:]...)
+		hdr = binary.LittleEndian.AppendUint32(hdr, kbSnapVersion)
+		hdr = binary.LittleEndian.AppendUint64(hdr, uint64(h.docsEnd))
+		hdr = binary.LittleEndian.AppendUint32(hdr, h.docsLast)
+		hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(h.model)))
+		hdr = append(hdr, h.model...)
+		for len(hdr)%8 != 0 {
+			hdr = append(hdr, 0)
+		}
+		if _, err := w.Write(hdr); err != nil {
+			return err
+		}
+		return index(w)
+	})
 }
 
 func removeSnapshot(dir string) error {

@@ -172,7 +172,4 @@ func decodeVector(b []byte) (string, []float32, bool) {
 	return key, v, true
 }
 
-var littleEndian = func() bool {
-	x := uint16(1)
-	return *(*byte)(unsafe.Pointer(&x)) == 1
-}()
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
