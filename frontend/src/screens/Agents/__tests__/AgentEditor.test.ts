@@ -14,26 +14,8 @@ vi.mock('../../../lib/transport', async (orig) => ({
 }));
 
 import AgentEditor from '../AgentEditor.svelte';
+import { agent } from './fixture';
 import { locale } from '../../../lib/i18n';
-
-function agent(over: Partial<Agent> = {}): Agent {
-  return {
-    name: 'baker',
-    description: '',
-    language: '',
-    system: 'You are the bakery assistant.',
-    opening: '',
-    starters: [],
-    model: 'qwen2.5:7b',
-    kbs: [],
-    temperature: 0.3,
-    followups: true,
-    memory: false,
-    version: 1,
-    updated: '2026-01-01T00:00:00Z',
-    ...over,
-  };
-}
 
 function setup(a: Agent) {
   const onsaved = vi.fn();
@@ -58,7 +40,7 @@ afterEach(cleanup);
 
 describe('agent editor: avatar and context length', () => {
   it("shows the agent's avatar and context length", () => {
-    const { avatar, numCtx, getByTestId } = setup(agent({ avatar: '🥐', numCtx: 8192 }));
+    const { avatar, numCtx, getByTestId } = setup(agent('baker', { avatar: '🥐', numCtx: 8192 }));
     expect(avatar.value).toBe('🥐');
     expect(numCtx.value).toBe('8192');
     expect(getByTestId('agent-avatar-preview').textContent?.trim()).toBe('🥐');

@@ -1,25 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, waitFor } from '@testing-library/svelte';
 import type { Agent } from '../../../lib/types';
+import { agent as saved } from './fixture';
 
-function agent(name: string, over: Partial<Agent> = {}): Agent {
-  return {
-    name,
-    description: `${name} description`,
-    language: '',
-    system: `You are ${name}.`,
-    opening: '',
-    starters: [],
-    model: 'qwen2.5:7b',
-    kbs: [],
-    temperature: 0.3,
-    followups: true,
-    memory: false,
-    version: 1,
-    updated: '2026-01-01T00:00:00Z',
-    ...over,
-  };
-}
+const agent = (name: string) => saved(name, { description: `${name} description` });
 
 // GetAgent answers when the test says so, to reproduce a slow round trip.
 const pending: { name: string; resolve: (a: Agent) => void }[] = [];
