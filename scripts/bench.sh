@@ -67,7 +67,7 @@ scripts/window-smoke.sh | tee "$tmp/window.txt"
   echo "## Opening a knowledge base and adding to it (issue 3), $ATOLL_BENCH_CHUNKS chunks × 768 dimensions"
   table < "$tmp/store.txt"
   echo
-  echo "KBOpen/atoll: until the knowledge base is searchable (index restored from index.snap, records after it replayed; target ≤ 1 s); \`chromem-filled-ms\`: until chromem-go's in-memory collection, filled in the background, is complete (adding vectors waits for it). KBOpen/atoll-rebuild: with no usable snapshot (first open after Atoll 0.1, or a damaged one), the index is rebuilt; \`snapshot-write-ms\`: writing the snapshot afterwards. KBAdd1k: 1000 chunks with vectors into the opened base (target ≤ 1 s). \`disk-bytes/chunk\`: everything in the knowledge base's folder ÷ chunks."
+  echo "KBOpen/atoll: until the knowledge base is searchable (index restored from index.snap, records after it replayed; target ≤ 1 s); \`chromem-filled-ms\`: until chromem-go's in-memory collection, filled in the background, is complete (adding vectors waits for it). KBOpen/atoll-cold: the same after emptying the page cache (as after a reboot; needs root, else the row is missing), so the files come from this machine's disk. KBOpen/atoll-rebuild: with no usable snapshot (first open after Atoll 0.1, or a damaged one), the index is rebuilt; \`snapshot-write-ms\`: writing the snapshot afterwards. KBAdd1k: 1000 chunks with vectors into the opened base (target ≤ 1 s). \`disk-bytes/chunk\`: everything in the knowledge base's folder ÷ chunks."
   echo
   echo "## Embedding batched vs one text per request, and time to first token (real Ollama v0.6.5, tiny model, CPU)"
   table < "$tmp/llm.txt"

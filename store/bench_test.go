@@ -142,6 +142,27 @@ func BenchmarkKBOpen(b *testing.B) {
 		b.ReportMetric(float64(heap)/float64(n), "heap-bytes/chunk")
 		b.ReportMetric(float64(dirSize(dir))/float64(n), "disk-bytes/chunk")
 	})
+	// The same from a cold page cache (the first open after a reboot): the
+	// files come from the disk. Needs root to drop the cache; skipped
+	// otherwise (a benchmark, not a test).
+	b.Run(fmt.Sprintf("atoll-cold/%d", n), func(b *testing.B) {
+		dir := atollFixture(b, n)
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			if err := dropPageCache(); err != nil {
+				b.Skipf("cannot drop the page cache here: %v", err)
+			}
+			b.StartTimer()
+			st, _ := Open(dir)
+			kb, err := st.KB("kb")
+			if err != nil || !kb.restored {
+				b.Fatalf("open: %v", err)
+			}
+			b.StopTimer()
+			st.Close()
+			b.StartTimer()
+		}
+	})
 	// Without a usable snapshot (first open after Atoll 0.1, or after a
 	// damaged one): the index is rebuilt; the snapshot written afterwards
 	// (on close, or in the background) is timed separately.
