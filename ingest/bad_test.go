@@ -225,10 +225,10 @@ func TestCollect(t *testing.T) {
 	explicit := writeFile(t, t.TempDir(), "notes.weird", []byte("x"))
 
 	done := make(chan struct{})
-	var files []string
+	var files, ignored []string
 	var errs []*FileError
 	go func() {
-		files, errs = Collect([]string{dir, explicit, filepath.Join(dir, "nope")})
+		files, ignored, errs = Collect([]string{dir, explicit, filepath.Join(dir, "nope")})
 		close(done)
 	}()
 	select {
@@ -248,6 +248,9 @@ func TestCollect(t *testing.T) {
 	want := []string{"a.txt", "b.md", "sub/c.pdf", "sub/deeper/d.docx", "EXPLICIT"}
 	if strings.Join(got, ",") != strings.Join(want, ",") && strings.Join(got, ",") != "EXPLICIT,"+strings.Join(want[:4], ",") {
 		t.Fatalf("files %q, want %q", got, want)
+	}
+	if len(ignored) != 1 || rel(ignored[0]) != "image.png" {
+		t.Fatalf("ignored %q, want the one image", ignored)
 	}
 	var reasons []string
 	for _, e := range errs {
@@ -319,4 +322,26 @@ func asNobody(t *testing.T, name string) (string, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// Where folder identities are unknown (Windows), depth ends a loop; here a
+// real, very deep tree shows the sentence.
+func TestCollectDepthLimit(t *testing.T) {
+	dir := t.TempDir()
+	deep := dir
+	for i := 0; i <= maxDepth+1; i++ {
+		deep = filepath.Join(deep, "d")
+	}
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, deep, "lost.md", []byte("x"))
+	writeFile(t, dir, "top.md", []byte("x"))
+	files, _, errs := Collect([]string{dir})
+	if len(files) != 1 || filepath.Base(files[0]) != "top.md" {
+		t.Fatalf("files %q", files)
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Reason, "more than 64 folders deep") {
+		t.Fatalf("errors %v", errs)
+	}
 }

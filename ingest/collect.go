@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,13 +18,18 @@ var supportedExt = map[string]bool{
 	".md": true, ".markdown": true, ".txt": true, ".text": true, ".csv": true, ".tsv": true,
 }
 
+// maxDepth bounds how deep Collect walks.
+const maxDepth = 64
+
 // Collect expands files and folders into a sorted list of files to ingest.
 // Folders are walked recursively; hidden folders and files (".name") and
 // files with unsupported extensions inside folders are skipped. Symlinks are
 // followed, but a link that loops (directly or back to a folder already being
 // walked) becomes an error instead of a hang, and so does anything that is not
 // a regular file (a FIFO would block the reader forever).
-func Collect(roots []string) (files []string, errs []*FileError) {
+// ignored lists the files inside folders left out for their type, so the
+// caller can say so instead of passing over them in silence.
+func Collect(roots []string) (files, ignored []string, errs []*FileError) {
 	seen := map[string]bool{}
 	addFile := func(p string) {
 		if !seen[p] {
@@ -31,17 +37,12 @@ func Collect(roots []string) (files []string, errs []*FileError) {
 			files = append(files, p)
 		}
 	}
-	type dirID struct{ dev, ino uint64 }
-	idOf := func(fi fs.FileInfo) (dirID, bool) {
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return dirID{}, false
+	var walk func(dir string, active map[dirID]bool, depth int)
+	walk = func(dir string, active map[dirID]bool, depth int) {
+		if depth > maxDepth { // where folder identities are unknown, a loop ends here
+			errs = append(errs, fileErr(dir, fmt.Sprintf("is nested more than %d folders deep (a link that loops?)", maxDepth), nil))
+			return
 		}
-		return dirID{uint64(st.Dev), uint64(st.Ino)}, true
-	}
-
-	var walk func(dir string, active map[dirID]bool)
-	walk = func(dir string, active map[dirID]bool) {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			errs = append(errs, statError(dir, err))
@@ -70,7 +71,7 @@ func Collect(roots []string) (files []string, errs []*FileError) {
 				if ok {
 					active[id] = true
 				}
-				walk(p, active)
+				walk(p, active, depth+1)
 				if ok {
 					delete(active, id)
 				}
@@ -78,6 +79,8 @@ func Collect(roots []string) (files []string, errs []*FileError) {
 				errs = append(errs, fileErr(p, "is not a regular file (device, pipe or socket)", nil))
 			case supportedExt[strings.ToLower(filepath.Ext(name))]:
 				addFile(p)
+			default:
+				ignored = append(ignored, p)
 			}
 		}
 	}
@@ -95,7 +98,7 @@ func Collect(roots []string) (files []string, errs []*FileError) {
 			if id, ok := idOf(fi); ok {
 				active[id] = true
 			}
-			walk(root, active)
+			walk(root, active, 0)
 		case fi.Mode().IsRegular():
 			addFile(root)
 		default:
@@ -103,8 +106,9 @@ func Collect(roots []string) (files []string, errs []*FileError) {
 		}
 	}
 	sort.Strings(files)
+	sort.Strings(ignored)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
-	return files, errs
+	return files, ignored, errs
 }
 
 // statError turns an os error into a one-sentence FileError.

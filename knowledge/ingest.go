@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -51,18 +52,50 @@ type FileFailure struct {
 
 // Summary is the outcome of a job.
 type Summary struct {
-	Job        string        `json:"job"`
-	KB         string        `json:"kb"`
-	OK         int           `json:"ok"`
-	Failed     int           `json:"failed"`
-	Skipped    int           `json:"skipped"`
-	Removed    int           `json:"removed"`
-	Chunks     int           `json:"chunks"`
-	Seconds    float64       `json:"seconds"`
-	Pending    int           `json:"pending"` // chunks still waiting for vectors
-	PendingWhy string        `json:"pendingWhy,omitempty"`
-	Errors     []FileFailure `json:"errors"`
-	Cancelled  bool          `json:"cancelled"`
+	Job     string  `json:"job"`
+	KB      string  `json:"kb"`
+	OK      int     `json:"ok"`
+	Failed  int     `json:"failed"`
+	Skipped int     `json:"skipped"`
+	Removed int     `json:"removed"`
+	Chunks  int     `json:"chunks"`
+	Seconds float64 `json:"seconds"`
+	Pending int     `json:"pending"` // chunks still waiting for vectors
+	// Ignored counts the files inside folders left out for their type
+	// (images, archives...); IgnoredTypes names the commonest extensions.
+	Ignored      int           `json:"ignored"`
+	IgnoredTypes []TypeCount   `json:"ignoredTypes,omitempty"`
+	PendingWhy   string        `json:"pendingWhy,omitempty"`
+	Errors       []FileFailure `json:"errors"`
+	Cancelled    bool          `json:"cancelled"`
+}
+
+// TypeCount is how many files of one extension were left out.
+type TypeCount struct {
+	Ext   string `json:"ext"` // ".png"; "" for files without one
+	Files int    `json:"files"`
+}
+
+// commonTypes returns the n commonest extensions among paths, commonest first.
+func commonTypes(paths []string, n int) []TypeCount {
+	count := map[string]int{}
+	for _, p := range paths {
+		count[strings.ToLower(filepath.Ext(p))]++
+	}
+	out := make([]TypeCount, 0, len(count))
+	for ext, c := range count {
+		out = append(out, TypeCount{ext, c})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Files != out[j].Files {
+			return out[i].Files > out[j].Files
+		}
+		return out[i].Ext < out[j].Ext
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
 }
 
 // Ingester is the job runner.
@@ -113,7 +146,8 @@ func (in *Ingester) Run(ctx context.Context, job, kbName, embedModel string, pat
 		}
 		abs = append(abs, a)
 	}
-	files, errs := ingest.Collect(abs)
+	files, ignored, errs := ingest.Collect(abs)
+	sum.Ignored, sum.IgnoredTypes = len(ignored), commonTypes(ignored, 5)
 	for _, e := range errs {
 		sum.Failed++
 		sum.Errors = append(sum.Errors, FileFailure{File: e.Path, Reason: e.Reason})

@@ -54,6 +54,9 @@ func (e *env) ingest(args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "%s: %d ok, %d failed, %d unchanged, %d removed; %d chunks in %.1fs\n",
 		*kb, sum.OK, sum.Failed, sum.Skipped, sum.Removed, sum.Chunks, sum.Seconds)
+	if sum.Ignored > 0 {
+		fmt.Fprintf(e.stderr, "%d other files in the folders were left out: not a type Atoll reads (%s). Name a file explicitly to try it anyway.\n", sum.Ignored, typeList(sum.IgnoredTypes, sum.Ignored))
+	}
 	if sum.Pending > 0 {
 		fmt.Fprintf(e.stderr, "Embeddings pending for %d chunks (searchable by keyword now; vectors are added on the next run): %s\n", sum.Pending, strings.TrimSpace(sum.PendingWhy))
 	}
@@ -123,4 +126,22 @@ func eta(s float64) string {
 		return "0s"
 	}
 	return (time.Duration(s) * time.Second).Round(time.Second).String()
+}
+
+// typeList reads ".gz ×3900, .png ×200, 12 others".
+func typeList(types []knowledge.TypeCount, total int) string {
+	var parts []string
+	shown := 0
+	for _, t := range types {
+		ext := t.Ext
+		if ext == "" {
+			ext = "no extension"
+		}
+		parts = append(parts, fmt.Sprintf("%s ×%d", ext, t.Files))
+		shown += t.Files
+	}
+	if rest := total - shown; rest > 0 {
+		parts = append(parts, fmt.Sprintf("%d others", rest))
+	}
+	return strings.Join(parts, ", ")
 }

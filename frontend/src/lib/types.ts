@@ -188,6 +188,8 @@ export interface IngestDone {
   failed: number;
   skipped: number;
   removed?: number;
+  ignored?: number;
+  ignoredTypes?: { ext: string; files: number }[];
   chunks: number;
   seconds: number;
   pending: number;

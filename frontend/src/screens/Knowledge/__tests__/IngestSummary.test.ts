@@ -41,6 +41,19 @@ describe('ingest summary', () => {
     expect(line(done({})).text).toBe('No documents were found there.');
   });
 
+  it('says which files of other types were left out', () => {
+    locale.set('en');
+    const r = render(IngestSummary, {
+      props: { summary: done({ ok: 1, chunks: 1, ignored: 7, ignoredTypes: [{ ext: '.gz', files: 4 }, { ext: '', files: 2 }] }) },
+    });
+    expect(r.getByTestId('ingest-ignored').textContent).toBe(
+      '7 other files in the folders were left out: not a type Atoll reads (.gz ×4, no extension ×2, 1 others).',
+    );
+    cleanup();
+    const none = render(IngestSummary, { props: { summary: done({ ok: 1 }) } });
+    expect(none.queryByTestId('ingest-ignored')).toBeNull();
+  });
+
   it('in Chinese', () => {
     locale.set('zh-CN');
     expect(line(done({ ok: 2, chunks: 9, seconds: 3, pending: 9 }))).toEqual({
