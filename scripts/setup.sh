@@ -14,9 +14,11 @@ if [ "$mode" = test ]; then
   # browser end-to-end tests; poppler-utils: the PDF reference (pdftotext);
   # libtasn1-doc, shared-mime-info: the two TeX-made PDFs it is compared on;
   # xdotool, python3-gi, gir1.2-gtk-3.0: the window test clicks, types into
-  # the native file dialog, and drags a file from a GTK drag source.
+  # the native file dialog, and drags a file from a GTK drag source;
+  # fonts-noto-color-emoji: agent avatars in the screenshots (a desktop has
+  # an emoji font; a bare server does not).
   pkgs+=(xvfb xauth imagemagick tesseract-ocr tesseract-ocr-eng chromium poppler-utils x11-utils libtasn1-doc shared-mime-info
-    xdotool python3-gi gir1.2-gtk-3.0)
+    xdotool python3-gi gir1.2-gtk-3.0 fonts-noto-color-emoji)
 fi
 
 missing=()
