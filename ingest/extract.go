@@ -18,6 +18,13 @@ import (
 // extension second. Every failure is a *FileError whose Reason is one
 // sentence; Extract never panics, whatever the bytes.
 func Extract(ctx context.Context, path string, lim Limits) (doc *Document, err error) {
+	return ExtractProgress(ctx, path, lim, nil)
+}
+
+// ExtractProgress is Extract, calling onPage (when not nil) after each page
+// of a paged format (PDF) with the pages done and the total, so a long file
+// shows progress while it is read.
+func ExtractProgress(ctx context.Context, path string, lim Limits, onPage func(done, total int)) (doc *Document, err error) {
 	lim = lim.withDefaults()
 	defer func() {
 		if r := recover(); r != nil {
@@ -65,7 +72,7 @@ func Extract(ctx context.Context, path string, lim Limits) (doc *Document, err e
 	doc = &Document{Path: path, Format: format}
 	switch format {
 	case "pdf":
-		err = extractPDF(ctx, f, fi.Size(), doc, lim)
+		err = extractPDF(ctx, f, fi.Size(), doc, lim, onPage)
 	case "docx":
 		err = extractDOCX(ctx, f, fi.Size(), doc, lim)
 	default:

@@ -17,7 +17,7 @@ import (
 // extractPDF rebuilds words and lines from glyph positions (the library's
 // GetPlainText loses the spaces of TeX-made PDFs), one page at a time, with a
 // recover and a context check per page.
-func extractPDF(ctx context.Context, f *os.File, size int64, doc *Document, lim Limits) error {
+func extractPDF(ctx context.Context, f *os.File, size int64, doc *Document, lim Limits, onPage func(done, total int)) error {
 	var ra io.ReaderAt = f
 	head := make([]byte, 1024)
 	n, _ := f.ReadAt(head, 0)
@@ -49,6 +49,9 @@ func extractPDF(ctx context.Context, f *os.File, size int64, doc *Document, lim 
 			doc.Warnings = append(doc.Warnings, warn)
 		}
 		all = append(all, lines)
+		if onPage != nil {
+			onPage(i+1, len(pages))
+		}
 		if px.full {
 			doc.Warnings = append(doc.Warnings, fmt.Sprintf("text after page %d was not kept (over the %s limit)", i+1, formatBytes(lim.MaxTextBytes)))
 			break

@@ -42,6 +42,11 @@ type Progress struct {
 	Phase      string  `json:"phase"` // "reading" or "embedding"
 	Embedded   int     `json:"embedded"`
 	ToEmbed    int     `json:"toEmbed"`
+	// Pages read so far (PDF pages, across the job), and the page of the
+	// file being read when it has pages, so a long PDF shows it is moving.
+	Pages     int `json:"pages"`
+	FilePage  int `json:"filePage"`
+	FilePages int `json:"filePages"`
 }
 
 // FileFailure is one file that could not be ingested.
@@ -109,6 +114,9 @@ type Ingester struct {
 	// Explain turns an embedding failure into the sentence shown to the
 	// user (llm.Sentence in the app and the CLI).
 	Explain func(error) string
+	// ProgressEvery spaces progress reports (first and last always go);
+	// zero means every 100 ms, negative means every change.
+	ProgressEvery time.Duration
 }
 
 // New returns an ingester with default limits.
@@ -169,7 +177,7 @@ func (in *Ingester) Run(ctx context.Context, job, kbName, embedModel string, pat
 			p.Bytes += st.Size()
 		}
 	}
-	tick := newTicker(progress)
+	tick := newTicker(progress, in.ProgressEvery)
 	tick.send(p, true)
 
 	for _, f := range files {
@@ -178,18 +186,34 @@ func (in *Ingester) Run(ctx context.Context, job, kbName, embedModel string, pat
 			break
 		}
 		p.Current = f
+		p.FilePage, p.FilePages = 0, 0
 		tick.send(p, false)
-		size, chunks, skipped, ferr := in.one(ctx, kb, f, roots[f])
-		p.FilesDone++
-		p.BytesDone += size
-		p.Chunks += chunks
-		el := time.Since(start).Seconds()
-		if el > 0 {
-			p.Rate = float64(p.BytesDone) / el
-			if p.Rate > 0 {
-				p.ETASeconds = float64(p.Bytes-p.BytesDone) / p.Rate
+		before, pagesBefore := p.BytesDone, p.Pages
+		var fileSize int64
+		if st, err := os.Stat(f); err == nil {
+			fileSize = st.Size()
+		}
+		rate := func() {
+			if el := time.Since(start).Seconds(); el > 0 {
+				p.Rate = float64(p.BytesDone) / el
+				if p.Rate > 0 {
+					p.ETASeconds = float64(p.Bytes-p.BytesDone) / p.Rate
+				}
 			}
 		}
+		onPage := func(done, total int) {
+			// Bytes move with the pages, so the bar and the time left do too.
+			p.FilePage, p.FilePages = done, total
+			p.Pages = pagesBefore + done
+			p.BytesDone = before + fileSize*int64(done)/int64(max(total, 1))
+			rate()
+			tick.send(p, false)
+		}
+		size, chunks, skipped, ferr := in.one(ctx, kb, f, roots[f], onPage)
+		p.FilesDone++
+		p.BytesDone = before + size
+		p.Chunks += chunks
+		rate()
 		switch {
 		case ferr != nil && errors.Is(ferr, context.Canceled):
 			sum.Cancelled = true
@@ -251,7 +275,7 @@ func (in *Ingester) Run(ctx context.Context, job, kbName, embedModel string, pat
 
 // one ingests a single file. It returns the bytes read, the chunk count, and
 // whether the file was unchanged since the last run.
-func (in *Ingester) one(ctx context.Context, kb *store.KB, path, root string) (size int64, chunks int, skipped bool, err error) {
+func (in *Ingester) one(ctx context.Context, kb *store.KB, path, root string, onPage func(done, total int)) (size int64, chunks int, skipped bool, err error) {
 	hash, size, err := hashFile(path, in.Limits.MaxFileBytes)
 	if err != nil {
 		return size, 0, false, err
@@ -260,7 +284,7 @@ func (in *Ingester) one(ctx context.Context, kb *store.KB, path, root string) (s
 		return size, len(old.Chunks), true, nil
 	}
 	doc := store.Doc{Path: path, Name: filepath.Base(path), Hash: hash, Size: size, Root: root, Ingested: time.Now().UTC()}
-	d, xerr := ingest.Extract(ctx, path, in.Limits)
+	d, xerr := ingest.ExtractProgress(ctx, path, in.Limits, onPage)
 	if xerr != nil {
 		if errors.Is(xerr, context.Canceled) || ctx.Err() != nil {
 			return size, 0, false, context.Canceled
@@ -389,17 +413,23 @@ func reason(err error) string {
 
 // ticker throttles progress callbacks to a few per second.
 type ticker struct {
-	mu   sync.Mutex
-	fn   func(Progress)
-	last time.Time
+	mu    sync.Mutex
+	fn    func(Progress)
+	every time.Duration
+	last  time.Time
 }
 
-func newTicker(fn func(Progress)) *ticker { return &ticker{fn: fn} }
+func newTicker(fn func(Progress), every time.Duration) *ticker {
+	if every == 0 {
+		every = 100 * time.Millisecond
+	}
+	return &ticker{fn: fn, every: every}
+}
 
 func (t *ticker) send(p Progress, force bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !force && time.Since(t.last) < 100*time.Millisecond {
+	if !force && time.Since(t.last) < t.every {
 		return
 	}
 	t.last = time.Now()

@@ -103,7 +103,11 @@ func (b *bar) update(p knowledge.Progress) {
 		if p.Bytes > 0 {
 			frac = float64(p.BytesDone) / float64(p.Bytes)
 		}
-		label = fmt.Sprintf("%d/%d files, %d chunks, %.1f MB/s, %s left  %s", p.FilesDone, p.Files, p.Chunks, p.Rate/1e6, eta(p.ETASeconds), filepath.Base(p.Current))
+		name := filepath.Base(p.Current)
+		if p.FilePages > 0 { // before the name, which the line may cut
+			name = fmt.Sprintf("p. %d/%d of %s", p.FilePage, p.FilePages, name)
+		}
+		label = fmt.Sprintf("%d/%d files, %d chunks, %.1f MB/s, %s left  %s", p.FilesDone, p.Files, p.Chunks, p.Rate/1e6, eta(p.ETASeconds), name)
 	}
 	n := int(frac * 24)
 	n = max(0, min(24, n))

@@ -179,6 +179,12 @@ export interface IngestProgress {
   rate: number;
   etaSeconds: number;
   current: string;
+  phase?: 'reading' | 'embedding';
+  embedded?: number;
+  toEmbed?: number;
+  pages?: number;
+  filePage?: number;
+  filePages?: number;
 }
 
 export interface IngestDone {
