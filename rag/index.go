@@ -342,6 +342,23 @@ func (ix *Index) Has(id string) bool {
 	return ok
 }
 
+// ClearVectors drops every vector, keeping the lexical index: a change of
+// embedding model replaces the vectors, and re-tokenising every passage
+// for it (4 s for 100k, under the caller's lock) would be wasted.
+func (ix *Index) ClearVectors() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	old := ix.vec
+	ix.vec = NewVectorIndex()
+	ix.vec.Stage1, ix.vec.Stage2 = old.Stage1, old.Stage2
+	for _, d := range ix.docs {
+		if d != nil {
+			d.hasVec = false
+		}
+	}
+	ix.vecCount = 0
+}
+
 // WithoutVectors lists the passages that have no vector.
 func (ix *Index) WithoutVectors() []string {
 	ix.mu.RLock()

@@ -605,8 +605,26 @@ func (kb *KB) SetEmbedModel(model string) error {
 		kb.vectors.close()
 	}
 	kb.vectors = vs
-	kb.rebuildIndex()
+	kb.switchVectors()
 	return nil
+}
+
+// switchVectors gives the index the serving model's vectors in place of the
+// previous model's; the lexical part does not depend on the model and stays.
+func (kb *KB) switchVectors() {
+	kb.index.ClearVectors()
+	if kb.vectors != nil {
+		var reps []Chunk
+		for _, d := range kb.sortedDocs() {
+			for _, c := range d.Chunks {
+				if kb.rep[c.Key] == c.ID {
+					reps = append(reps, c)
+				}
+			}
+		}
+		kb.applyVectors(reps)
+	}
+	kb.touch(1 << 30)
 }
 
 // rebuildIndex makes a fresh index from the documents and the serving vectors.
@@ -639,7 +657,7 @@ func (kb *KB) promoteIfComplete() {
 		kb.vectors.close()
 	}
 	kb.meta, kb.vectors, kb.next = m, kb.next, nil
-	kb.rebuildIndex()
+	kb.switchVectors()
 }
 
 // target is the vector set being filled: the next model's while a switch

@@ -391,3 +391,47 @@ func TestCheckpointWhileBusy(t *testing.T) {
 		t.Fatalf("after a busy run: restored %v, answers equal %v", kb.restored, reflect.DeepEqual(answers(t, kb), want))
 	}
 }
+
+// When a new embedding model takes over, only the vectors change: the index
+// then answers exactly as one built from scratch with the new model, and a
+// search during the switch never sees the two models' vectors mixed.
+func TestModelSwitchSwapsOnlyVectors(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := Open(dir)
+	defer st.Close()
+	st.Create("kb", "old")
+	kb, _ := st.KB("kb")
+	r := rand.New(rand.NewPCG(4, 4))
+	for d := 0; d < 40; d++ {
+		doc := Doc{Path: fmt.Sprintf("/docs/f%03d.md", d), Hash: fmt.Sprint(d), Status: StatusOK}
+		for c := 0; c < 10; c++ {
+			doc.Chunks = append(doc.Chunks, Chunk{Text: benchText(r, d*100+c)})
+		}
+		if err := kb.Put(doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	embed := func(dims int) {
+		t.Helper()
+		var keys []string
+		var vecs [][]float32
+		for _, c := range kb.Pending() {
+			keys = append(keys, c.Key)
+			vecs = append(vecs, benchVec(r)[:dims])
+		}
+		if err := kb.AddVectors(context.Background(), keys, vecs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	embed(32)
+	if err := kb.SetEmbedModel("new"); err != nil {
+		t.Fatal(err)
+	}
+	embed(48) // completes the new set: it takes over
+	if m := kb.Meta(); m.EmbedModel != "new" || m.Dims != 48 || !kb.Index().HasVectors() {
+		t.Fatalf("the new model did not take over: %+v", m)
+	}
+	if got, want := answers(t, kb), rebuilt(t, dir); !reflect.DeepEqual(got, want) {
+		t.Fatal("after the switch the index answers differently from one built with the new model")
+	}
+}
