@@ -144,6 +144,17 @@ func results(hits []rag.Hit) []result {
 	return out
 }
 
+// asBundled is what the same results show after a bundle: the source
+// folder's documents (/docs/*) under their root's name, "docs/...".
+func asBundled(rs []result) []result {
+	out := make([]result, len(rs))
+	for i, r := range rs {
+		r.Source = strings.TrimPrefix(r.Source, "/")
+		out[i] = r
+	}
+	return out
+}
+
 func TestExportImportSearchesTheSame(t *testing.T) {
 	fake := ollamafake.New(t)
 	client, _ := llm.New(fake.URL)
@@ -173,7 +184,7 @@ func TestExportImportSearchesTheSame(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(results(a), results(b)) {
+			if !reflect.DeepEqual(asBundled(results(a)), results(b)) {
 				t.Errorf("%q (embedder %v): exported %v\nimported %v", q, emb != nil, results(a), results(b))
 			}
 		}
@@ -183,7 +194,7 @@ func TestExportImportSearchesTheSame(t *testing.T) {
 	skb, _ := src.store.KB("manuals")
 	dkb, _ := dst.store.KB("manuals")
 	q := rag.Query{Text: "monthly", K: 3, Vector: ollamafake.Vector(want, 64)}
-	a, b := results(skb.Search(q)), results(dkb.Search(q))
+	a, b := asBundled(results(skb.Search(q))), results(dkb.Search(q))
 	if len(b) == 0 || b[0].Text != want || !reflect.DeepEqual(a, b) {
 		t.Fatalf("vector search: exported %v\nimported %v", a, b)
 	}
@@ -636,7 +647,7 @@ func TestKnowledgeWithoutVectors(t *testing.T) {
 	a, _ := src.store.KB("manuals")
 	b, _ := dst.store.KB("manuals")
 	q := rag.Query{Text: "warranty receipt", K: 3}
-	if ra, rb := results(a.Search(q)), results(b.Search(q)); len(ra) == 0 || !reflect.DeepEqual(ra, rb) {
+	if ra, rb := asBundled(results(a.Search(q))), results(b.Search(q)); len(ra) == 0 || !reflect.DeepEqual(ra, rb) {
 		t.Fatalf("exported %v\nimported %v", ra, rb)
 	}
 	if b.Meta().EmbedModel != "" {

@@ -188,6 +188,16 @@ func (x *Exporter) writeKB(ctx context.Context, zw *zip.Writer, m *Manifest, kb 
 	enc.SetEscapeHTML(false)
 	var keys []string
 	seen := map[string]bool{}
+	var exported []docPath
+	for _, d := range docs {
+		if d.Status == store.StatusOK {
+			exported = append(exported, docPath{path: d.Path, root: d.Root})
+		}
+	}
+	rel := map[string]string{}
+	for i, p := range relativePaths(exported, userHomes()...) {
+		rel[exported[i].path] = p
+	}
 	for _, sum := range docs {
 		if sum.Status != store.StatusOK {
 			continue
@@ -196,7 +206,7 @@ func (x *Exporter) writeKB(ctx context.Context, zw *zip.Writer, m *Manifest, kb 
 		if !ok {
 			continue
 		}
-		line := Document{Path: d.Path, Name: d.Name, Format: d.Format, Hash: d.Hash, Size: d.Size,
+		line := Document{Path: rel[d.Path], Name: d.Name, Format: d.Format, Hash: d.Hash, Size: d.Size,
 			Pages: d.Pages, Source: sources[d.Path], Chunks: make([]Chunk, 0, len(d.Chunks))}
 		for _, c := range d.Chunks {
 			line.Chunks = append(line.Chunks, Chunk{ID: c.ID, Key: c.Key, Page: c.Page, Headings: c.Headings, Start: c.Start, End: c.End, Text: c.Text})

@@ -219,6 +219,9 @@ func (b *Bundle) readKB(kb *KnowledgeBase, lim Limits, claimed map[string]bool) 
 		}
 		d.docs = append(d.docs, doc)
 	}
+	// Older bundles carry absolute paths: they are made relative here, so
+	// neither this machine nor a hub shows where the exporter kept them.
+	relativeDocs(d.docs)
 	if len(d.docs) != kb.Documents || chunks != kb.Chunks || sources != kb.Sources {
 		return nil, invalid("knowledge base %q holds %d documents, %d chunks and %d sources where the manifest says %d, %d and %d",
 			kb.Name, len(d.docs), chunks, sources, kb.Documents, kb.Chunks, kb.Sources)
