@@ -42,6 +42,51 @@ type ExportOptions struct {
 	WithSources bool // include the original files under sources/<kb>/
 }
 
+// Summary is what publishing an agent sends, shown before it leaves the
+// machine: the same documents and passages Export writes.
+type Summary struct {
+	Agent          string      `json:"agent"`
+	KnowledgeBases []KBSummary `json:"knowledgeBases"`
+	Documents      int         `json:"documents"`
+	Passages       int         `json:"passages"`
+	WithSources    bool        `json:"withSources"` // the original files go too
+	Hub            string      `json:"hub,omitempty"`
+}
+
+// KBSummary is one knowledge base of a Summary.
+type KBSummary struct {
+	Name      string `json:"name"`
+	Documents int    `json:"documents"`
+	Passages  int    `json:"passages"`
+}
+
+// Summarize counts what Export would write for agent name, without
+// writing it.
+func (x *Exporter) Summarize(name string, opt ExportOptions) (Summary, error) {
+	def, err := x.Agents.Get(name)
+	if err != nil {
+		return Summary{}, fmt.Errorf("agent %q does not exist: `atoll agent list` shows the agents", name)
+	}
+	s := Summary{Agent: def.Name, KnowledgeBases: []KBSummary{}, WithSources: opt.WithSources}
+	for _, kbName := range def.KBs {
+		kb, err := x.Store.KB(kbName)
+		if err != nil {
+			return s, fmt.Errorf("agent %q uses knowledge base %q, which cannot be opened: %w", name, kbName, err)
+		}
+		k := KBSummary{Name: kbName}
+		for _, sum := range kb.Docs() {
+			if d, ok := kb.Doc(sum.Path); ok && d.Status == store.StatusOK {
+				k.Documents++
+				k.Passages += len(d.Chunks)
+			}
+		}
+		s.KnowledgeBases = append(s.KnowledgeBases, k)
+		s.Documents += k.Documents
+		s.Passages += k.Passages
+	}
+	return s, nil
+}
+
 // Export writes agent name and its knowledge bases as a bundle to w and
 // returns the manifest it wrote. Warnings (a source file that could not be
 // read, a model Ollama could not describe) are returned beside it.

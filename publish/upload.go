@@ -3,11 +3,13 @@ package publish
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Published is the hub's answer to a publication.
@@ -19,10 +21,71 @@ type Published struct {
 	API     string `json:"api"`    // the OpenAI-compatible endpoint
 }
 
-// Upload sends a bundle to a hub with a publisher token. progress, when not
-// nil, is called with the bytes sent so far.
+// CheckTimeout bounds CheckToken: the hub answers it at once, so a longer
+// wait means an address that does not answer.
+const CheckTimeout = 5 * time.Second
+
+// CheckToken asks the hub whether token is a valid publisher token, without
+// sending anything else: an authenticated HEAD of the hub's leads inbox
+// (GET /api/leads, which every hub has). A valid token gets 200, or 404 for
+// the empty agent name; a wrong one 401. It answers within CheckTimeout.
+func CheckToken(ctx context.Context, hubURL, token string) error {
+	hubURL = strings.TrimRight(strings.TrimSpace(hubURL), "/")
+	u, err := url.Parse(hubURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not a hub address: give it as https://host (or http:// on a local network)", hubURL)
+	}
+	if strings.TrimSpace(token) == "" {
+		return errors.New("a publisher token is needed: the hub's owner creates one with `atoll hub token create`")
+	}
+	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "HEAD", hubURL+"/api/leads?agent=", nil)
+	if err != nil {
+		return fmt.Errorf("%q is not a hub address: %w", hubURL, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return fmt.Errorf("the hub at %s did not answer within %d seconds: check the address and your connection", hubURL, int(CheckTimeout/time.Second))
+		}
+		return fmt.Errorf("couldn't reach the hub at %s (%v): check the address and your connection", hubURL, unwrapURLError(err))
+	}
+	res.Body.Close()
+	isJSON := strings.HasPrefix(res.Header.Get("Content-Type"), "application/json")
+	switch {
+	case res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("the hub at %s refused the publisher token: check it, or ask the hub's owner for a new one (`atoll hub token create`)", hubURL)
+	case res.StatusCode == http.StatusTooManyRequests:
+		return fmt.Errorf("the hub at %s is busy (too many requests): try again in a minute", hubURL)
+	case (res.StatusCode == http.StatusOK || res.StatusCode == http.StatusNotFound) && isJSON:
+		return nil
+	default:
+		return fmt.Errorf("%s does not answer like an Atoll hub (%s): check the address", hubURL, res.Status)
+	}
+}
+
+// unwrapURLError drops net/http's "Head \"URL\":" prefix, which repeats
+// the address the sentence already names.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// Upload sends a bundle to a hub with a publisher token, after checking the
+// token (CheckToken), so a wrong token or address costs no upload. The
+// request also asks the hub to accept it before the body is sent
+// (Expect: 100-continue), for a token withdrawn in between. progress, when
+// not nil, is called with the bytes sent so far.
 func Upload(ctx context.Context, hubURL, token string, bundle io.Reader, size int64, progress func(sent, total int64)) (Published, error) {
-	hubURL = strings.TrimRight(hubURL, "/")
+	hubURL = strings.TrimRight(strings.TrimSpace(hubURL), "/")
+	if err := CheckToken(ctx, hubURL, token); err != nil {
+		return Published{}, err
+	}
 	body := &uploadCounter{r: bundle, total: size, fn: progress}
 	req, err := http.NewRequestWithContext(ctx, "POST", hubURL+"/api/publish", body)
 	if err != nil {
@@ -31,9 +94,10 @@ func Upload(ctx context.Context, hubURL, token string, bundle io.Reader, size in
 	req.ContentLength = size
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/zip")
+	req.Header.Set("Expect", "100-continue")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return Published{}, fmt.Errorf("couldn't reach the hub at %s: %w", hubURL, err)
+		return Published{}, fmt.Errorf("couldn't reach the hub at %s (%v): check the address and your connection", hubURL, unwrapURLError(err))
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/term"
 
 	"atoll/agent"
 	"atoll/publish"
@@ -29,13 +33,44 @@ func readPublishConfig(data string) publishConfig {
 	return cfg
 }
 
+// savePublishConfig remembers the hub address and token; called only after
+// the hub accepted them, so a failed publish never replaces a working pair.
+func savePublishConfig(data string, cfg publishConfig) error {
+	b, _ := json.MarshalIndent(cfg, "", "  ")
+	return store.WriteFileAtomic(filepath.Join(data, "publish.json"), b, 0o600)
+}
+
+// publishConfirm asks before uploading, only when a person can answer:
+// stdin and stderr are both terminals. Tests replace it.
+var publishConfirm = func(e *env, question string) (asked, yes bool) {
+	if !term.IsTerminal(int(os.Stdin.Fd())) || !term.IsTerminal(int(os.Stderr.Fd())) {
+		return false, true
+	}
+	fmt.Fprint(e.stderr, question)
+	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(line))
+	return true, a == "y" || a == "yes"
+}
+
+const publishUsage = `--agent NAME [--to URL] [--token TOKEN] [--with-sources] [--yes]
+       atoll publish --agent NAME --rollback
+
+Publish checks the hub address and token first (nothing is uploaded if the
+hub refuses them), then prints what will leave this machine: the agent, its
+knowledge bases with their documents and passages, whether the original
+files go too, and the hub. In a terminal it then asks before uploading
+(--yes does not ask); when not run in a terminal (a script, a pipe) it
+uploads right after printing. The address and token are remembered in
+DATA/publish.json once a publish (or rollback) succeeds.`
+
 func (e *env) publishCmd(args []string) error {
-	f := e.flags("publish", "--agent NAME [--to URL] [--token TOKEN] [--with-sources]")
+	f := e.flags("publish", publishUsage)
 	name := f.String("agent", "", "agent to publish")
 	to := f.String("to", "", "hub address, e.g. https://agents.example.com (remembered)")
-	token := f.String("token", "", "publisher token from `atoll hub token create` (remembered)")
+	token := f.String("token", "", "publisher token, made by the hub's owner with 'atoll hub token create' (remembered)")
 	withSources := f.Bool("with-sources", false, "include the original files in the bundle")
 	rollback := f.Bool("rollback", false, "restore the previously published version on the hub instead of uploading")
+	yes := f.Bool("yes", false, "upload without asking, even in a terminal")
 	if _, err := parse(f, args); err != nil {
 		return err
 	}
@@ -54,17 +89,22 @@ func (e *env) publishCmd(args []string) error {
 	if cfg.URL == "" || cfg.Token == "" {
 		return errUsage{"publish needs --to URL and --token TOKEN the first time (they are remembered in " + cfgPath + ")"}
 	}
-	b, _ := json.MarshalIndent(cfg, "", "  ")
-	if err := store.WriteFileAtomic(cfgPath, b, 0o600); err != nil {
-		return err
-	}
+	ctx := context.Background()
 	if *rollback {
-		v, err := publish.Rollback(context.Background(), cfg.URL, cfg.Token, *name)
+		v, err := publish.Rollback(ctx, cfg.URL, cfg.Token, *name)
 		if err != nil {
+			return err
+		}
+		if err := savePublishConfig(e.data, cfg); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "Rolled back %s on %s: now version %d (a copy of version %d).\n", *name, cfg.URL, v.Version, v.Restored)
 		return nil
+	}
+	// The token first: a wrong one or an unreachable hub should cost
+	// seconds, not a test run and an upload.
+	if err := publish.CheckToken(ctx, cfg.URL, cfg.Token); err != nil {
+		return err
 	}
 	st, c, err := e.open()
 	if err != nil {
@@ -72,6 +112,19 @@ func (e *env) publishCmd(args []string) error {
 	}
 	defer st.Close()
 	repo := agent.NewRepo(filepath.Join(e.data, "agents"))
+	x := &publish.Exporter{Store: st, Agents: repo, Models: c, Generator: "atoll " + version}
+	opt := publish.ExportOptions{WithSources: *withSources}
+	sum, err := x.Summarize(*name, opt)
+	if err != nil {
+		return err
+	}
+	sum.Hub = cfg.URL
+	fmt.Fprint(e.stdout, summaryText(sum))
+	if !*yes {
+		if asked, ok := publishConfirm(e, "Publish? [y/N] "); asked && !ok {
+			return errors.New("not published: nothing was sent")
+		}
+	}
 	// The agent's test set runs first, so what is published has been checked.
 	if qs, err := agent.LoadTestSet(filepath.Join(e.data, "agents"), *name); err != nil {
 		return err
@@ -81,7 +134,7 @@ func (e *env) publishCmd(args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stderr, "Running the test set (%d questions)…\n", len(qs))
-		run, err := agent.NewTestRuns(filepath.Join(e.data, "agents")).Run(context.Background(), e.runner(st, c), def, qs, nil)
+		run, err := agent.NewTestRuns(filepath.Join(e.data, "agents")).Run(ctx, e.runner(st, c), def, qs, nil)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "note: the test set could not run (%s); publishing anyway.\n", sentence(err))
 		} else {
@@ -89,8 +142,7 @@ func (e *env) publishCmd(args []string) error {
 		}
 	}
 	var bundle bytes.Buffer
-	x := &publish.Exporter{Store: st, Agents: repo, Models: c, Generator: "atoll " + version}
-	if _, warnings, err := x.Export(context.Background(), &bundle, *name, publish.ExportOptions{WithSources: *withSources}); err != nil {
+	if _, warnings, err := x.Export(ctx, &bundle, *name, opt); err != nil {
 		return err
 	} else {
 		for _, w := range warnings {
@@ -100,7 +152,7 @@ func (e *env) publishCmd(args []string) error {
 	fmt.Fprintf(e.stderr, "Uploading %s (%.1f MB) to %s…\n", *name, float64(bundle.Len())/1e6, cfg.URL)
 	last := -25
 	size := int64(bundle.Len())
-	out, err := publish.Upload(context.Background(), cfg.URL, cfg.Token, &bundle, size, func(sent, total int64) {
+	out, err := publish.Upload(ctx, cfg.URL, cfg.Token, &bundle, size, func(sent, total int64) {
 		if pct := int(100 * sent / max(total, 1)); pct >= last+25 {
 			last = pct
 			fmt.Fprintf(e.stderr, "  %d%%\n", pct)
@@ -109,6 +161,41 @@ func (e *env) publishCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := savePublishConfig(e.data, cfg); err != nil {
+		fmt.Fprintf(e.stderr, "note: the hub address and token could not be remembered (%s).\n", sentence(err))
+	}
 	fmt.Fprintf(e.stdout, "Published %s (version %d)\nChat page: %s\nWidget: %s\nAPI: POST %s with \"model\": %q\n", out.Agent, out.Version, out.Chat, out.Widget, out.API, out.Agent)
 	return nil
+}
+
+// summaryText is what will leave the machine, printed before it does.
+func summaryText(s publish.Summary) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Publishing to %s:\n", s.Hub)
+	fmt.Fprintf(&b, "  Agent:            %s\n", s.Agent)
+	if len(s.KnowledgeBases) == 0 {
+		fmt.Fprintf(&b, "  Knowledge bases:  none\n")
+	}
+	for i, k := range s.KnowledgeBases {
+		label := ""
+		if i == 0 {
+			label = "Knowledge bases:"
+		}
+		fmt.Fprintf(&b, "  %-17s %s (%s, %s)\n", label, k.Name, nounCount(k.Documents, "document"), nounCount(k.Passages, "passage"))
+	}
+	fmt.Fprintf(&b, "  In all:           %s, %s, with their vectors\n", nounCount(s.Documents, "document"), nounCount(s.Passages, "passage"))
+	if s.WithSources {
+		fmt.Fprintf(&b, "  Original files:   included (--with-sources)\n")
+	} else {
+		fmt.Fprintf(&b, "  Original files:   not included\n")
+	}
+	fmt.Fprintf(&b, "  Document paths:   relative to their folders (bakery/prices.md); the hub shows them in citations\n")
+	return b.String()
+}
+
+func nounCount(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
