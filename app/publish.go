@@ -38,6 +38,11 @@ func (a *App) publishConfig() publishConfig {
 	return c
 }
 
+func (a *App) savePublishConfig(c publishConfig) error {
+	b, _ := json.MarshalIndent(c, "", "  ")
+	return store.WriteFileAtomic(a.publishPath(), b, 0o600)
+}
+
 // PublishSettings returns the remembered hub address.
 func (a *App) PublishSettings() (PublishInfo, error) {
 	c := a.publishConfig()
@@ -57,10 +62,29 @@ type PublishEvent struct {
 	Result *publish.Published `json:"result,omitempty"`
 }
 
+// PublishSummary is what publishing agentName sends and where, for the
+// Publish screen to show before anything leaves the machine. An empty
+// hubURL names the remembered hub.
+func (a *App) PublishSummary(agentName, hubURL string) (publish.Summary, error) {
+	x := &publish.Exporter{Store: a.store, Agents: a.agents}
+	s, err := x.Summarize(agentName, publish.ExportOptions{})
+	if err != nil {
+		return publish.Summary{}, userError(err)
+	}
+	s.Hub = strings.TrimRight(strings.TrimSpace(hubURL), "/")
+	if s.Hub == "" {
+		s.Hub = a.publishConfig().URL
+	}
+	return s, nil
+}
+
 // PublishAgent bundles an agent with its knowledge and uploads it to a hub;
 // progress and the public links arrive as publish:progress events. An empty
-// hubURL or token uses the remembered one; both are remembered (in a file
-// readable by the user only).
+// hubURL or token uses the remembered one. The hub is asked whether it
+// takes the token before the job starts (a wrong token or address is
+// returned as the error, within publish.CheckTimeout, and nothing is sent);
+// address and token are remembered (in a file readable by the user only)
+// only once the hub has accepted the bundle.
 func (a *App) PublishAgent(agentName, hubURL, token string) (string, error) {
 	if _, err := a.agents.Get(agentName); err != nil {
 		return "", userError(err)
@@ -78,8 +102,7 @@ func (a *App) PublishAgent(agentName, hubURL, token string) (string, error) {
 	if c.Token == "" {
 		return "", errors.New("enter the publisher token the hub's owner created with `atoll hub token create`")
 	}
-	b, _ := json.MarshalIndent(c, "", "  ")
-	if err := store.WriteFileAtomic(a.publishPath(), b, 0o600); err != nil {
+	if err := publish.CheckToken(context.Background(), c.URL, c.Token); err != nil {
 		return "", err
 	}
 	job := newID()
@@ -126,6 +149,9 @@ func (a *App) PublishAgent(agentName, hubURL, token string) (string, error) {
 			ev.Error = err.Error()
 		} else {
 			ev.Result = &res
+			if err := a.savePublishConfig(c); err != nil {
+				ev.Error = "Published, but the hub's address and token could not be remembered: " + err.Error()
+			}
 		}
 		a.send(EventPublishProgress, ev)
 	}()

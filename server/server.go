@@ -100,7 +100,7 @@ var Bound = []string{
 	"Ask", "StopAsk", "ConfirmTool", "ListHTTPTools", "SaveHTTPTools", "ListConversations", "GetConversation", "SourcePDF",
 	"ListLeads", "ExportLeadsCSV", "PullLeads", "RunAgentTest", "AgentTestSet",
 	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",
-	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "PublishSettings", "PublishAgent", "RollbackPublished", "GetSettings", "SaveSettings", "About",
+	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "PublishSettings", "PublishSummary", "PublishAgent", "RollbackPublished", "GetSettings", "SaveSettings", "About",
 }
 
 // Handler builds the HTTP handler. broker must be the App's emitter.
