@@ -29,6 +29,7 @@ type Index struct {
 	vec              *VectorIndex
 	vecCount         int // live passages with a vector
 	lex              lexParams
+	fusion           FusionWeights
 }
 
 type doc struct {

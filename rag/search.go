@@ -55,7 +55,8 @@ func SearchMany(indexes []*Index, q Query) []Hit {
 	if len(dense) == 0 {
 		ranked = lex
 	} else {
-		ranked = fuse(lex, dense)
+		kw, mw := fusionOf(indexes)
+		ranked = fuse([]float64{kw, mw}, lex, dense)
 	}
 	if len(ranked) > m {
 		ranked = ranked[:m]
@@ -106,8 +107,22 @@ func (ix *Index) candidates(q Query, qt *queryTerms, st *corpusStats, m int) (le
 	return lex, dense
 }
 
-// fuse merges ranked lists by reciprocal rank fusion.
-func fuse(lists ...[]Hit) []Hit {
+// fusionOf averages the fusion weights of the indexes searched together.
+func fusionOf(ixs []*Index) (kw, mw float64) {
+	for _, ix := range ixs {
+		ix.mu.RLock()
+		k, m := ix.fusion.weights()
+		ix.mu.RUnlock()
+		kw += k
+		mw += m
+	}
+	return kw, mw
+}
+
+// fuse merges ranked lists by reciprocal rank fusion, each list's terms
+// multiplied by its weight. A list of weight 0
+// is left out.
+func fuse(weights []float64, lists ...[]Hit) []Hit {
 	type entry struct {
 		h     Hit
 		score float64
@@ -115,7 +130,10 @@ func fuse(lists ...[]Hit) []Hit {
 	}
 	byKey := map[string]*entry{}
 	var order []*entry
-	for _, list := range lists {
+	for li, list := range lists {
+		if weights[li] == 0 {
+			continue
+		}
 		for rank, h := range list {
 			key := h.KB + "\x00" + h.ID
 			e := byKey[key]
@@ -124,7 +142,7 @@ func fuse(lists ...[]Hit) []Hit {
 				byKey[key] = e
 				order = append(order, e)
 			}
-			e.score += 1 / float64(rrfK+rank+1)
+			e.score += weights[li] / float64(rrfK+rank+1)
 		}
 	}
 	sort.SliceStable(order, func(i, j int) bool { return order[i].score > order[j].score })
