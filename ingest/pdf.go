@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/ledongthuc/pdf"
 )
@@ -192,6 +193,17 @@ func (px *pdfExtractor) page(ctx context.Context, p pdf.Value, num int) (lines [
 	res := inheritedKey(p, "Resources")
 	g := gstate{ctm: identity, tm: identity, tlm: identity, th: 1}
 	forms, ops := 0, 0
+	// Marked content: an ActualText span's text replaces the glyphs shown
+	// inside it (Chromium wraps Noto CJK glyphs whose cmap points at Kangxi
+	// radicals; wkhtmltopdf wraps its fake-bold second pass in an empty one).
+	// The outermost span wins, as its text covers everything inside.
+	type marked struct {
+		actual bool
+		text   string
+		start  int
+	}
+	var mc []marked
+	inActual := 0
 	var run func(strm, res pdf.Value, depth int)
 	run = func(strm, res pdf.Value, depth int) {
 		pageFonts := map[string]*pdfFont{}
@@ -326,6 +338,33 @@ func (px *pdfExtractor) page(ctx context.Context, p pdf.Value, num int) (lines [
 						g.tm.f += tx * g.tm.b
 					}
 				}
+			case "BMC", "BDC":
+				m := marked{}
+				if op == "BDC" && len(args) == 2 && inActual == 0 {
+					props := args[1]
+					if props.Kind() == pdf.Name {
+						props = res.Key("Properties").Key(props.Name())
+					}
+					if at := props.Key("ActualText"); at.Kind() == pdf.String {
+						m = marked{actual: true, text: at.Text(), start: len(glyphs)}
+					}
+				}
+				if m.actual {
+					inActual++
+				}
+				if len(mc) < 4096 {
+					mc = append(mc, m)
+				}
+			case "EMC":
+				if len(mc) == 0 {
+					return
+				}
+				m := mc[len(mc)-1]
+				mc = mc[:len(mc)-1]
+				if m.actual {
+					inActual--
+					glyphs = replaceActual(glyphs, m.start, m.text)
+				}
 			case "Do":
 				if len(args) != 1 || depth >= 8 || forms >= 2000 {
 					return
@@ -349,7 +388,67 @@ func (px *pdfExtractor) page(ctx context.Context, p pdf.Value, num int) (lines [
 		})
 	}
 	run(p.Key("Contents"), res, 0)
-	return buildLines(glyphs), ""
+	return buildLines(dropOverprint(glyphs)), ""
+}
+
+// replaceActual puts an ActualText span's text in place of the glyphs
+// shown inside it (gs[start:]), at the first glyph's position and as wide
+// as all of them. A span that showed nothing adds nothing, as in poppler.
+func replaceActual(gs []glyph, start int, text string) []glyph {
+	if start < 0 || start >= len(gs) {
+		return gs
+	}
+	first, last := gs[start], gs[len(gs)-1]
+	gs = gs[:start]
+	if strings.TrimSpace(text) == "" && text != " " {
+		return gs
+	}
+	w := first.w
+	if math.Abs(last.y-first.y) < 0.3*first.size && last.x+last.w > first.x {
+		w = last.x + last.w - first.x
+	}
+	if !utf8.ValidString(text) {
+		text = strings.ToValidUTF8(text, "\uFFFD")
+	}
+	return append(gs, glyph{x: first.x, y: first.y, w: w, size: first.size, s: text})
+}
+
+// dropOverprint removes a run of glyphs drawn again over itself, slightly
+// offset (fake bold, shadows): a glyph that jumps back on its baseline onto
+// an earlier glyph with the same text starts a duplicate, which goes on for
+// as long as the following glyphs repeat the earlier run at the same offset.
+func dropOverprint(gs []glyph) []glyph {
+	out := gs[:0]
+	dup, dupEnd := -1, 0
+	var ddx, ddy float64
+	for _, g := range gs {
+		tol := 0.25 * math.Max(g.size, 1)
+		if dup >= 0 && dup+1 < dupEnd {
+			o := out[dup+1]
+			if o.s == g.s && math.Abs(g.x-o.x-ddx) < tol && math.Abs(g.y-o.y-ddy) < tol {
+				dup++
+				continue
+			}
+		}
+		dup = -1
+		if n := len(out); n > 0 && g.s != "" && strings.TrimSpace(g.s) != "" {
+			p := out[n-1]
+			if g.x < p.x-tol && math.Abs(g.y-p.y) < tol {
+				for k := n - 1; k >= 0 && k >= n-512; k-- {
+					o := out[k]
+					if o.s == g.s && math.Abs(o.x-g.x) < tol && math.Abs(o.y-g.y) < tol {
+						dup, dupEnd, ddx, ddy = k, n, g.x-o.x, g.y-o.y
+						break
+					}
+				}
+				if dup >= 0 {
+					continue
+				}
+			}
+		}
+		out = append(out, g)
+	}
+	return out
 }
 
 func inheritedKey(p pdf.Value, key string) pdf.Value {

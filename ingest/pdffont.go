@@ -15,6 +15,7 @@ import (
 type pdfFont struct {
 	v       pdf.Value
 	cid     bool
+	ident   bool // Type 0 with Identity-H/V: always two-byte codes
 	twoByte bool
 	cmap    *toUnicodeMap
 	builtin map[byte]string // embedded Type 1 font's own encoding
@@ -50,6 +51,10 @@ func loadPDFFont(v pdf.Value) *pdfFont {
 	switch sub {
 	case "Type0":
 		f.twoByte, f.cid = true, true
+		switch v.Key("Encoding").Name() {
+		case "Identity-H", "Identity-V":
+			f.ident = true
+		}
 		desc := v.Key("DescendantFonts").Index(0)
 		f.dw = 1000
 		if dw := desc.Key("DW"); dw.Kind() == pdf.Integer || dw.Kind() == pdf.Real {
@@ -95,7 +100,7 @@ func loadPDFFont(v pdf.Value) *pdfFont {
 		// reading them as text gives Latin-looking garbage. Say so instead.
 		f.undecodable = true
 	}
-	if f.cmap != nil && f.cmap.twoByte() {
+	if f.cid && f.cmap != nil && f.cmap.twoByte() {
 		f.twoByte = true
 	}
 	return f
@@ -154,6 +159,11 @@ func (f *pdfFont) decodeSlow(code string) string {
 	if f.cmap != nil {
 		var ok bool
 		s, ok = f.cmap.lookup(code)
+		if !ok && !f.cid && len(code) == 1 {
+			// groff and others write a simple font's ToUnicode with
+			// two-byte source codes (<0041>); the code's value is what counts.
+			s, ok = f.cmap.lookup("\x00" + code)
+		}
 		if !ok && !f.cid {
 			s = f.libEncoder().Decode(code)
 		} else if !ok {
@@ -183,8 +193,16 @@ func normalizeGlyph(s string) string {
 	return s
 }
 
-// codeLen says how many bytes the next character code in raw takes.
+// codeLen says how many bytes the next character code in raw takes. A
+// simple font's codes are one byte whatever its ToUnicode's codespace says
+// (groff declares <0000> <FFFF>); only a Type 0 font's CMap decides.
 func (f *pdfFont) codeLen(raw string) int {
+	if !f.cid {
+		return 1
+	}
+	if f.ident && len(raw) >= 2 {
+		return 2
+	}
 	if f.cmap != nil {
 		if n := f.cmap.codeLen(raw); n > 0 {
 			return n

@@ -4,6 +4,7 @@ import (
 	"math"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -137,66 +138,7 @@ func layoutPDF(pages [][]pdfLine, b *builder) {
 		return min(len(headSizes)+1, 6)
 	}
 
-	// Running headers/footers: the top two and bottom two lines of each page,
-	// with digits masked, that repeat on at least half of the pages.
-	edge := func(lines []pdfLine) []int {
-		idx := make([]int, len(lines))
-		for i := range idx {
-			idx[i] = i
-		}
-		sort.SliceStable(idx, func(i, j int) bool { return lines[idx[i]].y > lines[idx[j]].y })
-		if len(idx) <= 4 {
-			return idx
-		}
-		return append(idx[:2:2], idx[len(idx)-2:]...)
-	}
-	counts := map[string]int{}
-	for _, lines := range pages {
-		seen := map[string]bool{}
-		for _, i := range edge(lines) {
-			k := furnitureKey(lines[i].text)
-			if !seen[k] {
-				seen[k] = true
-				counts[k]++
-			}
-		}
-	}
-	nonEmpty := 0
-	for _, lines := range pages {
-		if len(lines) > 0 {
-			nonEmpty++
-		}
-	}
-	firstSeen := map[string]bool{}
-	for pi, lines := range pages {
-		drop := map[int]bool{}
-		for _, i := range edge(lines) {
-			t := lines[i].text
-			k := furnitureKey(t)
-			// The title on the first page often repeats as the running
-			// header: keep its first, heading-sized appearance.
-			keepTitle := !firstSeen[k] && headingLevel(lines[i]) > 0
-			firstSeen[k] = true
-			// Repeating on half the pages, or on four or more (chapter
-			// headers of long manuals), at a page edge: furniture.
-			repeats := nonEmpty >= 3 && counts[k] >= 2 && (counts[k]*2 >= nonEmpty || counts[k] >= 4)
-			if repeats && utf8.RuneCountInString(t) < 150 && !keepTitle {
-				drop[i] = true
-			}
-			if pageNumberLine.MatchString(strings.TrimSpace(t)) {
-				drop[i] = true
-			}
-		}
-		if len(drop) > 0 {
-			kept := lines[:0:0]
-			for i, l := range lines {
-				if !drop[i] {
-					kept = append(kept, l)
-				}
-			}
-			pages[pi] = kept
-		}
-	}
+	dropFurniture(pages, headingLevel)
 
 	for pi, lines := range pages {
 		page := pi + 1
@@ -285,4 +227,110 @@ func joinPDFLines(a, b string) string {
 		}
 	}
 	return joinLines(a, b)
+}
+
+// Running headers and footers are removed only where they are clearly
+// that: a short line among the top two or bottom two of a page, with the
+// same text (digits masked) at the same height on more than half of the
+// pages, or a page number, and in both cases set apart from the body by
+// more than a line's pitch. Body text that merely repeats (a boilerplate
+// paragraph at the top of every page) flows with the lines next to it and
+// is kept, and a page never loses all of its lines this way.
+func dropFurniture(pages [][]pdfLine, headingLevel func(pdfLine) int) {
+	byY := func(lines []pdfLine) []int {
+		idx := make([]int, len(lines))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(i, j int) bool { return lines[idx[i]].y > lines[idx[j]].y })
+		return idx
+	}
+	edge := func(n int) []int {
+		if n <= 4 {
+			out := make([]int, n)
+			for i := range out {
+				out[i] = i
+			}
+			return out
+		}
+		return []int{0, 1, n - 2, n - 1}
+	}
+	key := func(l pdfLine) string {
+		return furnitureKey(l.text) + "@" + strconv.Itoa(int(math.Round(l.y/2)))
+	}
+	counts := map[string]int{}
+	nonEmpty := 0
+	orders := make([][]int, len(pages))
+	for pi, lines := range pages {
+		if len(lines) > 0 {
+			nonEmpty++
+		}
+		orders[pi] = byY(lines)
+		seen := map[string]bool{}
+		for _, j := range edge(len(lines)) {
+			if k := key(lines[orders[pi][j]]); !seen[k] {
+				seen[k] = true
+				counts[k]++
+			}
+		}
+	}
+	firstSeen := map[string]bool{}
+	for pi, lines := range pages {
+		ord := orders[pi]
+		n := len(ord)
+		var pitches []float64
+		for j := 1; j < n; j++ {
+			a, b := lines[ord[j-1]], lines[ord[j]]
+			if d := a.y - b.y; d > 0.5 && math.Abs(a.size-b.size) < 0.15*math.Max(a.size, b.size) {
+				pitches = append(pitches, d)
+			}
+		}
+		pitch := 0.0
+		if len(pitches) > 0 {
+			// The lower quartile: a short page's few gaps include the
+			// header's and footer's own.
+			sort.Float64s(pitches)
+			pitch = pitches[len(pitches)/4]
+		}
+		apart := func(a, b pdfLine) bool {
+			d := math.Abs(a.y - b.y)
+			if pitch > 0 {
+				return d > 1.4*pitch
+			}
+			return d > 1.6*math.Max(a.size, b.size)
+		}
+		furniture := func(l pdfLine) bool {
+			k := key(l)
+			// The title on the first page often repeats as the running
+			// header: keep its first, heading-sized appearance.
+			keepTitle := !firstSeen[k] && headingLevel(l) > 0
+			firstSeen[k] = true
+			running := nonEmpty >= 3 && counts[k] >= 3 && counts[k]*2 > nonEmpty &&
+				utf8.RuneCountInString(l.text) <= 80 && !keepTitle
+			return running || pageNumberLine.MatchString(strings.TrimSpace(l.text))
+		}
+		drop := map[int]bool{}
+		// From the inside out, so that a two-line header counts as set
+		// apart when the line below it is furniture that is.
+		for _, j := range []int{1, 0} {
+			if j < n && furniture(lines[ord[j]]) && (j+1 >= n || drop[ord[j+1]] || apart(lines[ord[j]], lines[ord[j+1]])) {
+				drop[ord[j]] = true
+			}
+		}
+		for _, j := range []int{n - 2, n - 1} {
+			if j >= 2 && furniture(lines[ord[j]]) && (drop[ord[j-1]] || apart(lines[ord[j]], lines[ord[j-1]])) {
+				drop[ord[j]] = true
+			}
+		}
+		if len(drop) == 0 || len(drop) == n && n > 2 {
+			continue
+		}
+		kept := lines[:0:0]
+		for i, l := range lines {
+			if !drop[i] {
+				kept = append(kept, l)
+			}
+		}
+		pages[pi] = kept
+	}
 }
