@@ -47,6 +47,7 @@ func (s *Searcher) Search(ctx context.Context, kbs []string, query string, k int
 	for model, ixs := range byModel {
 		q := rag.Query{Text: query, K: k, Sources: sources}
 		if model != "" && s.Embedder != nil {
+			s.measureFusion(ctx, model, ixs)
 			if v, err := s.Embedder.Embed(ctx, model, []string{query}); err == nil && len(v) == 1 {
 				q.Vector = v[0]
 			}
@@ -60,4 +61,18 @@ func (s *Searcher) Search(ctx context.Context, kbs []string, query string, k int
 		}
 	}
 	return hits, nil
+}
+
+// measureFusion measures how far to trust each side of hybrid search for
+// every index whose figures are missing, from another model, or from a much
+// smaller knowledge base (one batched embedding call of 40 short texts). A
+// failed measurement leaves the old figures; the query then fares as before.
+func (s *Searcher) measureFusion(ctx context.Context, model string, ixs []*rag.Index) {
+	for _, ix := range ixs {
+		if ix.FusionStale(model) {
+			ix.MeasureFusion(ctx, model, func(ctx context.Context, texts []string) ([][]float32, error) {
+				return s.Embedder.Embed(ctx, model, texts)
+			})
+		}
+	}
 }
