@@ -5,18 +5,13 @@
 package server
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -27,8 +22,11 @@ import (
 
 // Limits on what a request may carry.
 const (
-	MaxCallBody   = 1 << 20   // JSON arguments
-	MaxUploadBody = 512 << 20 // one upload request
+	MaxCallBody    = 1 << 20   // JSON arguments
+	MaxUploadBody  = 512 << 20 // one upload request
+	MaxUploadFiles = 10000     // files in one upload request
+	MaxFileName    = 255       // bytes in an uploaded file's name
+	MaxSubscribers = 64        // open event streams
 )
 
 // Server serves one App.
@@ -38,6 +36,12 @@ type Server struct {
 	Token  string // required on every request when set
 	Upload string // folder for uploaded files
 	Log    *slog.Logger
+	// Addr is the configured listening address (--addr). Its host is one of
+	// the names the server answers to, besides the loopback names; without
+	// a token the server answers only connections from this computer.
+	Addr string
+	// MaxUpload bounds one upload request (MaxUploadBody when 0).
+	MaxUpload int64
 
 	methods map[string]reflect.Value
 	hub     *Broker
@@ -73,11 +77,16 @@ func (b *Broker) Emit(name string, payload any) {
 	}
 }
 
+// subscribe returns nil when MaxSubscribers streams are open: each holds a
+// buffer, and a client must not be able to open them without end.
 func (b *Broker) subscribe() chan []byte {
-	ch := make(chan []byte, 4096)
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.subs) >= MaxSubscribers {
+		return nil
+	}
+	ch := make(chan []byte, 4096)
 	b.subs[ch] = struct{}{}
-	b.mu.Unlock()
 	return ch
 }
 
@@ -126,52 +135,15 @@ func (s *Server) Handler(broker *Broker) http.Handler {
 	return s.guard(mux)
 }
 
-// guard applies the token and the Origin check.
-func (s *Server) guard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Referrer-Policy", "no-referrer")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'")
-		if s.Token != "" && !s.authorised(r) {
-			writeError(w, http.StatusUnauthorized, errors.New("this Atoll server needs its access token: open the address printed by `atoll serve`, which carries ?token="))
-			return
-		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if o := r.Header.Get("Origin"); o != "" && !sameOrigin(o, r.Host) {
-				writeError(w, http.StatusForbidden, errors.New("requests from other sites are refused"))
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (s *Server) authorised(r *http.Request) bool {
-	got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if got == "" {
-		got = r.URL.Query().Get("token")
-	}
-	if got == "" {
-		if c, err := r.Cookie("atoll_token"); err == nil {
-			got = c.Value
-		}
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) == 1
-}
-
-func sameOrigin(origin, host string) bool {
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	return u.Host == host
-}
-
 func (s *Server) call(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("method")
 	m, ok := s.methods[name]
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Errorf("unknown method %q", name))
+		return
+	}
+	if r.ContentLength > MaxCallBody {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the request is larger than %d bytes", MaxCallBody))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCallBody))
@@ -224,10 +196,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, errors.New("streaming unsupported"))
 		return
 	}
+	ch := s.hub.subscribe()
+	if ch == nil {
+		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("%d event streams are already open: close other Atoll tabs and reload", MaxSubscribers))
+		return
+	}
+	defer s.hub.unsubscribe(ch)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
-	ch := s.hub.subscribe()
-	defer s.hub.unsubscribe(ch)
 	_, _ = io.WriteString(w, ": connected\n\n")
 	fl.Flush()
 	ping := time.NewTicker(15 * time.Second)
@@ -251,90 +227,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
-	kb := r.URL.Query().Get("kb")
-	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadBody)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		writeError(w, http.StatusBadRequest, errors.New("send the files as multipart/form-data"))
-		return
-	}
-	dir := filepath.Join(s.Upload, kb)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		writeError(w, http.StatusInternalServerError, err)
-		return
-	}
-	var paths []string
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the upload failed or is larger than %d MB: %v", MaxUploadBody>>20, err))
-			return
-		}
-		if part.FormName() != "file" {
-			continue
-		}
-		name := safeName(part.FileName())
-		if name == "" {
-			continue
-		}
-		dst := filepath.Join(dir, name)
-		f, err := os.OpenFile(dst+".part", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, err)
-			return
-		}
-		_, cerr := io.Copy(f, part)
-		f.Close()
-		if cerr != nil {
-			os.Remove(dst + ".part")
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("%s could not be received: %v", name, cerr))
-			return
-		}
-		if err := os.Rename(dst+".part", dst); err != nil {
-			writeError(w, http.StatusInternalServerError, err)
-			return
-		}
-		paths = append(paths, dst)
-	}
-	job, err := s.App.Ingest(kb, paths)
-	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"job": job})
-}
-
-// safeName keeps an uploaded file's base name and nothing that could climb
-// out of the upload folder.
-func safeName(n string) string {
-	n = strings.ReplaceAll(n, "\\", "/")
-	n = filepath.Base(n)
-	if n == "." || n == ".." || n == "/" || strings.HasPrefix(n, ".") {
-		return ""
-	}
-	return n
-}
-
 func writeError(w http.ResponseWriter, code int, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
-}
-
-// IsLoopback reports whether addr binds only the local machine.
-func IsLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -3,9 +3,11 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -60,6 +62,19 @@ func (h *harness) call(method string, args ...any) (int, []byte) {
 	return res.StatusCode, b
 }
 
+func (h *harness) upload(kb string, body io.Reader, contentType string) (int, string) {
+	h.t.Helper()
+	req, _ := http.NewRequest("POST", h.srv.URL+"/api/upload?kb="+kb, body)
+	req.Header.Set("Content-Type", contentType)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
 func (h *harness) mustCall(method string, out any, args ...any) {
 	h.t.Helper()
 	code, b := h.call(method, args...)
@@ -82,6 +97,7 @@ func (h *harness) events() <-chan [2]string {
 	}
 	h.t.Cleanup(func() { res.Body.Close() })
 	ch := make(chan [2]string, 1024)
+	connected := make(chan struct{})
 	go func() {
 		defer close(ch)
 		sc := bufio.NewScanner(res.Body)
@@ -90,6 +106,8 @@ func (h *harness) events() <-chan [2]string {
 		for sc.Scan() {
 			line := sc.Text()
 			switch {
+			case line == ": connected":
+				close(connected)
 			case strings.HasPrefix(line, "event: "):
 				name = strings.TrimPrefix(line, "event: ")
 			case strings.HasPrefix(line, "data: "):
@@ -97,8 +115,13 @@ func (h *harness) events() <-chan [2]string {
 			}
 		}
 	}()
-	// The stream announces itself before any event can be missed.
-	time.Sleep(50 * time.Millisecond)
+	// The stream is subscribed once it has announced itself: no event
+	// sent after this can be missed.
+	select {
+	case <-connected:
+	case <-time.After(20 * time.Second):
+		h.t.Fatal("the event stream did not announce itself")
+	}
 	return ch
 }
 
@@ -133,7 +156,7 @@ func TestFlowThroughHTTP(t *testing.T) {
 		t.Fatalf("CreateKB: %+v", kb)
 	}
 
-	// Upload two files, one with a hostile name.
+	// A file name with folders in it is refused, and nothing is written.
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	fw, _ := mw.CreateFormFile("file", "faq.md")
@@ -141,22 +164,30 @@ func TestFlowThroughHTTP(t *testing.T) {
 	fw, _ = mw.CreateFormFile("file", "../../../escape.md")
 	io.WriteString(fw, "# Delivery\n\nWe deliver within 5 km of the shop for 4 euros.\n")
 	mw.Close()
-	req, _ := http.NewRequest("POST", h.srv.URL+"/api/upload?kb=shop", &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if code, b := h.upload("shop", &buf, mw.FormDataContentType()); code != http.StatusBadRequest || !strings.Contains(b, "escape.md") {
+		t.Fatalf("upload with ../ in a name: %d %s", code, b)
 	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 || !strings.Contains(string(b), `"job"`) {
-		t.Fatalf("upload: %d %s", res.StatusCode, b)
+	for _, p := range []string{filepath.Join(h.data, "escape.md"), filepath.Join(h.data, "uploads", "shop", "faq.md"), filepath.Join(h.data, "uploads", "shop", "escape.md")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Fatalf("a refused upload left %s", p)
+		}
 	}
-	if _, err := os.Stat(filepath.Join(h.data, "uploads", "shop", "escape.md")); err != nil {
-		t.Fatalf("a name with ../ must land inside the upload folder: %v", err)
+
+	// Upload two files.
+	buf.Reset()
+	mw = multipart.NewWriter(&buf)
+	fw, _ = mw.CreateFormFile("file", "faq.md")
+	io.WriteString(fw, "# Cakes\n\nA 20 cm chocolate cake costs 38 euros. Order 48 hours ahead.\n")
+	fw, _ = mw.CreateFormFile("file", "delivery.md")
+	io.WriteString(fw, "# Delivery\n\nWe deliver within 5 km of the shop for 4 euros.\n")
+	mw.Close()
+	if code, b := h.upload("shop", &buf, mw.FormDataContentType()); code != 200 || !strings.Contains(b, `"job"`) {
+		t.Fatalf("upload: %d %s", code, b)
 	}
-	if _, err := os.Stat(filepath.Join(h.data, "escape.md")); err == nil {
-		t.Fatal("upload escaped its folder")
+	for _, n := range []string{"faq.md", "delivery.md"} {
+		if _, err := os.Stat(filepath.Join(h.data, "uploads", "shop", n)); err != nil {
+			t.Fatalf("uploaded %s: %v", n, err)
+		}
 	}
 	progress := 0
 	done := waitFor(t, evs, app.EventIngestDone, func(s string) {
@@ -229,7 +260,7 @@ func TestFlowThroughHTTP(t *testing.T) {
 	// Stop mid-stream.
 	h.fake.Script(ollamafake.Reply{Text: strings.Repeat("slow words ", 50), Delay: 50 * time.Millisecond})
 	h.mustCall("Ask", &id, "baker", "", "How much is a chocolate cake?")
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, evs, app.EventChatToken, nil) // stop mid-stream, not before it
 	h.mustCall("StopAsk", nil, id)
 	doneMsg = waitFor(t, evs, app.EventChatDone, nil)
 	if !strings.Contains(doneMsg, "Stopped") {
@@ -330,6 +361,101 @@ func TestBoundMethodsExist(t *testing.T) {
 		}
 		if !strings.Contains(string(doc), "`"+m+"(") {
 			t.Errorf("%s is not documented in docs/api.md", m)
+		}
+	}
+}
+
+// guarded runs one request through the guard of a server configured with
+// addr and token, as if it arrived on local from remote.
+func guarded(addr, token, host, origin, remote, local string) int {
+	s := &Server{Addr: addr, Token: token}
+	h := s.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	req := httptest.NewRequest("POST", "/api/call/ListKBs", nil)
+	req.Host = host
+	req.RemoteAddr = remote
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	la, _ := net.ResolveTCPAddr("tcp", local)
+	req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, la))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+func TestGuardNamesAndToken(t *testing.T) {
+	for _, c := range []struct {
+		addr, token, host, origin, remote, local string
+		want                                     int
+	}{
+		// The configured name is served; another name is not.
+		{"mybox.lan:7860", "t", "mybox.lan:7860", "http://mybox.lan:7860", "192.0.2.9:5000", "192.0.2.2:7860", http.StatusUnauthorized},
+		{"mybox.lan:7860", "t", "MyBox.lan:7860", "", "192.0.2.9:5000", "192.0.2.2:7860", http.StatusUnauthorized},
+		{"mybox.lan:7860", "t", "evil.lan:7860", "", "192.0.2.9:5000", "192.0.2.2:7860", http.StatusMisdirectedRequest},
+		// On every address, the address the connection arrived on is a
+		// name of the server; another address literal is not.
+		{"0.0.0.0:7860", "t", "192.0.2.2:7860", "", "192.0.2.9:5000", "192.0.2.2:7860", http.StatusUnauthorized},
+		{"0.0.0.0:7860", "t", "192.0.2.3:7860", "", "192.0.2.9:5000", "192.0.2.2:7860", http.StatusMisdirectedRequest},
+		{"0.0.0.0:7860", "t", "0.0.0.0:7860", "", "127.0.0.1:5000", "127.0.0.1:7860", http.StatusMisdirectedRequest},
+		{"[::]:7860", "t", "[fd00::2]:7860", "", "[fd00::9]:5000", "[fd00::2]:7860", http.StatusUnauthorized},
+		// Port 80 may be left out of Host and Origin.
+		{"127.0.0.1:80", "", "localhost", "http://localhost", "127.0.0.1:5000", "127.0.0.1:80", http.StatusOK},
+		{"127.0.0.1:80", "", "localhost", "http://localhost:81", "127.0.0.1:5000", "127.0.0.1:80", http.StatusForbidden},
+		// Without a token, only this computer is served, whatever the Host.
+		{"0.0.0.0:7860", "", "192.0.2.2:7860", "", "192.0.2.9:5000", "192.0.2.2:7860", http.StatusForbidden},
+		{"0.0.0.0:7860", "", "127.0.0.1:7860", "", "127.0.0.1:5000", "127.0.0.1:7860", http.StatusOK},
+		// An https origin is another site for an http server.
+		{"127.0.0.1:7860", "", "127.0.0.1:7860", "https://127.0.0.1:7860", "127.0.0.1:5000", "127.0.0.1:7860", http.StatusForbidden},
+		{"127.0.0.1:7860", "", "127.0.0.1:7860", "http://127.0.0.1:7860", "127.0.0.1:5000", "127.0.0.1:7860", http.StatusOK},
+	} {
+		if got := guarded(c.addr, c.token, c.host, c.origin, c.remote, c.local); got != c.want {
+			t.Errorf("%+v: %d, want %d", c, got, c.want)
+		}
+	}
+}
+
+func TestValidFileName(t *testing.T) {
+	good := []string{"faq.md", "Prix 2024 (v2).pdf", "報告.docx", "a..b.txt", "．．", strings.Repeat("é", 126) + ".m"}
+	bad := []string{"", ".", "..", ".env", "../x", "a/b", `a\b`, "C:x", "a\x00b", "a\nb", "a\x1b[2Jb", "a\u202eb", "x.", "x ", "CON", "con.txt", "LPT1.md", "a|b", "\xff.md", strings.Repeat("a", MaxFileName+1)}
+	for _, n := range good {
+		if err := ValidFileName(n); err != nil {
+			t.Errorf("%q: %v", n, err)
+		}
+	}
+	for _, n := range bad {
+		err := ValidFileName(n)
+		if err == nil {
+			t.Errorf("%q was accepted", n)
+			continue
+		}
+		if strings.ContainsAny(err.Error(), "\x00\n\x1b\u202e") {
+			t.Errorf("the refusal of %q carries the raw name: %q", n, err)
+		}
+	}
+}
+
+func TestOpenableAddresses(t *testing.T) {
+	tcp := func(s string) net.Addr { a, _ := net.ResolveTCPAddr("tcp", s); return a }
+	ipnet := func(s string) net.Addr { ip, n, _ := net.ParseCIDR(s); n.IP = ip; return n }
+	ifaces := []net.Addr{ipnet("127.0.0.1/8"), ipnet("192.0.2.2/24"), ipnet("::1/128"), ipnet("fe80::1/64"), ipnet("2001:db8::2/64")}
+	for _, c := range []struct {
+		addr   string
+		ln     net.Addr
+		token  string
+		local  string
+		others []string
+	}{
+		{"127.0.0.1:7860", tcp("127.0.0.1:7860"), "", "http://127.0.0.1:7860/", nil},
+		{"localhost:7860", tcp("127.0.0.1:7860"), "", "http://127.0.0.1:7860/", nil},
+		{"[::1]:7860", tcp("[::1]:7860"), "", "http://[::1]:7860/", nil},
+		{"[::]:7860", tcp("[::]:7860"), "tk", "http://127.0.0.1:7860/?token=tk", []string{"http://192.0.2.2:7860/?token=tk", "http://[2001:db8::2]:7860/?token=tk"}},
+		{"0.0.0.0:7860", tcp("0.0.0.0:7860"), "tk", "http://127.0.0.1:7860/?token=tk", []string{"http://192.0.2.2:7860/?token=tk"}},
+		{"192.0.2.2:7860", tcp("192.0.2.2:7860"), "tk", "http://192.0.2.2:7860/?token=tk", []string{"http://192.0.2.2:7860/?token=tk"}},
+		{"mybox.lan:7860", tcp("192.0.2.2:7860"), "tk", "http://mybox.lan:7860/?token=tk", []string{"http://mybox.lan:7860/?token=tk"}},
+	} {
+		got := OpenableAddresses(c.addr, c.ln, c.token, ifaces)
+		if got.Local != c.local || !slices.Equal(got.Others, c.others) {
+			t.Errorf("%s: %+v, want %s %v", c.addr, got, c.local, c.others)
 		}
 	}
 }

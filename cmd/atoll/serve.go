@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,17 +48,23 @@ func (e *env) serve(args []string) error {
 		fmt.Fprintln(e.stderr, "note: the frontend is not built (frontend/dist is empty); run `make build` for the interface. The API works.")
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := &server.Server{App: a, UI: ui, Token: *token, Upload: filepath.Join(e.data, "uploads"), Log: log}
+	srv := &server.Server{App: a, UI: ui, Token: *token, Upload: filepath.Join(e.data, "uploads"), Log: log, Addr: *addr}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("couldn't listen on %s: %w", *addr, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(broker), ReadHeaderTimeout: 10 * time.Second}
-	u := "http://" + ln.Addr().String() + "/"
-	if *token != "" {
-		u += "?token=" + *token
+	// No ReadTimeout: a large upload on a slow link may take long, and the
+	// body is bounded by MaxUploadBody instead.
+	hs := &http.Server{Handler: srv.Handler(broker), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	ifaces, _ := net.InterfaceAddrs()
+	where := server.OpenableAddresses(*addr, ln.Addr(), *token, ifaces)
+	fmt.Fprintf(e.stdout, "Atoll is serving on %s\n", where.Local)
+	switch {
+	case len(where.Others) > 0 && where.Others[0] != where.Local:
+		fmt.Fprintf(e.stdout, "From other computers: %s\n", strings.Join(where.Others, "  "))
+	case where.Every && len(where.Others) == 0:
+		fmt.Fprintf(e.stdout, "It listens on every address of this computer; from another computer, open this computer's address with the same port and ?token=%s\n", *token)
 	}
-	fmt.Fprintf(e.stdout, "Atoll is serving on %s\n", u)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
