@@ -649,3 +649,102 @@ func TestOversizedBodiesAreRefused(t *testing.T) {
 		t.Error("a refused upload created the upload folder")
 	}
 }
+
+// TestOversizedUploadsLeaveNothing streams uploads past the limit, without
+// declaring their length, and with too many files: each is refused with 413
+// and leaves no file behind.
+func TestOversizedUploadsLeaveNothing(t *testing.T) {
+	r := seeded(t)
+	limit := int64(64<<10 + r.Intn(64<<10))
+	tg := newTarget(t, func(s *Server) { s.MaxUpload = limit })
+	body, ct := multipartBody(t, map[string]string{"fine.md": "# Fine\n\nok\n"})
+	if code, b := tg.upload("shop", body, ct); code != 200 {
+		t.Fatalf("a small upload: %d %s", code, b)
+	}
+	before := tree(t, tg.root)
+	for range 4 {
+		files := map[string]string{}
+		for i := range 1 + r.Intn(4) {
+			files[fmt.Sprintf("part%d.md", i)] = strings.Repeat("x", int(limit)/2+r.Intn(int(limit)))
+		}
+		body, ct := multipartBody(t, files)
+		// A reader without a Len makes the client send it chunked, so the
+		// server learns the size only by reading.
+		req, _ := http.NewRequest("POST", tg.srv.URL+"/api/upload?kb=shop", io.MultiReader(body))
+		req.Header.Set("Content-Type", ct)
+		code, b := tg.do(req)
+		if code != http.StatusRequestEntityTooLarge {
+			t.Errorf("an upload of %d bytes over a limit of %d: %d %s", body.Len(), limit, code, b)
+		}
+		if d := outside(before, tree(t, tg.root), filepath.Join("data", "kb")); len(d) > 0 {
+			t.Errorf("an oversized upload left files: %v", d)
+		}
+	}
+}
+
+func TestTooManyFilesInOneUpload(t *testing.T) {
+	tg := newTarget(t, nil)
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for i := range MaxUploadFiles + 1 {
+		mw.CreateFormFile("file", fmt.Sprintf("f%05d.md", i))
+	}
+	mw.Close()
+	before := tree(t, tg.root)
+	code, b := tg.upload("shop", &buf, mw.FormDataContentType())
+	if code != http.StatusRequestEntityTooLarge || !strings.Contains(b, "at most") {
+		t.Fatalf("%d files in one upload: %d %s", MaxUploadFiles+1, code, b)
+	}
+	if d := outside(before, tree(t, tg.root)); len(d) > 0 {
+		t.Errorf("a refused upload left files: %d of them, first %v", len(d), d[:min(3, len(d))])
+	}
+}
+
+// TestEventStreamsAreBounded: each stream holds a buffer, so their number
+// is capped; a closed stream frees its place.
+func TestEventStreamsAreBounded(t *testing.T) {
+	tg := newTarget(t, nil)
+	var open []*http.Response
+	defer func() {
+		for _, res := range open {
+			res.Body.Close()
+		}
+	}()
+	for range MaxSubscribers {
+		res, err := http.Get(tg.srv.URL + "/api/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 200 {
+			t.Fatalf("stream %d: %d", len(open)+1, res.StatusCode)
+		}
+		open = append(open, res)
+	}
+	res, err := http.Get(tg.srv.URL + "/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("stream %d: %d %s", MaxSubscribers+1, res.StatusCode, b)
+	}
+	open[0].Body.Close()
+	open = open[1:]
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := http.Get(tg.srv.URL + "/api/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode == 200 {
+			open = append(open, res)
+			break
+		}
+		res.Body.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("a closed stream did not free its place")
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, not waiting a fixed time
+	}
+}
