@@ -586,7 +586,7 @@ func TestTraversalInEveryCallArgument(t *testing.T) {
 }
 
 // TestStaticFilesStayInside asks the file server for names outside the
-// interface's files.
+// interface's files, and the call route for methods that are not bound.
 func TestStaticFilesStayInside(t *testing.T) {
 	r := seeded(t)
 	tg := newTarget(t, nil)
@@ -604,6 +604,18 @@ func TestStaticFilesStayInside(t *testing.T) {
 		if strings.Contains(body, tg.secret) {
 			t.Errorf("GET %s served the victim's file (%d)", p, code)
 		}
+	}
+	// The method name is a path parameter too: only bound names answer.
+	before := tree(t, tg.root)
+	for _, n := range append(traversalNames(r, 20), "../call/ListKBs", "..%2fListKBs", "Close", "connect", "listKBs") {
+		req, _ := http.NewRequest("POST", tg.srv.URL+"/", strings.NewReader(`[]`))
+		req.URL.Opaque = "/api/call/" + url.PathEscape(n)
+		if code, body := tg.do(req); code == 200 {
+			t.Errorf("POST /api/call/%s answered 200: %.200q", url.PathEscape(n), body)
+		}
+	}
+	if d := outside(before, tree(t, tg.root)); len(d) > 0 {
+		t.Errorf("calls to unknown methods changed the disk: %v", d)
 	}
 }
 
