@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/crc32"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -51,6 +52,9 @@ const (
 // the in-memory search index.
 type KB struct {
 	dir string
+	lk  *kbLock // the writer lock, shared with this process's Store
+
+	metaInfo os.FileInfo // kb.json as last read: another process may rewrite it
 
 	mu      sync.RWMutex
 	meta    Meta
@@ -82,7 +86,34 @@ func TextKey(text string) string {
 	return hex.EncodeToString(h[:12])
 }
 
-func openKB(dir string, m Meta) (*KB, error) {
+// openKB opens a knowledge base for reading and, through lk, writing. If no
+// other process is writing at that moment, it also does the upkeep that
+// needs the writer lock: cutting a crash's torn tail, compacting the log,
+// finishing a model switch and writing the index snapshot.
+func openKB(dir string, m Meta, lk *kbLock) (*KB, error) {
+	release, maintain := lk.tryAcquire()
+	kb, err := loadKB(dir, m, maintain)
+	if maintain {
+		release()
+	}
+	if err != nil {
+		return nil, err
+	}
+	kb.lk = lk
+	kb.metaInfo, _ = os.Stat(filepath.Join(dir, "kb.json"))
+	if maintain && kb.dirty && len(kb.docs) > 0 {
+		kb.bg.Add(1)
+		go func() {
+			defer kb.bg.Done()
+			_ = kb.Checkpoint()
+		}()
+	}
+	return kb, nil
+}
+
+// loadKB reads a knowledge base's files into memory. maintain: the caller
+// holds the writer lock, so the files may be repaired and compacted.
+func loadKB(dir string, m Meta, maintain bool) (*KB, error) {
 	kb := &KB{dir: dir, meta: m, docs: map[string]*Doc{}}
 	snap, snapIndex, haveSnap := readSnapshot(dir)
 	if haveSnap && snap.model != m.EmbedModel {
@@ -91,7 +122,7 @@ func openKB(dir string, m Meta) (*KB, error) {
 	reached := haveSnap && snap.docsEnd == 0
 	var tail []docRecord // records written after the snapshot was taken
 	sizes := map[string]int64{}
-	lg, err := openLog(filepath.Join(dir, "docs.log"), func(p []byte, end int64) error {
+	lg, err := openLog(filepath.Join(dir, "docs.log"), maintain, func(p []byte, end int64) error {
 		r, err := decodeRecord(p)
 		if err != nil {
 			return nil // a record we cannot read is skipped, never fatal
@@ -121,7 +152,7 @@ func openKB(dir string, m Meta) (*KB, error) {
 		kb.live += s
 	}
 	if m.EmbedModel != "" {
-		vs, err := openVectors(dir, m.EmbedModel)
+		vs, err := openVectors(dir, m.EmbedModel, maintain)
 		if err != nil {
 			lg.close()
 			return nil, err
@@ -133,42 +164,43 @@ func openKB(dir string, m Meta) (*KB, error) {
 		kb.rebuildIndex()
 	}
 	for _, r := range tail {
-		kb.touch(1)
-		if r.Op == "put" && r.Doc != nil {
-			if old, ok := kb.docs[r.Doc.Path]; ok {
-				kb.unindexDoc(old)
-			}
-			kb.docs[r.Doc.Path] = r.Doc
-			kb.indexDocs(r.Doc)
-		} else if old, ok := kb.docs[r.Path]; ok && r.Op == "del" {
-			kb.unindexDoc(old)
-			delete(kb.docs, r.Path)
-		}
+		kb.applyIndexed(r)
 	}
 	kb.applyMissingVectors()
 	if m.NextEmbedModel != "" {
-		vs, err := openVectors(dir, m.NextEmbedModel)
+		vs, err := openVectors(dir, m.NextEmbedModel, maintain)
 		if err != nil {
-			kb.Close()
+			kb.closeFiles()
 			return nil, err
 		}
 		kb.next = vs
-		kb.promoteIfComplete()
+		if maintain {
+			kb.promoteIfComplete()
+		}
 	}
-	if lg.size > 4<<20 && lg.size > 2*kb.live {
+	if maintain && lg.size > 4<<20 && lg.size > 2*kb.live {
 		if err := kb.compact(); err != nil {
-			kb.Close()
+			kb.closeFiles()
 			return nil, err
 		}
 	}
-	if kb.dirty && len(kb.docs) > 0 {
-		kb.bg.Add(1)
-		go func() {
-			defer kb.bg.Done()
-			_ = kb.Checkpoint()
-		}()
-	}
 	return kb, nil
+}
+
+// applyIndexed applies a record read after the index was built: the index
+// follows the document map.
+func (kb *KB) applyIndexed(r docRecord) {
+	kb.touch(1)
+	if r.Op == "put" && r.Doc != nil {
+		if old, ok := kb.docs[r.Doc.Path]; ok {
+			kb.unindexDoc(old)
+		}
+		kb.docs[r.Doc.Path] = r.Doc
+		kb.indexDocs(r.Doc)
+	} else if old, ok := kb.docs[r.Path]; ok && r.Op == "del" {
+		kb.unindexDoc(old)
+		delete(kb.docs, r.Path)
+	}
 }
 
 // apply replays one docs.log record into the document map.
@@ -273,10 +305,42 @@ func (kb *KB) touch(n int) {
 // Checkpoint writes the index snapshot if the index changed since the last
 // one, so the next open restores instead of rebuilding. Closing does it.
 func (kb *KB) Checkpoint() error {
+	return kb.checkpoint(false)
+}
+
+// checkpoint writes the snapshot (if big, only when enough has changed). It
+// needs the writer lock, so that the snapshot names the current state of a
+// log no one else is replacing; when another writer has it, the snapshot is
+// left to that writer.
+func (kb *KB) checkpoint(ifBig bool) error {
+	release, ok := kb.lk.tryAcquire()
+	if !ok {
+		return nil
+	}
+	defer release()
 	kb.snapMu.Lock()
 	defer kb.snapMu.Unlock()
+	kb.mu.Lock()
+	if kb.closed {
+		kb.mu.Unlock()
+		return nil
+	}
+	err := kb.refresh(true)
+	kb.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	kb.mu.RLock() // searches go on while it writes
 	defer kb.mu.RUnlock()
+	if ifBig {
+		total := 0
+		for _, d := range kb.docs {
+			total += len(d.Chunks)
+		}
+		if kb.changed < 5000 && kb.changed*20 < total {
+			return nil
+		}
+	}
 	return kb.checkpointLocked()
 }
 
@@ -287,18 +351,7 @@ func (kb *KB) Checkpoint() error {
 // ingester calls it after each job; after a crash, open replays at most
 // that much.
 func (kb *KB) MaybeCheckpoint() error {
-	kb.snapMu.Lock()
-	defer kb.snapMu.Unlock()
-	kb.mu.RLock()
-	defer kb.mu.RUnlock()
-	total := 0
-	for _, d := range kb.docs {
-		total += len(d.Chunks)
-	}
-	if kb.changed < 5000 && kb.changed*20 < total {
-		return nil
-	}
-	return kb.checkpointLocked()
+	return kb.checkpoint(true)
 }
 
 // checkpointLocked runs under snapMu and kb.mu (read or write): the fields it
@@ -430,7 +483,7 @@ func (kb *KB) compact() error {
 	if err != nil {
 		return err
 	}
-	lg, err := openLog(path, func([]byte, int64) error { return nil })
+	lg, err := openLog(path, true, func([]byte, int64) error { return nil })
 	if err != nil {
 		return err
 	}
@@ -441,6 +494,7 @@ func (kb *KB) compact() error {
 
 // Meta returns the knowledge base's metadata.
 func (kb *KB) Meta() Meta {
+	kb.follow()
 	kb.mu.RLock()
 	defer kb.mu.RUnlock()
 	return kb.meta
@@ -451,6 +505,7 @@ func (kb *KB) Index() *rag.Index { return kb.index }
 
 // Docs returns every document, sorted by path, without chunk texts.
 func (kb *KB) Docs() []Doc {
+	kb.follow()
 	kb.mu.RLock()
 	defer kb.mu.RUnlock()
 	out := make([]Doc, 0, len(kb.docs))
@@ -465,6 +520,7 @@ func (kb *KB) Docs() []Doc {
 
 // Doc returns one document with its chunks.
 func (kb *KB) Doc(path string) (Doc, bool) {
+	kb.follow()
 	kb.mu.RLock()
 	defer kb.mu.RUnlock()
 	d, ok := kb.docs[path]
@@ -476,6 +532,7 @@ func (kb *KB) Doc(path string) (Doc, bool) {
 
 // ChunkCount is the number of stored chunks.
 func (kb *KB) ChunkCount() int {
+	kb.follow()
 	kb.mu.RLock()
 	defer kb.mu.RUnlock()
 	n := 0
@@ -498,37 +555,57 @@ func (kb *KB) Put(d Doc) error {
 		}
 	}
 	b := encodePut(&d)
-	kb.mu.Lock()
-	defer kb.mu.Unlock()
-	if err := kb.log.append(b); err != nil {
-		return fmt.Errorf("couldn't store %s: %w", d.Path, err)
-	}
-	if old, ok := kb.docs[d.Path]; ok {
-		kb.unindexDoc(old)
-		delete(kb.docs, d.Path)
-	}
-	kb.live += int64(len(b)) + frameHeader
-	kb.docs[d.Path] = &d
-	kb.indexDocs(&d)
-	kb.touch(len(d.Chunks))
-	return nil
+	return kb.change(func() error {
+		if err := kb.log.append(b); err != nil {
+			return fmt.Errorf("couldn't store %s: %w", d.Path, err)
+		}
+		if old, ok := kb.docs[d.Path]; ok {
+			kb.unindexDoc(old)
+			delete(kb.docs, d.Path)
+		}
+		kb.live += int64(len(b)) + frameHeader
+		kb.docs[d.Path] = &d
+		kb.indexDocs(&d)
+		kb.touch(len(d.Chunks))
+		return nil
+	})
 }
 
 // Remove forgets a document.
 func (kb *KB) Remove(path string) error {
-	kb.mu.Lock()
-	defer kb.mu.Unlock()
-	old, ok := kb.docs[path]
-	if !ok {
-		return fmt.Errorf("%s is not in this knowledge base", path)
-	}
-	if err := kb.log.append(encodeDel(path)); err != nil {
+	return kb.change(func() error {
+		old, ok := kb.docs[path]
+		if !ok {
+			return fmt.Errorf("%s is not in this knowledge base", path)
+		}
+		if err := kb.log.append(encodeDel(path)); err != nil {
+			return err
+		}
+		kb.unindexDoc(old)
+		delete(kb.docs, path)
+		kb.touch(len(old.Chunks))
+		return nil
+	})
+}
+
+// change runs fn as the knowledge base's one writer: under the writer lock
+// (waiting for another process if need be), after catching up with what
+// other processes wrote, under kb.mu.
+func (kb *KB) change(fn func() error) error {
+	release, err := kb.lk.acquire()
+	if err != nil {
 		return err
 	}
-	kb.unindexDoc(old)
-	delete(kb.docs, path)
-	kb.touch(len(old.Chunks))
-	return nil
+	defer release()
+	kb.mu.Lock()
+	defer kb.mu.Unlock()
+	if kb.closed {
+		return fmt.Errorf("knowledge base %q is closed", kb.meta.Name)
+	}
+	if err := kb.refresh(true); err != nil {
+		return err
+	}
+	return fn()
 }
 
 func chunkID(path, hash string, i int) string {
@@ -563,8 +640,10 @@ func (kb *KB) applyVectors(chunks []Chunk) {
 // when every chunk has one. With nothing serving yet, the switch is at once.
 // Vectors of an earlier model stay on disk; switching back reuses them.
 func (kb *KB) SetEmbedModel(model string) error {
-	kb.mu.Lock()
-	defer kb.mu.Unlock()
+	return kb.change(func() error { return kb.setEmbedModel(model) })
+}
+
+func (kb *KB) setEmbedModel(model string) error {
 	if model == kb.meta.EmbedModel && kb.vectors != nil {
 		if kb.next != nil { // a switch back: drop the half-built set
 			kb.next.close()
@@ -577,7 +656,7 @@ func (kb *KB) SetEmbedModel(model string) error {
 	if kb.next != nil && kb.next.model == model {
 		return nil
 	}
-	vs, err := openVectors(kb.dir, model)
+	vs, err := openVectors(kb.dir, model, true)
 	if err != nil {
 		return err
 	}
@@ -672,6 +751,7 @@ func (kb *KB) target() *vectorSet {
 // EmbedModel is the model whose vectors are being filled in (the new one
 // during a switch), or "" when none is set.
 func (kb *KB) EmbedModel() string {
+	kb.follow()
 	kb.mu.RLock()
 	defer kb.mu.RUnlock()
 	if t := kb.target(); t != nil {
@@ -683,6 +763,7 @@ func (kb *KB) EmbedModel() string {
 // Pending returns the chunks (one per distinct text) that have no vector for
 // the model being filled in, in a stable order.
 func (kb *KB) Pending() []Chunk {
+	kb.follow()
 	kb.mu.RLock()
 	defer kb.mu.RUnlock()
 	t := kb.target()
@@ -715,23 +796,30 @@ func (kb *KB) Pending() []Chunk {
 // searchable — at once for the serving model, or when a model switch
 // completes.
 func (kb *KB) AddVectors(ctx context.Context, keys []string, vecs [][]float32) error {
-	kb.mu.Lock()
-	defer kb.mu.Unlock()
-	t := kb.target()
-	if t == nil {
-		return fmt.Errorf("knowledge base %q has no embedding model", kb.meta.Name)
-	}
-	if err := t.add(ctx, keys, vecs); err != nil {
-		return err
-	}
-	if t == kb.next {
-		kb.promoteIfComplete()
+	return kb.change(func() error {
+		t := kb.target()
+		if t == nil {
+			return fmt.Errorf("knowledge base %q has no embedding model", kb.meta.Name)
+		}
+		if err := t.add(ctx, keys, vecs); err != nil {
+			return err
+		}
+		if t == kb.next {
+			kb.promoteIfComplete()
+			return nil
+		}
+		if kb.meta.Dims == 0 && len(vecs) > 0 {
+			kb.meta.Dims = len(vecs[0])
+			_ = writeMeta(kb.dir, kb.meta)
+		}
+		kb.vectorsArrived(keys)
 		return nil
-	}
-	if kb.meta.Dims == 0 && len(vecs) > 0 {
-		kb.meta.Dims = len(vecs[0])
-		_ = writeMeta(kb.dir, kb.meta)
-	}
+	})
+}
+
+// vectorsArrived gives the index the serving model's new vectors for these
+// text keys.
+func (kb *KB) vectorsArrived(keys []string) {
 	want := map[string]bool{}
 	for _, k := range keys {
 		want[k] = true
@@ -746,12 +834,12 @@ func (kb *KB) AddVectors(ctx context.Context, keys []string, vecs [][]float32) e
 	}
 	kb.applyVectors(chunks)
 	kb.touch(len(chunks))
-	return nil
 }
 
 // Vector returns the stored vector of a chunk text key for the current
 // embedding model.
 func (kb *KB) Vector(key string) ([]float32, bool) {
+	kb.follow()
 	kb.mu.RLock()
 	defer kb.mu.RUnlock()
 	if kb.vectors == nil {
@@ -762,6 +850,7 @@ func (kb *KB) Vector(key string) ([]float32, bool) {
 
 // Search runs a query against this knowledge base.
 func (kb *KB) Search(q rag.Query) []rag.Hit {
+	kb.follow()
 	kb.mu.RLock()
 	ix := kb.index
 	kb.mu.RUnlock()
@@ -771,19 +860,13 @@ func (kb *KB) Search(q rag.Query) []rag.Hit {
 // Close writes the index snapshot if it changed and releases the files.
 func (kb *KB) Close() {
 	kb.bg.Wait()
+	_ = kb.checkpoint(false) // only a cache: the next open rebuilds without it
 	kb.snapMu.Lock()
 	defer kb.snapMu.Unlock()
 	kb.mu.Lock()
 	defer kb.mu.Unlock()
-	_ = kb.checkpointLocked() // only a cache: the next open rebuilds without it
-	if kb.log != nil && !kb.closed {
-		kb.log.close()
+	if !kb.closed {
+		kb.closeFiles()
 	}
 	kb.closed = true
-	if kb.vectors != nil {
-		kb.vectors.close()
-	}
-	if kb.next != nil {
-		kb.next.close()
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // A record log is the unit of crash safety: every record is framed as
@@ -26,19 +27,27 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 type recordLog struct {
 	f    *os.File
-	size int64
-	last uint32 // checksum of the last record: with size, it identifies a state of the log
+	info os.FileInfo // which file: another process's compaction replaces it
+	size int64       // the end of the last intact record this process has read or written
+	last uint32      // checksum of the last record: with size, it identifies a state of the log
 }
 
-// openLog replays every intact record through fn, truncates a torn tail, and
-// leaves the file open for appending. The file is read whole, once: each
-// payload handed to fn is a slice of that buffer, valid (and never modified)
-// for as long as fn's caller keeps it, so decoders may point into it. end is
-// the offset just past the record.
-func openLog(path string, fn func(payload []byte, end int64) error) (*recordLog, error) {
+// openLog replays every intact record through fn and leaves the file open
+// for appending. The file is read whole, once: each payload handed to fn is a
+// slice of that buffer, valid (and never modified) for as long as fn's caller
+// keeps it, so decoders may point into it. end is the offset just past the
+// record. With repair (only under the writer lock), a torn tail is cut off;
+// without it, what follows the last intact record may be another process's
+// write in progress, and is left alone.
+func openLog(path string, repair bool, fn func(payload []byte, end int64) error) (*recordLog, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open %s: %w", path, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
 	data, err := readAll(f)
 	if err != nil {
@@ -50,21 +59,68 @@ func openLog(path string, fn func(payload []byte, end int64) error) (*recordLog,
 		f.Close()
 		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
 	}
-	if int64(len(data)) != good {
-		if err := f.Truncate(good); err != nil {
+	l := &recordLog{f: f, info: info, size: good, last: last}
+	if repair && int64(len(data)) != good {
+		if err := l.cut(); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("couldn't repair %s: %w", path, err)
 		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, err
-		}
 	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		f.Close()
-		return nil, err
+	return l, nil
+}
+
+// cut drops whatever follows the last intact record: a crash's torn tail.
+// Only the writer-lock holder may call it.
+func (l *recordLog) cut() error {
+	if err := l.f.Truncate(l.size); err != nil {
+		return err
 	}
-	return &recordLog{f: f, size: good, last: last}, nil
+	return l.f.Sync()
+}
+
+// catchUp reads the records other processes appended since this one last
+// read or wrote, handing each to fn as openLog does. With repair (under the
+// writer lock), a torn tail after them is cut off.
+func (l *recordLog) catchUp(repair bool, fn func(payload []byte, end int64) error) error {
+	st, err := l.f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() == l.size {
+		return nil
+	}
+	data := make([]byte, st.Size()-l.size)
+	n, err := l.f.ReadAt(data, l.size)
+	if err != nil && err != io.EOF {
+		return err
+	}
+	base := l.size
+	good, last, err := replay(data[:n], func(p []byte, end int64) error { return fn(p, base+end) })
+	if err != nil {
+		return err
+	}
+	if good > 0 {
+		l.size += good
+		l.last = last
+	}
+	if repair && st.Size() > l.size {
+		return l.cut()
+	}
+	return nil
+}
+
+// changed reports whether the file at path is no longer the one this log has
+// open (replaced by a compaction, or the knowledge base deleted), or shorter
+// than what was read (which only a replacement can make it).
+func (l *recordLog) changed(path string) (replaced bool, grown bool, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return true, false, err
+	}
+	if !os.SameFile(st, l.info) || st.Size() < l.size {
+		return true, false, nil
+	}
+	return false, st.Size() > l.size, nil
 }
 
 func readAll(f *os.File) ([]byte, error) {
@@ -90,7 +146,8 @@ func replay(data []byte, fn func([]byte, int64) error) (off int64, last uint32, 
 		}
 		n := binary.LittleEndian.Uint32(rest[0:4])
 		sum := binary.LittleEndian.Uint32(rest[4:8])
-		if n > maxRecord || int64(n) > int64(len(rest)-frameHeader) {
+		// A zero length is never written: it is a hole, not a record.
+		if n == 0 || n > maxRecord || int64(n) > int64(len(rest)-frameHeader) {
 			return off, last, nil
 		}
 		p := rest[frameHeader : frameHeader+int(n) : frameHeader+int(n)]
@@ -117,14 +174,13 @@ func (l *recordLog) append(payloads ...[]byte) error {
 	}
 	out := make([]byte, 0, total)
 	for _, p := range payloads {
-		out = binary.LittleEndian.AppendUint32(out, uint32(len(p)))
-		out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(p, crcTable))
-		out = append(out, p...)
+		out = appendFrame(out, p)
 	}
-	if _, err := l.f.Write(out); err != nil {
+	// At the known end, not the file position: under the writer lock the
+	// known end is the file's end (refresh caught up first).
+	if _, err := l.f.WriteAt(out, l.size); err != nil {
 		// Roll back a partial write so the next append starts on a frame boundary.
 		_ = l.f.Truncate(l.size)
-		_, _ = l.f.Seek(l.size, io.SeekStart)
 		return err
 	}
 	if err := l.f.Sync(); err != nil {
@@ -138,6 +194,13 @@ func (l *recordLog) append(payloads ...[]byte) error {
 }
 
 func (l *recordLog) close() error { return l.f.Close() }
+
+// appendFrame frames one record: [length][crc32][payload].
+func appendFrame(out, p []byte) []byte {
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(p)))
+	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(p, crcTable))
+	return append(out, p...)
+}
 
 // writeLogAtomically writes a fresh log to path through a temporary file and a
 // rename, so a crash leaves either the old log or the new one.
@@ -159,9 +222,15 @@ func writeLogAtomically(path string, payloads func(emit func([]byte) error) erro
 // writeAtomically writes path through a temporary file (buffered), fsync and
 // rename: after a crash the file is either the old one or the new one.
 func writeAtomically(path string, perm os.FileMode, fill func(w io.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	// A name of its own, so two writers of one file never share a temporary.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		os.Remove(tmp)
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
@@ -179,5 +248,9 @@ func writeAtomically(path string, perm os.FileMode, fill func(w io.Writer) error
 		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

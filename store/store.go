@@ -44,6 +44,13 @@ type Store struct {
 	dir  string
 	mu   sync.Mutex
 	open map[string]*KB
+
+	cfg   sync.Mutex // guards what follows
+	locks map[string]*kbLock
+
+	holder   string        // this process, as a waiting one names it
+	onWait   func(string)  // told when a write waits for another process
+	lockWait time.Duration // how long a write waits before giving up
 }
 
 // Open prepares the data folder, creating it if missing.
@@ -51,7 +58,7 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "kb"), 0o700); err != nil {
 		return nil, fmt.Errorf("couldn't create the data folder %s: %w", dir, err)
 	}
-	return &Store{dir: dir, open: map[string]*KB{}}, nil
+	return &Store{dir: dir, open: map[string]*KB{}, locks: map[string]*kbLock{}, lockWait: LockWait}, nil
 }
 
 // Dir is the data folder.
@@ -96,6 +103,13 @@ func (s *Store) Create(name, embedModel string) (Meta, error) {
 	if err := ValidName(name); err != nil {
 		return Meta{}, err
 	}
+	// Under the writer lock: two processes creating one knowledge base at
+	// once both end with it, neither with an error.
+	release, err := s.lockFor(name).acquire()
+	if err != nil {
+		return Meta{}, err
+	}
+	defer release()
 	dir := s.kbDir(name)
 	if m, err := readMeta(dir); err == nil {
 		if m.EmbedModel == "" && embedModel != "" {
@@ -116,6 +130,11 @@ func (s *Store) Remove(name string) error {
 	if err := ValidName(name); err != nil {
 		return err
 	}
+	release, err := s.lockFor(name).acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
 	s.mu.Lock()
 	if kb, ok := s.open[name]; ok {
 		kb.Close()
@@ -149,7 +168,7 @@ func (s *Store) KB(name string) (*KB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("knowledge base %q: %w", name, ErrNotFound)
 	}
-	kb, err := openKB(dir, m)
+	kb, err := openKB(dir, m, s.lockFor(name))
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open knowledge base %q: %w", name, err)
 	}

@@ -46,7 +46,7 @@ func vectorsFile(dir, model string) string {
 	return filepath.Join(dir, "vectors-"+unsafeFile.ReplaceAllString(model, "_")+".log")
 }
 
-func openVectors(dir, model string) (*vectorSet, error) {
+func openVectors(dir, model string, repair bool) (*vectorSet, error) {
 	db := chromem.NewDB()
 	coll, err := db.CreateCollection("v", nil, refuseEmbedding)
 	if err != nil {
@@ -54,21 +54,10 @@ func openVectors(dir, model string) (*vectorSet, error) {
 	}
 	vs := &vectorSet{model: model, coll: coll, byKey: map[string][]float32{}, filled: make(chan struct{})}
 	var docs []chromem.Document
-	lg, err := openLog(vectorsFile(dir, model), func(p []byte, _ int64) error {
-		key, vec, ok := decodeVector(p)
-		if !ok {
-			return nil
-		}
-		if vs.dims == 0 {
-			vs.dims = len(vec)
-		}
-		if len(vec) != vs.dims {
-			return nil // a vector of another shape never mixes in
-		}
-		if _, dup := vs.byKey[key]; !dup {
+	lg, err := openLog(vectorsFile(dir, model), repair, func(p []byte, _ int64) error {
+		if key, vec, ok := vs.decode(p); ok {
 			docs = append(docs, chromem.Document{ID: key, Embedding: vec, Content: key})
 		}
-		vs.byKey[key] = vec
 		return nil
 	})
 	if err != nil {
@@ -85,6 +74,50 @@ func openVectors(dir, model string) (*vectorSet, error) {
 		}
 	}()
 	return vs, nil
+}
+
+// decode reads one record into byKey; ok reports a key not seen before.
+func (vs *vectorSet) decode(p []byte) (key string, vec []float32, ok bool) {
+	key, vec, ok = decodeVector(p)
+	if !ok {
+		return "", nil, false
+	}
+	if vs.dims == 0 {
+		vs.dims = len(vec)
+	}
+	if len(vec) != vs.dims {
+		return "", nil, false // a vector of another shape never mixes in
+	}
+	_, dup := vs.byKey[key]
+	vs.byKey[key] = vec
+	return key, vec, !dup
+}
+
+// catchUp reads the vectors other processes stored since this one last read
+// or wrote the log, and returns their keys.
+func (vs *vectorSet) catchUp(ctx context.Context, repair bool) ([]string, error) {
+	<-vs.filled
+	if vs.fillErr != nil {
+		return nil, fmt.Errorf("couldn't load the stored vectors: %w", vs.fillErr)
+	}
+	var keys []string
+	var docs []chromem.Document
+	err := vs.log.catchUp(repair, func(p []byte, _ int64) error {
+		if key, vec, ok := vs.decode(p); ok {
+			keys = append(keys, key)
+			docs = append(docs, chromem.Document{ID: key, Embedding: vec, Content: key})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read vectors stored by another process: %w", err)
+	}
+	if len(docs) > 0 {
+		if err := vs.coll.AddDocuments(ctx, docs, 2); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
 }
 
 func (vs *vectorSet) get(key string) ([]float32, bool) {

@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// One writer at a time per knowledge base, across processes: every change
+// (a document stored or removed, vectors added, the model switched, a torn
+// tail repaired, the log compacted, the snapshot written, the knowledge base
+// created or deleted) runs under an OS file lock on DATA/kb/<name>.lock,
+// held only for that change. Before writing, the holder catches up with
+// what other processes appended (refresh), so each record lands at the true
+// end of the log and none is cut off as a "torn tail". Readers take no lock:
+// they stop at the first incomplete record and never modify a file.
+//
+// The lock file sits beside the knowledge base's folder, not in it, so
+// deleting (renaming) the folder never moves a lock someone holds.
+
+// LockWait is how long a writer waits for another process before giving up.
+const LockWait = 2 * time.Minute
+
+// kbLock is one knowledge base's writer lock: mu orders this process's
+// goroutines (an OS lock is not re-entrant), fl the processes.
+type kbLock struct {
+	mu   sync.Mutex
+	fl   *flock.Flock
+	name string
+	s    *Store
+}
+
+func (s *Store) lockFor(name string) *kbLock {
+	s.cfg.Lock()
+	defer s.cfg.Unlock()
+	if l, ok := s.locks[name]; ok {
+		return l
+	}
+	l := &kbLock{fl: flock.New(filepath.Join(s.dir, "kb", name+".lock"), flock.SetPermissions(0o600)), name: name, s: s}
+	s.locks[name] = l
+	return l
+}
+
+// SetLockHolder names this process in the message another process shows
+// while it waits ("the Atoll window", "atoll ingest").
+func (s *Store) SetLockHolder(who string) {
+	s.cfg.Lock()
+	s.holder = who
+	s.cfg.Unlock()
+}
+
+// OnLockWait is told, once per wait, a sentence saying which process this
+// one waits for. The command line prints it; the window shows it.
+func (s *Store) OnLockWait(fn func(msg string)) {
+	s.cfg.Lock()
+	s.onWait = fn
+	s.cfg.Unlock()
+}
+
+// SetLockWait sets how long a write waits for another process (LockWait
+// unless set).
+func (s *Store) SetLockWait(d time.Duration) {
+	s.cfg.Lock()
+	s.lockWait = d
+	s.cfg.Unlock()
+}
+
+// acquire takes the lock, waiting for another process at most s.lockWait.
+func (l *kbLock) acquire() (release func(), err error) {
+	l.mu.Lock()
+	ok, err := l.fl.TryLock()
+	if err == nil && !ok {
+		s := l.s
+		s.cfg.Lock()
+		onWait, wait := s.onWait, s.lockWait
+		s.cfg.Unlock()
+		holder := l.holder()
+		if onWait != nil {
+			onWait(fmt.Sprintf("waiting for %s to finish writing to %s…", holder, l.name))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		ok, err = l.fl.TryLockContext(ctx, 20*time.Millisecond)
+		cancel()
+		if err == nil && !ok || err == context.DeadlineExceeded {
+			l.mu.Unlock()
+			return nil, fmt.Errorf("%s has been writing to knowledge base %q for over %s: try again when it has finished", holder, l.name, wait.Round(time.Second))
+		}
+	}
+	if err != nil {
+		l.mu.Unlock()
+		return nil, fmt.Errorf("couldn't lock knowledge base %q for writing: %w", l.name, err)
+	}
+	l.s.cfg.Lock()
+	who := l.s.holder
+	l.s.cfg.Unlock()
+	if who == "" {
+		who = "another Atoll process"
+	}
+	// Best effort: only for the message a waiting process shows.
+	_ = os.WriteFile(l.fl.Path()+".holder", []byte(fmt.Sprintf("%s (pid %d)", who, os.Getpid())), 0o600)
+	return func() {
+		_ = l.fl.Unlock()
+		l.mu.Unlock()
+	}, nil
+}
+
+// tryAcquire takes the lock only if it is free at once (for work that can
+// be skipped: repairs and snapshots another writer will do).
+func (l *kbLock) tryAcquire() (release func(), ok bool) {
+	if !l.mu.TryLock() {
+		return nil, false
+	}
+	got, err := l.fl.TryLock()
+	if err != nil || !got {
+		l.mu.Unlock()
+		return nil, false
+	}
+	return func() {
+		_ = l.fl.Unlock()
+		l.mu.Unlock()
+	}, true
+}
+
+func (l *kbLock) holder() string {
+	b, err := os.ReadFile(l.fl.Path() + ".holder")
+	if err != nil || len(b) == 0 || len(b) > 200 {
+		return "another Atoll process"
+	}
+	return strings.TrimSpace(string(b))
+}
