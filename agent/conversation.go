@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"atoll/store"
 )
 
 // Citation is one numbered passage given to the model.
@@ -87,10 +89,7 @@ func (c *Conversations) Save(conv Conversation) error {
 	conv.Updated = time.Now().UTC()
 	b, _ := json.MarshalIndent(conv, "", "  ")
 	path := filepath.Join(c.dir, conv.ID+".json")
-	if err := os.WriteFile(path+".tmp", b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	return store.WriteFileAtomic(path, b, 0o600)
 }
 
 // List returns an agent's conversations, newest first, without messages.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"atoll/store"
 )
 
 // Definition is everything that makes an agent.
@@ -168,11 +171,6 @@ func (r *Repo) Save(d Definition) (Definition, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Definition{}, err
 	}
-	vs, _ := r.versions(d.Name)
-	d.Version = 1
-	if len(vs) > 0 {
-		d.Version = vs[len(vs)-1] + 1
-	}
 	if d.Starters == nil {
 		d.Starters = []string{}
 	}
@@ -180,16 +178,24 @@ func (r *Repo) Save(d Definition) (Definition, error) {
 		d.KBs = []string{}
 	}
 	d.Updated = time.Now().UTC()
-	b, _ := json.MarshalIndent(d, "", "  ")
-	path := filepath.Join(dir, fmt.Sprintf("v%d.json", d.Version))
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return Definition{}, err
+	// The version file appears whole or not at all, and a number another
+	// process took in the meantime is never overwritten: the next one is tried.
+	for {
+		vs, _ := r.versions(d.Name)
+		d.Version = 1
+		if len(vs) > 0 {
+			d.Version = vs[len(vs)-1] + 1
+		}
+		b, _ := json.MarshalIndent(d, "", "  ")
+		err := store.WriteFileNew(filepath.Join(dir, fmt.Sprintf("v%d.json", d.Version)), b, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return Definition{}, fmt.Errorf("couldn't save agent %q: %w", d.Name, err)
+		}
+		return d, nil
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return Definition{}, err
-	}
-	return d, nil
 }
 
 // Delete removes an agent and its versions.

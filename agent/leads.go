@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"atoll/store"
 )
 
 // LeadForm is what an agent gathers from a visitor before saving a lead
@@ -403,10 +405,10 @@ func (l *Leads) write(agent string, all []Lead) error {
 			return err
 		}
 	}
-	if err := os.WriteFile(p+".tmp", b.Bytes(), 0o600); err != nil {
+	if err := store.WriteFileAtomic(p, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("couldn't save the leads of %q: %w", agent, err)
 	}
-	return os.Rename(p+".tmp", p)
+	return nil
 }
 
 // LeadsCSV writes leads as CSV: the Flowise core columns, then every other

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"atoll/llm"
+	"atoll/store"
 )
 
 // LocalUser is the end user of the desktop app, for memories.
@@ -93,10 +94,10 @@ func (m *Memories) save(agent, user string, facts []Fact) error {
 		facts = []Fact{}
 	}
 	b, _ := json.MarshalIndent(facts, "", "  ")
-	if err := os.WriteFile(p+".tmp", b, 0o600); err != nil {
+	if err := store.WriteFileAtomic(p, b, 0o600); err != nil {
 		return fmt.Errorf("couldn't save the memories of %q: %w", agent, err)
 	}
-	return os.Rename(p+".tmp", p)
+	return nil
 }
 
 // Add remembers new facts, skipping ones already known (any case), and

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"atoll/llm"
+	"atoll/store"
 )
 
 // TestQuestion is one line of a test set (JSONL).
@@ -241,10 +242,10 @@ func (s *TestRuns) Run(ctx context.Context, r *Runner, def Definition, qs []Test
 	}
 	b, _ := json.MarshalIndent(run, "", "  ")
 	path := filepath.Join(dir, run.ID+".json")
-	if err := os.WriteFile(path+".tmp", b, 0o600); err != nil {
+	if err := store.WriteFileAtomic(path, b, 0o600); err != nil {
 		return TestRun{}, fmt.Errorf("couldn't store the test run of %q: %w", def.Name, err)
 	}
-	return run, os.Rename(path+".tmp", path)
+	return run, nil
 }
 
 // score checks retrieval (the expected file among the passages) and the

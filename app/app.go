@@ -35,6 +35,9 @@ type Config struct {
 	DataDir   string
 	OllamaURL string
 	Version   string
+	// Holder names this process to another one waiting to write to a
+	// knowledge base ("atoll serve"); the window by default.
+	Holder string
 }
 
 // Settings are the user's preferences, kept in DATA/settings.json.
@@ -94,6 +97,10 @@ func New(cfg Config, emit Emitter, dialogs Dialogs) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Holder == "" {
+		cfg.Holder = "the Atoll window"
+	}
+	st.SetLockHolder(cfg.Holder)
 	a := &App{cfg: cfg, emit: emit, dialogs: dialogs, store: st,
 		firstTokenTimeout: 5 * time.Minute, stallTimeout: 90 * time.Second,
 		agents: agent.NewRepo(filepath.Join(cfg.DataDir, "agents")),

@@ -67,6 +67,7 @@ func New(cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.SetLockHolder("the Atoll hub")
 	h := &Hub{cfg: cfg, tokens: NewTokens(cfg.Dir), store: st,
 		agents: agent.NewRepo(filepath.Join(data, "agents")),
 		convs:  agent.NewConversations(filepath.Join(data, "conversations")),

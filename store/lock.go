@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -72,33 +73,30 @@ func (s *Store) SetLockWait(d time.Duration) {
 }
 
 // acquire takes the lock, waiting for another process at most s.lockWait.
+// Writers take turns record by record, so a wait is usually a moment; one
+// that lasts longer than quietWait is said, once.
 func (l *kbLock) acquire() (release func(), err error) {
 	l.mu.Lock()
-	ok, err := l.fl.TryLock()
-	if err == nil && !ok {
-		s := l.s
-		s.cfg.Lock()
-		onWait, wait := s.onWait, s.lockWait
-		s.cfg.Unlock()
+	s := l.s
+	s.cfg.Lock()
+	onWait, wait, who := s.onWait, s.lockWait, s.holder
+	s.cfg.Unlock()
+	ok, err := l.wait(min(quietWait, wait))
+	if err == nil && !ok && wait > quietWait {
 		holder := l.holder()
 		if onWait != nil {
 			onWait(fmt.Sprintf("waiting for %s to finish writing to %s…", holder, l.name))
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		ok, err = l.fl.TryLockContext(ctx, 20*time.Millisecond)
-		cancel()
-		if err == nil && !ok || err == context.DeadlineExceeded {
-			l.mu.Unlock()
-			return nil, fmt.Errorf("%s has been writing to knowledge base %q for over %s: try again when it has finished", holder, l.name, wait.Round(time.Second))
-		}
+		ok, err = l.wait(wait - quietWait)
+	}
+	if err == nil && !ok {
+		l.mu.Unlock()
+		return nil, fmt.Errorf("%s has been writing to knowledge base %q for over %s: try again when it has finished", l.holder(), l.name, wait.Round(time.Second))
 	}
 	if err != nil {
 		l.mu.Unlock()
 		return nil, fmt.Errorf("couldn't lock knowledge base %q for writing: %w", l.name, err)
 	}
-	l.s.cfg.Lock()
-	who := l.s.holder
-	l.s.cfg.Unlock()
 	if who == "" {
 		who = "another Atoll process"
 	}
@@ -108,6 +106,22 @@ func (l *kbLock) acquire() (release func(), err error) {
 		_ = l.fl.Unlock()
 		l.mu.Unlock()
 	}, nil
+}
+
+// quietWait is how long a writer waits before saying so.
+const quietWait = time.Second
+
+func (l *kbLock) wait(d time.Duration) (bool, error) {
+	if ok, err := l.fl.TryLock(); ok || err != nil {
+		return ok, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	ok, err := l.fl.TryLockContext(ctx, 10*time.Millisecond)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = nil
+	}
+	return ok, err
 }
 
 // tryAcquire takes the lock only if it is free at once (for work that can

@@ -203,10 +203,38 @@ func writeMeta(dir string, m Meta) error {
 	return WriteFileAtomic(filepath.Join(dir, "kb.json"), b, 0o600)
 }
 
-// WriteFileAtomic writes through a temporary file, fsync and rename.
+// WriteFileAtomic writes through a temporary file, fsync and rename. On
+// failure (a full disk, say) the temporary file is removed.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return writeAtomically(path, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
+}
+
+// WriteFileNew writes a file that must not exist yet, whole or not at all:
+// through a temporary file, fsync and a hard link, which fails with
+// fs.ErrExist if another process made path first. Numbered versions use it
+// so two processes saving at once never take the same number.
+func WriteFileNew(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Link(tmp, path)
 }

@@ -67,6 +67,7 @@ const (
 )
 
 type env struct {
+	cmd          string // the command being run, as another process waiting for a lock names it
 	data, ollama string
 	stdout       io.Writer
 	stderr       io.Writer
@@ -111,6 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"pull":    e.pull,
 		"publish": e.publishCmd,
 	}
+	e.cmd = rest[0]
 	fn, ok := cmds[rest[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "atoll: unknown command %q\n\n%s", rest[0], usage)
@@ -214,6 +216,10 @@ func (e *env) open() (*store.Store, *llm.Client, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Writes to a knowledge base take turns with the window, `atoll serve`
+	// and other commands; a wait longer than a moment is said.
+	st.SetLockHolder("atoll " + e.cmd)
+	st.OnLockWait(func(msg string) { fmt.Fprintln(e.stderr, "atoll:", msg) })
 	c, err := llm.New(e.ollama)
 	if err != nil {
 		return nil, nil, errUsage{fmt.Sprintf("--ollama %q: %v", e.ollama, err)}

@@ -20,7 +20,7 @@ func (e *env) models(args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := app.New(app.Config{DataDir: e.data, OllamaURL: e.ollama, Version: version}, nil, nil)
+	a, err := app.New(app.Config{DataDir: e.data, OllamaURL: e.ollama, Version: version, Holder: "atoll models"}, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func (e *env) serve(args []string) error {
 		*token = hex.EncodeToString(b)
 	}
 	broker := server.NewBroker()
-	a, err := app.New(app.Config{DataDir: e.data, OllamaURL: e.ollama, Version: version}, broker, nil)
+	a, err := app.New(app.Config{DataDir: e.data, OllamaURL: e.ollama, Version: version, Holder: "atoll serve"}, broker, nil)
 	if err != nil {
 		return err
 	}
