@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,8 +34,12 @@ type Config struct {
 	RatePerMinute int           // per client IP on public routes; 0 = no limit
 	MaxBundle     int64         // bytes
 	Retention     time.Duration // conversations older than this are deleted; 0 = keep
-	BehindProxy   bool          // trust X-Forwarded-For
-	Log           *slog.Logger
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// (the client is the rightmost address not in these ranges). Empty:
+	// the header is ignored and the connection's address is the client.
+	TrustedProxies []netip.Prefix
+	Limits         ServeLimits // zero fields: DefaultServeLimits
+	Log            *slog.Logger
 }
 
 // Hub serves published agents.
@@ -46,6 +51,7 @@ type Hub struct {
 	convs  *agent.Conversations
 	runner *agent.Runner
 	limit  *limiter
+	limits ServeLimits
 }
 
 // DataDir is where published agents and their knowledge live.
@@ -72,6 +78,7 @@ func New(cfg Config) (*Hub, error) {
 		agents: agent.NewRepo(filepath.Join(data, "agents")),
 		convs:  agent.NewConversations(filepath.Join(data, "conversations")),
 		limit:  newLimiter(cfg.RatePerMinute, max(10, cfg.RatePerMinute/2)),
+		limits: cfg.Limits.withDefaults(),
 	}
 	h.runner = agent.NewRunner(cfg.Model, &knowledge.Searcher{Store: st, Embedder: cfg.Embedder}, h.convs)
 	// Leads captured by published agents land in the inbox (GET /api/leads).
@@ -131,20 +138,27 @@ func (s *statusWriter) Flush() {
 func (h *Hub) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ip := clientIP(r, h.cfg.BehindProxy)
+		ip := h.clientIP(r)
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		// The limit is decided on the headers alone: a refused request's
+		// body is never read (writeErr closes the connection instead).
 		if !h.limit.allow(ip, start) {
 			writeErr(sw, http.StatusTooManyRequests, "too many requests; wait a minute and try again")
 		} else {
+			guardBody(w, r, h.limits, start)
 			next.ServeHTTP(sw, r)
 		}
 		h.cfg.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds(), "ip", ip)
 	})
 }
 
+// writeErr answers with an error. The connection is closed after it, so
+// the server never drains a body the handler refused to read (Go's server
+// would otherwise read up to 256 KB of it first, at the client's pace).
 func writeErr(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Connection", "close")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"message": msg}})
 }
@@ -198,6 +212,10 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 	defer os.Remove(tmp.Name())
 	_, err = io.Copy(tmp, http.MaxBytesReader(w, r.Body, h.cfg.MaxBundle))
 	tmp.Close()
+	if errors.Is(err, errSlowBody) {
+		writeErr(w, http.StatusRequestTimeout, fmt.Sprintf("the bundle arrived slower than %d KB/s; publish again over a better connection", h.limits.MinBodyRate>>10))
+		return
+	}
 	if err != nil {
 		writeErr(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the bundle could not be received or is larger than %d MB", h.cfg.MaxBundle>>20))
 		return

@@ -1,8 +1,6 @@
 package hub
 
 import (
-	"net"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -50,24 +48,4 @@ func (l *limiter) allow(ip string, now time.Time) bool {
 	}
 	b.tokens--
 	return true
-}
-
-// clientIP is the connection's address; X-Forwarded-For is trusted only when
-// the hub is told it runs behind a proxy.
-func clientIP(r *http.Request, behindProxy bool) string {
-	if behindProxy {
-		if f := r.Header.Get("X-Forwarded-For"); f != "" {
-			for i := 0; i < len(f); i++ {
-				if f[i] == ',' {
-					return f[:i]
-				}
-			}
-			return f
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

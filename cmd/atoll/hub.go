@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"atoll/agent"
@@ -19,35 +22,39 @@ import (
 	"atoll/publish"
 )
 
-// hubCmd: `atoll hub` runs the hosted platform; `atoll hub token create`
-// makes a publisher token. --data is the hub's own folder.
+// hubCmd: `atoll hub` runs the hosted platform; `atoll hub token
+// create|list|revoke` manages publisher tokens. --data is the hub's own
+// folder. Anything else after `hub` is a usage error, never a server start.
 func (e *env) hubCmd(args []string) error {
-	if len(args) >= 2 && args[0] == "token" && args[1] == "create" {
-		f := e.flags("hub token create", "[--label TEXT]")
-		label := f.String("label", "", "a note to recognise the token by")
-		if _, err := parse(f, args[2:]); err != nil {
-			return err
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		if args[0] == "token" {
+			return e.hubToken(args[1:])
 		}
-		tok, err := hub.NewTokens(e.data).Create(*label)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(e.stdout, tok)
-		fmt.Fprintln(e.stderr, "Keep this token: only its hash is stored. Publish with: atoll publish --agent NAME --to URL --token TOKEN")
-		return nil
+		return errUsage{fmt.Sprintf("unknown hub subcommand %q: use `atoll hub [flags]` to serve or `atoll hub token create|list|revoke`", args[0])}
 	}
-	f := e.flags("hub", "[--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--behind-proxy] [--backend ollama|openai --backend-url URL]")
+	f := e.flags("hub", "[--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--backend ollama|openai --backend-url URL]\n       atoll hub token create [--label TEXT] | token list [--json] | token revoke ID")
 	addr := f.String("addr", "127.0.0.1:8080", "address to listen on")
 	rate := f.Int("rate", 60, "requests a minute per client IP on public routes (0 = no limit)")
 	retention := f.Duration("retention", 30*24*time.Hour, "delete end users' conversations older than this (0 = keep)")
-	proxy := f.Bool("behind-proxy", false, "trust X-Forwarded-For for client addresses")
+	var proxies proxyList
+	f.Var(&proxies, "trusted-proxy", "a proxy in front of the hub (CIDR or address; repeatable): its X-Forwarded-For is believed, and the client is the rightmost address not in a trusted range. Without it X-Forwarded-For is ignored")
+	behindProxy := f.Bool("behind-proxy", false, "the same as --trusted-proxy 127.0.0.0/8 --trusted-proxy ::1 (a proxy on this machine)")
+	perIP := f.Int("conns-per-ip", hub.DefaultServeLimits.ConnsPerIP, "open connections allowed per client address (trusted proxies are exempt)")
 	maxBundle := f.Int64("max-bundle-mb", 1024, "largest bundle accepted, in MB")
 	backend := f.String("backend", "ollama", `model server: "ollama" (--ollama URL) or "openai" (any OpenAI-compatible server)`)
 	backendURL := f.String("backend-url", "", `with --backend openai: its base address, e.g. http://gpu-box:8000/v1`)
 	backendKey := f.String("backend-key", os.Getenv("ATOLL_BACKEND_KEY"), "with --backend openai: API key (default $ATOLL_BACKEND_KEY)")
 	ctxLen := f.Int("context-length", 8192, "with --backend openai: the served models' context window in tokens")
-	if _, err := parse(f, args); err != nil {
+	pos, err := parse(f, args)
+	if err != nil {
 		return err
+	}
+	if len(pos) > 0 {
+		return errUsage{fmt.Sprintf("hub takes no arguments besides flags (got %q); `atoll hub --help` lists them", pos[0])}
+	}
+	trusted := []netip.Prefix(proxies)
+	if *behindProxy {
+		trusted = append(trusted, hub.LoopbackProxies...)
 	}
 	c, err := llm.New(e.ollama)
 	if err != nil {
@@ -68,8 +75,10 @@ func (e *env) hubCmd(args []string) error {
 		return errUsage{fmt.Sprintf("--backend %q: use ollama or openai", *backend)}
 	}
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
+	lim := hub.DefaultServeLimits
+	lim.ConnsPerIP = *perIP
 	h, err := hub.New(hub.Config{Dir: e.data, Model: model, Embedder: embedder, Import: hub.Importer(served), RatePerMinute: *rate,
-		MaxBundle: *maxBundle << 20, Retention: *retention, BehindProxy: *proxy, Log: log})
+		MaxBundle: *maxBundle << 20, Retention: *retention, TrustedProxies: trusted, Limits: lim, Log: log})
 	if err != nil {
 		return err
 	}
@@ -80,17 +89,103 @@ func (e *env) hubCmd(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go h.Run(ctx)
-	hs := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-	}()
 	fmt.Fprintf(e.stdout, "Atoll hub serving on http://%s/ (data in %s)\n", ln.Addr(), e.data)
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	return h.Serve(ctx, ln)
+}
+
+// proxyList is the repeatable --trusted-proxy flag.
+type proxyList []netip.Prefix
+
+func (p *proxyList) String() string {
+	s := make([]string, len(*p))
+	for i, x := range *p {
+		s[i] = x.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *proxyList) Set(v string) error {
+	x, err := hub.ParseTrustedProxy(v)
+	if err != nil {
 		return err
 	}
+	*p = append(*p, x)
 	return nil
+}
+
+// hubToken: `atoll hub token create|list|revoke`.
+func (e *env) hubToken(args []string) error {
+	const subs = "create [--label TEXT], list [--json] or revoke ID"
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fmt.Fprintf(e.stderr, "Usage: atoll hub token %s\n", subs)
+			return flag.ErrHelp
+		}
+		return errUsage{"hub token needs a subcommand: " + subs}
+	}
+	tokens := hub.NewTokens(e.data)
+	switch args[0] {
+	case "create":
+		f := e.flags("hub token create", "[--label TEXT]")
+		label := f.String("label", "", "a note to recognise the token by")
+		pos, err := parse(f, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) > 0 {
+			return errUsage{fmt.Sprintf("hub token create takes no arguments (got %q); give a note with --label TEXT", pos[0])}
+		}
+		tok, id, err := tokens.CreateWithID(*label)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, tok)
+		fmt.Fprintf(e.stderr, "Keep this token (id %s): only its hash is stored. Publish with: atoll publish --agent NAME --to URL --token TOKEN\n", id)
+		return nil
+	case "list":
+		f := e.flags("hub token list", "[--json]")
+		asJSON := f.Bool("json", false, "print the tokens as JSON")
+		pos, err := parse(f, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) > 0 {
+			return errUsage{fmt.Sprintf("hub token list takes no arguments (got %q)", pos[0])}
+		}
+		list, err := tokens.List()
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(e, list)
+		}
+		if len(list) == 0 {
+			fmt.Fprintln(e.stderr, "No tokens yet: create one with `atoll hub token create --label NOTE`.")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tLABEL\tCREATED")
+		for _, t := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, t.Label, t.Created.Local().Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
+	case "revoke":
+		f := e.flags("hub token revoke", "ID")
+		pos, err := parse(f, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return errUsage{"hub token revoke needs one token ID (`atoll hub token list` shows them)"}
+		}
+		if err := tokens.Revoke(pos[0]); err != nil {
+			if errors.Is(err, hub.ErrNoToken) {
+				return fmt.Errorf("there is no token with id %q: `atoll hub token list` shows them", pos[0])
+			}
+			return err
+		}
+		fmt.Fprintf(e.stderr, "Revoked token %s: it can no longer publish.\n", pos[0])
+		return nil
+	}
+	return errUsage{fmt.Sprintf("unknown hub token subcommand %q: use %s", args[0], subs)}
 }
