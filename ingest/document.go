@@ -27,10 +27,13 @@ type Block struct {
 // Document is the extracted text of one file.
 type Document struct {
 	Path     string
-	Format   string // "pdf", "docx", "html", "markdown", "text", "csv"
+	Format   string // "pdf", "docx", "html", "markdown", "text", "csv", "image"
 	Pages    int
 	Blocks   []Block  // reading order
 	Warnings []string // one plain sentence each, e.g. "page 3 has no extractable text (scanned or an unsupported font)"
+	// OCR lists the pages read by OCR (with word boxes) or waiting for it;
+	// see ocr.go.
+	OCR []OCRPage
 }
 
 // blockSep joins blocks in Text; chunk offsets count it.

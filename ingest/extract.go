@@ -25,6 +25,22 @@ func Extract(ctx context.Context, path string, lim Limits) (doc *Document, err e
 // of a paged format (PDF) with the pages done and the total, so a long file
 // shows progress while it is read.
 func ExtractProgress(ctx context.Context, path string, lim Limits, onPage func(done, total int)) (doc *Document, err error) {
+	return ExtractWith(ctx, path, lim, ExtractOptions{OnPage: onPage, OCR: &OCR{}})
+}
+
+// ExtractOptions are the optional parts of extraction.
+type ExtractOptions struct {
+	// OnPage is called after each page of a paged format with the pages
+	// done and the total.
+	OnPage func(done, total int)
+	// OCR reads scanned PDF pages and image files; nil leaves them pending.
+	OCR *OCR
+}
+
+// ExtractWith is Extract with options: progress and OCR settings (a
+// knowledge base's language override goes in OCR.Lang).
+func ExtractWith(ctx context.Context, path string, lim Limits, opt ExtractOptions) (doc *Document, err error) {
+	onPage := opt.OnPage
 	lim = lim.withDefaults()
 	defer func() {
 		if r := recover(); r != nil {
@@ -72,7 +88,9 @@ func ExtractProgress(ctx context.Context, path string, lim Limits, onPage func(d
 	doc = &Document{Path: path, Format: format}
 	switch format {
 	case "pdf":
-		err = extractPDF(ctx, f, fi.Size(), doc, lim, onPage)
+		err = extractPDF(ctx, f, fi.Size(), doc, lim, onPage, opt.OCR)
+	case "image":
+		err = extractImage(ctx, path, doc, lim, opt.OCR)
 	case "docx":
 		err = extractDOCX(ctx, f, fi.Size(), doc, lim)
 	default:
@@ -137,11 +155,7 @@ var magics = []struct {
 	prefix string
 	reason string
 }{
-	{"\x89PNG", "is a PNG image; images are not supported (run OCR first)"},
-	{"\xFF\xD8\xFF", "is a JPEG image; images are not supported (run OCR first)"},
 	{"GIF8", "is a GIF image; images are not supported"},
-	{"II*\x00", "is a TIFF image; images are not supported (run OCR first)"},
-	{"MM\x00*", "is a TIFF image; images are not supported (run OCR first)"},
 	{"\x1F\x8B", "is a gzip archive; unpack it first"},
 	{"7z\xBC\xAF", "is a 7-Zip archive; unpack it first"},
 	{"Rar!", "is a RAR archive; unpack it first"},
@@ -149,6 +163,11 @@ var magics = []struct {
 	{"MZ", "is a Windows program, not a document"},
 	{"%!PS", "is a PostScript file; convert it to PDF first"},
 	{"{\\rtf", "is an RTF file; save it as DOCX or PDF first"},
+}
+
+// imageMagics are the images read by OCR (Tesseract reads them all).
+var imageMagics = []struct{ prefix, name string }{
+	{"\x89PNG", "PNG"}, {"\xFF\xD8\xFF", "JPEG"}, {"II*\x00", "TIFF"}, {"MM\x00*", "TIFF"}, {"RIFF", "WebP"},
 }
 
 // sniff decides the format from the first bytes and the extension. A
@@ -167,6 +186,14 @@ func sniff(head []byte, ext string) (format, reason string) {
 			return "", "is an encrypted DOCX or an old Word file; remove the password or save it as DOCX"
 		}
 		return "", "is an old Microsoft Office file (DOC/XLS/PPT); save it as DOCX or PDF first"
+	}
+	for _, m := range imageMagics {
+		if bytes.HasPrefix(head, []byte(m.prefix)) && (m.prefix != "RIFF" || len(head) >= 12 && string(head[8:12]) == "WEBP") {
+			if ext == ".pdf" {
+				return "", "is not a PDF (it is a " + m.name + " image)"
+			}
+			return "image", "" // read by OCR
+		}
 	}
 	for _, m := range magics {
 		if bytes.HasPrefix(head, []byte(m.prefix)) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -18,7 +19,7 @@ import (
 // extractPDF rebuilds words and lines from glyph positions (the library's
 // GetPlainText loses the spaces of TeX-made PDFs), one page at a time, with a
 // recover and a context check per page.
-func extractPDF(ctx context.Context, f *os.File, size int64, doc *Document, lim Limits, onPage func(done, total int)) error {
+func extractPDF(ctx context.Context, f *os.File, size int64, doc *Document, lim Limits, onPage func(done, total int), o *OCR) error {
 	var ra io.ReaderAt = f
 	head := make([]byte, 1024)
 	n, _ := f.ReadAt(head, 0)
@@ -41,11 +42,23 @@ func extractPDF(ctx context.Context, f *os.File, size int64, doc *Document, lim 
 	}
 	px := &pdfExtractor{fonts: map[string]*pdfFont{}, budget: lim.MaxTextBytes}
 	var all [][]pdfLine
+	po := &pdfOCR{o: o, path: f.Name(), total: len(pages), results: map[int]*ocrResult{}, cached: map[int]bool{}}
+	if o == nil {
+		po.o = &OCR{Off: true}
+	}
 	for i, p := range pages {
 		if err := ctx.Err(); err != nil {
 			return fileErr("", "was not read (cancelled)", err)
 		}
 		lines, warn := px.page(ctx, p, i+1)
+		// A page with an image and no usable text is a scan: OCR it.
+		if len(lines) == 0 && pageHasImage(p) {
+			po.page(ctx, i+1)
+			warn = ""
+			if err := ctx.Err(); err != nil {
+				return fileErr("", "was not read (cancelled)", err)
+			}
+		}
 		if warn != "" {
 			doc.Warnings = append(doc.Warnings, warn)
 		}
@@ -61,8 +74,47 @@ func extractPDF(ctx context.Context, f *os.File, size int64, doc *Document, lim 
 	if err := ctx.Err(); err != nil { // cancelled inside the last page
 		return fileErr("", "was not read (cancelled)", err)
 	}
-	layoutPDF(all, newBuilder(doc, lim))
+	b := newBuilder(doc, lim)
+	layoutPDF(all, b, func(page int) bool {
+		if r := po.results[page]; r != nil && len(r.Pages) > 0 {
+			op := addOCRPage(b, page, r.Pages[0], r.Lang)
+			op.Cached = po.cached[page]
+			doc.OCR = append(doc.OCR, op)
+		}
+		return !b.full
+	})
+	for _, p := range po.pending {
+		doc.OCR = append(doc.OCR, OCRPage{Page: p, Pending: "page " + strconv.Itoa(p) + " is a scan waiting for OCR: " + po.why})
+	}
+	doc.Warnings = append(doc.Warnings, po.warnings()...)
 	return nil
+}
+
+// pageHasImage: an image XObject in the page's resources, or in a form it
+// uses (scanners and PDF makers wrap the scan in one).
+func pageHasImage(p pdf.Value) (has bool) {
+	defer func() {
+		if recover() != nil {
+			has = false
+		}
+	}()
+	var look func(res pdf.Value, depth int) bool
+	look = func(res pdf.Value, depth int) bool {
+		xo := res.Key("XObject")
+		for _, k := range xo.Keys() {
+			x := xo.Key(k)
+			switch x.Key("Subtype").Name() {
+			case "Image":
+				return true
+			case "Form":
+				if depth < 3 && look(x.Key("Resources"), depth+1) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return look(inheritedKey(p, "Resources"), 0)
 }
 
 // headerFix presents a strict "%PDF-1.7\n" header to the library, which

@@ -104,7 +104,9 @@ func furnitureKey(s string) string {
 
 // layoutPDF drops running headers, footers and page numbers, finds headings
 // by font size, and joins lines into paragraphs.
-func layoutPDF(pages [][]pdfLine, b *builder) {
+// ocrPage, when not nil, is called at each page's place in reading order,
+// so pages read by OCR come between the pages around them.
+func layoutPDF(pages [][]pdfLine, b *builder, ocrPage func(page int) bool) {
 	// Body size: the size carrying the most characters.
 	bySize := map[float64]int{}
 	for _, lines := range pages {
@@ -142,6 +144,9 @@ func layoutPDF(pages [][]pdfLine, b *builder) {
 
 	for pi, lines := range pages {
 		page := pi + 1
+		if ocrPage != nil && !ocrPage(page) {
+			return
+		}
 		// Typical line pitch and width on this page, for paragraph breaks.
 		var pitches []float64
 		maxW := 0.0
