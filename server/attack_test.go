@@ -676,17 +676,20 @@ func TestOversizedUploadsLeaveNothing(t *testing.T) {
 	before := tree(t, tg.root)
 	for range 4 {
 		files := map[string]string{}
-		for i := range 1 + r.Intn(4) {
-			files[fmt.Sprintf("part%d.md", i)] = strings.Repeat("x", int(limit)/2+r.Intn(int(limit)))
+		// Over the limit in total, spread over one to four files.
+		n := 1 + r.Intn(4)
+		for i := range n {
+			files[fmt.Sprintf("part%d.md", i)] = strings.Repeat("x", int(limit)/n+1+r.Intn(int(limit)))
 		}
 		body, ct := multipartBody(t, files)
+		size := body.Len()
 		// A reader without a Len makes the client send it chunked, so the
 		// server learns the size only by reading.
 		req, _ := http.NewRequest("POST", tg.srv.URL+"/api/upload?kb=shop", io.MultiReader(body))
 		req.Header.Set("Content-Type", ct)
 		code, b := tg.do(req)
 		if code != http.StatusRequestEntityTooLarge {
-			t.Errorf("an upload of %d bytes over a limit of %d: %d %s", body.Len(), limit, code, b)
+			t.Errorf("an upload of %d bytes over a limit of %d: %d %s", size, limit, code, b)
 		}
 		if d := outside(before, tree(t, tg.root), filepath.Join("data", "kb")); len(d) > 0 {
 			t.Errorf("an oversized upload left files: %v", d)
