@@ -150,6 +150,18 @@ var producers = []producer{
 		runTool(tb, dir, manPage, "sh", "-c", "groff -man -Tpdf > man.pdf")
 		return out
 	}},
+	{"ghostscript-ps2pdf", []string{"groff", "ps2pdf"}, func(tb testing.TB, dir string) string {
+		runTool(tb, dir, manPage, "sh", "-c", "groff -man -Tps | ps2pdf - gs.pdf")
+		return filepath.Join(dir, "gs.pdf")
+	}},
+	{"pdftocairo", []string{"chromium", "pdftocairo"}, func(tb testing.TB, dir string) string {
+		// cairo rewrites Chromium's file without its ActualText: the
+		// radicals are then in the file itself, for pdftotext too.
+		src := chromiumPDF(tb, dir, "cairo-src", zhHTML("WenQuanYi Zen Hei"))
+		out := filepath.Join(dir, "cairo.pdf")
+		runTool(tb, dir, "", "pdftocairo", "-pdf", src, out)
+		return out
+	}},
 	{"wkhtmltopdf", []string{"wkhtmltopdf"}, func(tb testing.TB, dir string) string {
 		// A bold face the font lacks makes Qt draw every run twice.
 		html := `<html><head><meta charset="utf-8"><style>body{font-family:"WenQuanYi Zen Hei"} h2,b{font-weight:bold}</style></head><body>
