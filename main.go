@@ -9,9 +9,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	goruntime "runtime"
+	"strings"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
@@ -53,7 +56,17 @@ var (
 	_ app.Dialogs = (*windowBridge)(nil)
 )
 
+// noDisplay is what the window says where it cannot open: one sentence,
+// pointing to the browser mode.
+const noDisplay = "Atoll's window needs a graphical display, and %s; run `atoll serve` instead and open the address it prints in a browser."
+
 func main() {
+	// GTK (Linux, BSD) needs an X11 or Wayland display; without one Wails
+	// panics in gtk_init with a Go stack. Checked before anything is opened.
+	if goruntime.GOOS != "darwin" && goruntime.GOOS != "windows" && os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		fmt.Fprintf(os.Stderr, noDisplay+"\n", "none is set here (DISPLAY and WAYLAND_DISPLAY are empty)")
+		os.Exit(1)
+	}
 	cfg := app.Config{DataDir: app.DefaultDataDir(), OllamaURL: app.DefaultOllamaURL(), Version: version}
 	bridge := &windowBridge{}
 	a, err := app.New(cfg, bridge, bridge)
@@ -66,7 +79,7 @@ func main() {
 		panic(err)
 	}
 	id := sha256.Sum256([]byte(cfg.DataDir))
-	err = wails.Run(&options.App{
+	err = runWindow(&options.App{
 		Title:       "Atoll",
 		Width:       1280,
 		Height:      820,
@@ -86,8 +99,36 @@ func main() {
 		SingleInstanceLock: &options.SingleInstanceLock{UniqueId: "atoll-" + hex.EncodeToString(id[:8])},
 		ErrorFormatter:     func(err error) any { return err.Error() },
 	})
+	if errors.Is(err, errNoGTK) {
+		a.Close()
+		where := "the display in DISPLAY/WAYLAND_DISPLAY could not be opened"
+		if d := os.Getenv("DISPLAY"); d != "" {
+			where = fmt.Sprintf("the display %q could not be opened", d)
+		} else if d := os.Getenv("WAYLAND_DISPLAY"); d != "" {
+			where = fmt.Sprintf("the Wayland display %q could not be opened", d)
+		}
+		fmt.Fprintf(os.Stderr, noDisplay+"\n", where)
+		os.Exit(1)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "Atoll's window failed:", err)
 		os.Exit(1)
 	}
+}
+
+var errNoGTK = errors.New("GTK could not start")
+
+// runWindow is wails.Run with its GTK start-up panic (a display that is set
+// but cannot be opened) turned into errNoGTK; other panics stay panics.
+func runWindow(o *options.App) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok && strings.Contains(e.Error(), "failed to init GTK") {
+				err = errNoGTK
+				return
+			}
+			panic(r)
+		}
+	}()
+	return wails.Run(o)
 }
