@@ -27,11 +27,10 @@ func typeInto(id, value string) chromedp.Action[chromedp.Void] {
 // saving.
 func TestAgentAvatarAndContext(t *testing.T) {
 	fake := ollamafake.New(t)
-	e := start(t, fake.URL)
+	e := start(t, fake.URL, func(data string) {
+		seedAgent(t, data, agent.Definition{Name: "baker", Model: ollamafake.DefaultChatModel})
+	})
 	repo := agent.NewRepo(filepath.Join(e.data, "agents"))
-	if _, err := repo.Save(agent.Definition{Name: "baker", Model: ollamafake.DefaultChatModel}); err != nil {
-		t.Fatal(err)
-	}
 	e.run("open the agent",
 		chromedp.Navigate(e.url+"/#/agents"),
 		// The only agent opens by itself; clicking its row as a user would

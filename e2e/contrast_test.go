@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -146,30 +145,21 @@ type contrastResult struct {
 // test-artifacts/contrast.json.
 func TestReadableContrast(t *testing.T) {
 	fake := ollamafake.New(t)
-	e := start(t, fake.URL)
-	st, err := store.Open(e.data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Create("bakery", ""); err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := st.KB("bakery")
 	now := time.Now()
-	kb.Put(store.Doc{Path: "/docs/prices.md", Name: "prices.md", Format: "md", Hash: "a", Size: 1200, Status: store.StatusOK, Ingested: now, Chunks: []store.Chunk{{Text: "A 20 cm chocolate cake costs 38 euros."}}})
-	kb.Put(store.Doc{Path: "/docs/scan.pdf", Name: "scan.pdf", Format: "pdf", Hash: "b", Size: 90000, Status: store.StatusFailed, Error: "no text on any page: a scan needs OCR", Ingested: now})
-	st.Close()
 	form := &agent.LeadForm{Fields: []agent.LeadField{{Name: "name", Label: "Name", Type: "text", Required: true}, {Name: "phone", Label: "Phone", Type: "phone", Required: true}}}
-	if _, err := agent.NewRepo(filepath.Join(e.data, "agents")).Save(agent.Definition{
-		Name: "baker", Avatar: "🥐", Model: ollamafake.DefaultChatModel, KBs: []string{"bakery"}, System: "You are the bakery's assistant.",
-		Opening: "Hello! Ask me about cakes.", Starters: []string{"How much is a chocolate cake?"}, Tools: []string{"search_knowledge", "save_lead"},
-		LeadForm: form, Followups: true, NumCtx: 8192,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := agent.NewLeads(filepath.Join(e.data, "leads")).Save("baker", "c1", *form, map[string]string{"name": "Ana", "phone": "0612 345 678"}, now); err != nil {
-		t.Fatal(err)
-	}
+	e := start(t, fake.URL, func(data string) {
+		seedKB(t, data, "bakery",
+			store.Doc{Path: "/docs/prices.md", Name: "prices.md", Format: "md", Hash: "a", Size: 1200, Status: store.StatusOK, Ingested: now, Chunks: []store.Chunk{{Text: "A 20 cm chocolate cake costs 38 euros."}}},
+			store.Doc{Path: "/docs/scan.pdf", Name: "scan.pdf", Format: "pdf", Hash: "b", Size: 90000, Status: store.StatusFailed, Error: "no text on any page: a scan needs OCR", Ingested: now})
+		seedAgent(t, data, agent.Definition{
+			Name: "baker", Avatar: "🥐", Model: ollamafake.DefaultChatModel, KBs: []string{"bakery"}, System: "You are the bakery's assistant.",
+			Opening: "Hello! Ask me about cakes.", Starters: []string{"How much is a chocolate cake?"}, Tools: []string{"search_knowledge", "save_lead"},
+			LeadForm: form, Followups: true, NumCtx: 8192,
+		})
+		if _, _, err := agent.NewLeads(filepath.Join(data, "leads")).Save("baker", "c1", *form, map[string]string{"name": "Ana", "phone": "0612 345 678"}, now); err != nil {
+			t.Fatal(err)
+		}
+	})
 
 	// Each screen, opened the way a person would, with something in it.
 	screens := []struct {
@@ -193,20 +183,11 @@ func TestReadableContrast(t *testing.T) {
 			chromedp.WaitVisible(tid("settings-theme")),
 			chromedp.SetValue(tid("settings-theme"), theme),
 			dispatchChange("settings-theme"),
-			chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-				for ctx.Err() == nil {
-					if v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.dataset.theme || ''`)); err == nil && v == theme {
-						return nil
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
-				return ctx.Err()
-			}),
+			waitJS(fmt.Sprintf(`document.documentElement.dataset.theme === %q`, theme)),
 		)
 		lowest, lowestAt := 99.0, ""
 		for _, s := range screens {
-			e.run(theme+" "+s.name, s.steps...)
-			time.Sleep(400 * time.Millisecond) // transitions (hover, fade-in) settle
+			e.run(theme+" "+s.name, append(s.steps, settled())...)
 			var r contrastResult
 			if err := json.Unmarshal([]byte(eval[string](e, `JSON.stringify(`+contrastJS+`)`)), &r); err != nil {
 				t.Fatalf("contrast result: %v", err)
@@ -232,4 +213,12 @@ func TestReadableContrast(t *testing.T) {
 	if len(failures) > 0 {
 		t.Fatalf("%d pieces of text below WCAG AA contrast:\n%s", len(failures), strings.Join(failures, "\n"))
 	}
+}
+
+// settled waits until no finite animation or transition (a hover, a fade-in)
+// is running, so the colours measured are the ones at rest. Endless ones (a
+// spinner) are left alone.
+func settled() chromedp.Action[chromedp.Void] {
+	return waitJS(`new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() =>
+		done(document.getAnimations().every(a => a.playState !== 'running' || a.effect?.getComputedTiming().endTime === Infinity)))))`)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,18 +26,18 @@ func TestHubChatPageAndWidget(t *testing.T) {
 	srv := ollamatest.Shared(t)
 	e := start(t, srv.URL) // the browser (and an app server we do not use here)
 	c, _ := llm.New(srv.URL)
-	h, err := hub.New(hub.Config{Dir: t.TempDir(), Model: c, Embedder: c})
+	// The hub's data is written before the hub opens it (see start).
+	hubDir := t.TempDir()
+	data := filepath.Join(hubDir, "data")
+	seedKB(t, data, "bakery", store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
+	seedAgent(t, data, agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Welcome to the bakery!"})
+	h, err := hub.New(hub.Config{Dir: hubDir, Model: c, Embedder: c})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	st, _ := store.Open(h.DataDir())
-	st.Create("bakery", "")
-	k, _ := st.KB("bakery")
-	k.Put(store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
-	st.Close()
-	if _, err := agent.NewRepo(h.DataDir() + "/agents").Save(agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Welcome to the bakery!"}); err != nil {
-		t.Fatal(err)
+	if h.DataDir() != data {
+		t.Fatalf("the hub keeps its data in %s, not %s: seed it there", h.DataDir(), data)
 	}
 	hs := httptest.NewServer(h.Handler())
 	defer hs.Close()
@@ -79,7 +80,11 @@ func TestHubChatPageAndWidget(t *testing.T) {
 // published agent answers on its chat page.
 func TestPublishFromWindow(t *testing.T) {
 	srv := ollamatest.Shared(t)
-	e := start(t, srv.URL)
+	// The desktop side: a knowledge base and an agent, there before the app starts.
+	e := start(t, srv.URL, func(data string) {
+		seedKB(t, data, "bakery", store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
+		seedAgent(t, data, agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Hi from the hub"})
+	})
 	c, _ := llm.New(srv.URL)
 	hubDir := t.TempDir()
 	h, err := hub.New(hub.Config{Dir: hubDir, Model: c, Embedder: c, Import: hub.Importer(c)})
@@ -91,15 +96,6 @@ func TestPublishFromWindow(t *testing.T) {
 	defer hs.Close()
 	tok, _ := h.Tokens().Create("e2e")
 
-	// The desktop side: a knowledge base and an agent, made through the app.
-	st, _ := store.Open(e.data)
-	st.Create("bakery", "")
-	k, _ := st.KB("bakery")
-	k.Put(store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
-	st.Close()
-	if _, err := agent.NewRepo(e.data + "/agents").Save(agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Hi from the hub"}); err != nil {
-		t.Fatal(err)
-	}
 	e.run("publish",
 		chromedp.Navigate(e.url+"/#/publish"),
 		chromedp.WaitVisible(tid("publish-url")),
