@@ -357,7 +357,10 @@ func TestBrowserFlow(t *testing.T) {
 	var answer string
 	e.run("ask",
 		chromedp.Click(tid("nav-chat")),
-		chromedp.WaitVisible(tid("chat-input")),
+		// The composer is disabled until the agent list has loaded and an
+		// agent is chosen (slow on a busy machine); a disabled field takes
+		// no keys.
+		chromedp.WaitEnabled(tid("chat-input")),
 		chromedp.SendKeys(tid("chat-input"), "How much notice do birthday cakes need?"),
 		chromedp.WaitEnabled(tid("chat-send")),
 		// Enter sends (the keyboard contract), the same path as the Send button.
@@ -542,7 +545,10 @@ func TestOwnToolAsksFirst(t *testing.T) {
 	)
 	e.run("ask",
 		chromedp.Navigate(e.url+"/#/chat"),
-		chromedp.WaitVisible(tid("chat-input")),
+		// The composer is disabled until the agent list has loaded and an
+		// agent is chosen (slow on a busy machine); a disabled field takes
+		// no keys.
+		chromedp.WaitEnabled(tid("chat-input")),
 		chromedp.SendKeys(tid("chat-input"), "Do you have croissants?"),
 		chromedp.WaitEnabled(tid("chat-send")),
 		chromedp.SendKeys(tid("chat-input"), kb.Enter),

@@ -101,12 +101,15 @@ func TestPublishFromWindow(t *testing.T) {
 		chromedp.WaitVisible(tid("publish-url")),
 		chromedp.SendKeys(tid("publish-url"), hs.URL),
 		chromedp.SendKeys(tid("publish-token"), tok),
+		// Enabled once the agent list has loaded and one is chosen.
+		chromedp.WaitEnabled(tid("publish-submit")),
 		chromedp.Click(tid("publish-submit")),
 		waitText(tid("publish-result"), func(s string) bool { return strings.Contains(s, "version 1") }, nil),
 	)
 	e.screenshot("publish")
 	// Publish again, then roll back from the window.
 	e.run("republish and roll back",
+		chromedp.WaitEnabled(tid("publish-submit")),
 		chromedp.Click(tid("publish-submit")),
 		waitText(tid("publish-result"), func(s string) bool { return strings.Contains(s, "version 2") }, nil),
 		chromedp.Click(tid("publish-rollback")),
@@ -127,7 +130,7 @@ func TestPublishFromWindow(t *testing.T) {
 	}
 	e.run("pull leads",
 		chromedp.Click(tid("nav-leads")),
-		chromedp.WaitVisible(tid("leads-pull")),
+		chromedp.WaitEnabled(tid("leads-pull")),
 		chromedp.Click(tid("leads-pull")),
 		waitText(tid("lead-row"), func(s string) bool { return strings.Contains(s, "Ana") && strings.Contains(s, "+31 612 345 678") }, nil),
 	)
