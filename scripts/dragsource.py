@@ -7,8 +7,11 @@ real GTK drag source offering one file as text/uri-list, like a file manager
 does; the test drags from it with xdotool onto Atoll's window.
 
 usage: dragsource.py FILE X Y   (window placed at X,Y; prints "ready" once
-mapped, "sent URI" when the drop target asks for the data, and quits when
-the drag ends or after 30 seconds)
+mapped, "begin" when the drag starts, "accepted" once the window under the
+pointer has answered that it takes the drop and the pointer has held still
+for a second, "sent URI" when the drop target
+asks for the data, "drag-end" and quits when the drag ends, or quits after
+five minutes)
 """
 import sys
 
@@ -36,15 +39,39 @@ def on_get(_w, _ctx, data, _info, _time):
     print("sent", uri, flush=True)
 
 
+def on_begin(w, ctx):
+    print("begin", flush=True)
+    pointer = w.get_display().get_default_seat().get_pointer()
+    state = {"at": None, "still": 0}
+
+    # GTK drops only when the window under the pointer has answered, in an
+    # XDND status, that it takes the drop; WebKit answers after its page
+    # handled dragover, which takes seconds on a busy machine, and a status
+    # for an earlier position can arrive while the last one is still being
+    # answered. So "accepted" means: the drop is taken and the pointer has
+    # not moved for a second, as a hand holds still before letting go.
+    def poll():
+        at = pointer.get_position()[1:]
+        state["still"] = state["still"] + 1 if at == state["at"] else 0
+        state["at"] = at
+        if ctx.get_selected_action() and state["still"] >= 20:
+            print("accepted", flush=True)
+            return False
+        return True
+
+    GLib.timeout_add(50, poll)
+
+
 def on_end(_w, _ctx):
     print("drag-end", flush=True)
     Gtk.main_quit()
 
 
+box.connect("drag-begin", on_begin)
 box.connect("drag-data-get", on_get)
 box.connect("drag-end", on_end)
 win.connect("destroy", Gtk.main_quit)
 win.connect("map-event", lambda *_: print("ready", flush=True))
-GLib.timeout_add_seconds(30, Gtk.main_quit)
+GLib.timeout_add_seconds(300, Gtk.main_quit)
 win.show_all()
 Gtk.main()

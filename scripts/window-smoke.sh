@@ -14,7 +14,12 @@
 #     drop zone, after a first file was dropped on the Chat screen, where it
 #     must be refused without the window navigating away to it.
 # Buttons are found by reading the screenshot (tesseract's word boxes), not by
-# fixed coordinates.
+# fixed coordinates. OCR words are compared fuzzily (see the awk below): case,
+# punctuation around a word, digit-for-letter misreadings and, in longer
+# words, one wrong letter do not fail a correct window.
+#
+# Every wait is on a condition with a deadline in seconds, generous because
+# the machines that run this are busy (load 3-8 on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bin/atoll-desktop
@@ -43,7 +48,60 @@ cleanup() {
   rm -rf "$data" "$files"
 }
 trap cleanup EXIT
-for _ in $(seq 1 50); do xdpyinfo -display "$disp" >/dev/null 2>&1 && break; sleep 0.1; done
+# until SECONDS COMMAND...: runs COMMAND until it succeeds, for up to SECONDS
+# (at least three tries); fails if it never does.
+until_ok() {
+  local end=$((SECONDS + $1)) tries=0
+  shift
+  while :; do
+    "$@" && return 0
+    tries=$((tries + 1))
+    [ "$tries" -ge 3 ] && [ "$SECONDS" -ge "$end" ] && return 1
+    sleep 0.2
+  done
+}
+until_ok 60 xdpyinfo -display "$disp" >/dev/null 2>&1 || fail "Xvfb did not start on $disp"
+
+# The fuzzy word comparison used on every OCR reading: like(word read,
+# word wanted) in awk.
+fuzzy_awk='
+  function norm(s) {
+    s = tolower(s)
+    gsub(/0/, "o", s); gsub(/[1|!]/, "l", s); gsub(/5/, "s", s)
+    gsub(/^[^[:alnum:]]+|[^[:alnum:]]+$/, "", s)
+    return s
+  }
+  function lev(a, b,   i, j, la, lb, c, d, prev, cur) {
+    la = length(a); lb = length(b)
+    for (j = 0; j <= lb; j++) prev[j] = j
+    for (i = 1; i <= la; i++) {
+      cur[0] = i
+      for (j = 1; j <= lb; j++) {
+        c = prev[j - 1] + (substr(a, i, 1) != substr(b, j, 1))
+        d = prev[j] + 1; if (d < c) c = d
+        d = cur[j - 1] + 1; if (d < c) c = d
+        cur[j] = c
+      }
+      for (j = 0; j <= lb; j++) prev[j] = cur[j]
+    }
+    return prev[lb]
+  }
+  # One misread letter allowed per five letters wanted; short words exactly.
+  function like(got, want,   g, w) {
+    g = norm(got); w = norm(want)
+    if (g == "" || w == "") return 0
+    return g == w || lev(g, w) <= int(length(w) / 5)
+  }'
+
+# ocr_has TEXT WORD...: every WORD is among the words of TEXT (fuzzily).
+ocr_has() {
+  local text=$1
+  shift
+  awk -v want="$*" "$fuzzy_awk"'
+    BEGIN { n = split(want, w, " ") }
+    { for (i = 1; i <= NF; i++) for (k = 1; k <= n; k++) if (!(k in found) && like($i, w[k])) found[k] = 1 }
+    END { for (k = 1; k <= n; k++) if (!(k in found)) exit 1 }' <<<"$text"
+}
 
 # A knowledge base with one document, so the Knowledge screen opens on it with
 # its Add buttons and drop zone. Each file carries a word found nowhere else.
@@ -61,14 +119,17 @@ DISPLAY=$disp ATOLL_DATA=$data OLLAMA_HOST=http://127.0.0.1:9 LANG=en_US.UTF-8 "
 apid=$!
 
 ok=""
-for _ in $(seq 1 90); do
+text=""
+deadline=$((SECONDS + 180))
+while [ "$SECONDS" -lt "$deadline" ]; do
   sleep 0.5
   kill -0 "$apid" 2>/dev/null || { echo "window-smoke: the app exited early:" >&2; tail -20 "$out/app.log" >&2; exit 1; }
   import -display "$disp" -window root "$out/window.png" 2>/dev/null || continue
   # --psm 11 (sparse text): the default page layout analysis sometimes
-  # merges the logo and the name beside it and reads "Atoll" as "©) Aa".
+  # merges the logo and the name beside it and reads "Atoll" as "©) Aa";
+  # the name has also come out as "© atoll", hence ocr_has.
   text=$(tesseract "$out/window.png" - --psm 11 2>/dev/null || true)
-  if grep -q "Atoll" <<<"$text" && grep -q "Knowledge" <<<"$text"; then ok=1; break; fi
+  if ocr_has "$text" Atoll Knowledge; then ok=1; break; fi
 done
 end=$(date +%s.%N)
 if [ -z "$ok" ]; then
@@ -77,8 +138,6 @@ if [ -z "$ok" ]; then
   echo "screenshot: $out/window.png; app log: $out/app.log" >&2
   exit 1
 fi
-sleep 1
-import -display "$disp" -window root "$out/window.png"
 # Memory: the app and every process it started (WebKit's web and network processes).
 children() { pgrep -P "$1" | tr '\n' ' ' || true; }
 pids="$apid $(children "$apid")"
@@ -112,14 +171,14 @@ locate() {
   for v in 200 300 "200 -negate" "300 -negate"; do
     # shellcheck disable=SC2086
     convert "$tmp/in.png" -colorspace gray -resize "${v%% *}%" ${v#"${v%% *}"} "$tmp/x.png"
-    r=$(tesseract "$tmp/x.png" - tsv 2>/dev/null | awk -F'\t' -v p="$phrase" -v ox="$ox" -v oy="$oy" -v s="${v%% *}" '
+    r=$(tesseract "$tmp/x.png" - tsv 2>/dev/null | awk -F'\t' -v p="$phrase" -v ox="$ox" -v oy="$oy" -v s="${v%% *}" "$fuzzy_awk"'
       BEGIN { n = split(p, w, " ") }
       NR > 1 && $12 != "" {
         line = $3 "." $4 "." $5
         if (line != last) k = 0
         last = line
-        if ($12 != w[k + 1]) k = 0
-        if ($12 == w[k + 1]) {
+        if (!like($12, w[k + 1])) k = 0
+        if (like($12, w[k + 1])) {
           k++
           if (k == 1) { l = $7; t = $8; b = $8 + $10 }
           if ($8 + $10 > b) b = $8 + $10
@@ -133,10 +192,10 @@ locate() {
 }
 
 # find_on_screen "PHRASE" [crop] [seconds]: waits until the phrase is
-# readable on screen: 15 s by default and at least three screenshots, since
+# readable on screen: 60 s by default and at least three screenshots, since
 # one reading can take seconds on a busy machine.
 find_on_screen() {
-  local phrase=$1 crop=${2:-} end=$((SECONDS + ${3:-15})) at="" tries=0
+  local phrase=$1 crop=${2:-} end=$((SECONDS + ${3:-60})) at="" tries=0
   while :; do
     shot find
     at=$(locate "$out/find.png" "$phrase" "$crop")
@@ -153,30 +212,38 @@ click() { xdotool mousemove "$1" "$2" click 1; }
 ingested() {
   OLLAMA_HOST=http://127.0.0.1:9 "$cli" --data "$data" search --kb smoke --json "$1" 2>/dev/null | grep -q '"source"'
 }
-wait_ingested() {
-  for _ in $(seq 1 40); do ingested "$1" && return 0; sleep 0.5; done
-  return 1
-}
+wait_ingested() { until_ok 120 ingested "$1"; }
 
 # drag FILE X Y: drags FILE from a GTK drag source placed over the sidebar and
 # drops it at X,Y, moving the pointer in steps as a hand would (XDND needs
-# motion events to find the target).
+# motion events to find the target). The button is released only once the
+# window under the pointer has answered that it takes the drop (the source
+# prints "accepted"): released earlier, GTK cancels the drop, which on a busy
+# machine happened at random.
 drag() {
-  local log="$out/drag.log" src
+  local log="$out/drag.log" src x=$2 y=$3 end
   "$py" scripts/dragsource.py "$1" 40 600 >"$log" 2>&1 &
   src=$!
-  for _ in $(seq 1 50); do grep -q ready "$log" && break; sleep 0.1; done
-  grep -q ready "$log" || fail "the drag source did not start: $(cat "$log")"
+  until_ok 60 grep -q ready "$log" || fail "the drag source did not start: $(cat "$log")"
   xdotool mousemove 90 630 mousedown 1
   for i in $(seq 1 20); do
-    xdotool mousemove $((90 + ($2 - 90) * i / 20)) $((630 + ($3 - 630) * i / 20))
+    xdotool mousemove $((90 + (x - 90) * i / 20)) $((630 + (y - 630) * i / 20))
     sleep 0.03
   done
-  sleep 0.3
-  xdotool mousemove "$2" "$3"
-  sleep 0.3
+  # A position the window has not taken yet is asked again after a while
+  # with a one-pixel move (a new XDND position).
+  end=$((SECONDS + 60))
+  nudge=$((SECONDS + 5))
+  until grep -q accepted "$log"; do
+    [ "$SECONDS" -ge "$end" ] && { xdotool mouseup 1; fail "the window never accepted the dragged file at $x,$y: $(cat "$log")"; }
+    if [ "$SECONDS" -ge "$nudge" ]; then
+      xdotool mousemove $((x + nudge % 2)) "$y"
+      nudge=$((SECONDS + 5))
+    fi
+    sleep 0.2
+  done
   xdotool mouseup 1
-  for _ in $(seq 1 50); do kill -0 "$src" 2>/dev/null || break; sleep 0.1; done
+  until_ok 60 grep -q drag-end "$log" || fail "the drag never ended: $(cat "$log")"
   kill "$src" 2>/dev/null || true
   wait "$src" 2>/dev/null || true
 }
@@ -193,22 +260,18 @@ at=$(find_on_screen "Add files" 640x90+640+20) || fail "no Add files button on t
 # shellcheck disable=SC2086
 click $at
 dialog=""
-for _ in $(seq 1 40); do
-  dialog=$(xdotool search --name "^Add documents$" 2>/dev/null | head -1 || true)
-  [ -n "$dialog" ] && break
-  sleep 0.25
-done
-[ -n "$dialog" ] || { shot dialog; fail "clicking Add files opened no file dialog; screenshot $out/dialog.png"; }
-sleep 0.5
+dialog_shown() { dialog=$(xdotool search --onlyvisible --name "^Add documents$" 2>/dev/null | head -1 || true); [ -n "$dialog" ]; }
+until_ok 60 dialog_shown || { shot dialog; fail "clicking Add files opened no file dialog; screenshot $out/dialog.png"; }
 xdotool windowfocus --sync "$dialog"
+# Key events queue in order and go to the focused dialog: Ctrl+L opens its
+# location entry before the typed path arrives, however slow GTK is.
 xdotool key --clearmodifiers ctrl+l
-sleep 0.3
 xdotool type --delay 15 "$files/chosen in dialog.txt"
-sleep 0.3
 shot dialog
 xdotool key Return
 wait_ingested quayword || fail "the file chosen in the dialog was not ingested; dialog screenshot $out/dialog.png"
-xdotool search --name "^Add documents$" >/dev/null 2>&1 && fail "the file dialog stayed open"
+dialog_gone() { ! xdotool search --onlyvisible --name "^Add documents$" >/dev/null 2>&1; }
+until_ok 30 dialog_gone || fail "the file dialog stayed open"
 find_on_screen "chosen in dialog.txt" "$names" >/dev/null || fail "the Knowledge screen does not list the file chosen in the dialog; screenshot $out/find.png"
 
 # (b) A file dropped where no drop zone is (the Chat screen) is refused, and
@@ -216,7 +279,7 @@ find_on_screen "chosen in dialog.txt" "$names" >/dev/null || fail "the Knowledge
 at=$(find_on_screen "Chat" "$sidebar") || fail "no Chat item in the sidebar; screenshot $out/find.png"
 # shellcheck disable=SC2086
 click $at
-sleep 1
+find_on_screen "No agent yet" 1060x840+220+0 >/dev/null || fail "the Chat screen did not open; screenshot $out/find.png"
 drag "$files/stray.txt" 760 450
 at=$(find_on_screen "Knowledge" "$sidebar") ||
   fail "after a file was dropped on the Chat screen the interface is gone (did WebKit open the file?); screenshot $out/find.png"
