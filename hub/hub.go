@@ -26,10 +26,11 @@ type Config struct {
 	// queries for knowledge bases that have vectors (nil: lexical only).
 	Model    agent.Model
 	Embedder knowledge.QueryEmbedder
-	// Import validates a bundle completely, then installs it into the data
-	// folder, and returns the published agent's name. It is package
-	// publish's importer, passed in so the hub does not depend on its flags.
-	Import func(ctx context.Context, bundle string, dataDir string) (string, error)
+	// Import validates a bundle completely, then installs it into the
+	// hub's data folder (its store and agents), and returns the published
+	// agent's name. It is package publish's importer (Importer), passed in
+	// so the hub does not depend on its flags.
+	Import func(ctx context.Context, bundle string, st *store.Store, agents *agent.Repo) (string, error)
 
 	RatePerMinute int           // per client IP on public routes; 0 = no limit
 	MaxBundle     int64         // bytes
@@ -220,7 +221,7 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the bundle could not be received or is larger than %d MB", h.cfg.MaxBundle>>20))
 		return
 	}
-	name, err := h.cfg.Import(r.Context(), tmp.Name(), h.DataDir())
+	name, err := h.cfg.Import(r.Context(), tmp.Name(), h.store, h.agents)
 	if err != nil {
 		writeErr(w, http.StatusUnprocessableEntity, err.Error())
 		return
@@ -234,14 +235,51 @@ func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"agent": name, "version": d.Version, "chat": "/a/" + name, "widget": widgetSnippet(r, name)})
 }
 
+// unpublish removes an agent with every version, and the knowledge-base
+// copies its versions used (documents and original files are inside them),
+// unless another agent uses one too.
 func (h *Hub) unpublish(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if err := h.agents.Delete(name); err != nil {
-		writeErr(w, http.StatusNotFound, err.Error())
+	vs, err := h.agents.Versions(name)
+	if err != nil {
+		writeErr(w, http.StatusNotFound, fmt.Sprintf("no agent named %q is published here", name))
 		return
 	}
-	h.cfg.Log.Info("unpublished", "agent", name)
-	writeJSON(w, map[string]string{"unpublished": name})
+	kbs := map[string]bool{}
+	for _, v := range vs {
+		if d, err := h.agents.GetVersion(name, v); err == nil {
+			for _, kb := range d.KBs {
+				kbs[kb] = true
+			}
+		}
+	}
+	if err := h.agents.Delete(name); err != nil {
+		writeErr(w, 500, err.Error())
+		return
+	}
+	// The agent is gone first: were the hub to stop here, what is left is
+	// unreferenced knowledge, never an agent pointing at missing knowledge.
+	others, _ := h.agents.List()
+	for _, d := range others {
+		vs, _ := h.agents.Versions(d.Name)
+		for _, v := range vs {
+			if od, err := h.agents.GetVersion(d.Name, v); err == nil {
+				for _, kb := range od.KBs {
+					delete(kbs, kb)
+				}
+			}
+		}
+	}
+	removed := []string{}
+	for kb := range kbs {
+		if err := h.store.Remove(kb); err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.cfg.Log.Warn("unpublish: knowledge base not removed", "agent", name, "kb", kb, "err", err)
+			continue
+		}
+		removed = append(removed, kb)
+	}
+	h.cfg.Log.Info("unpublished", "agent", name, "knowledgeBases", removed)
+	writeJSON(w, map[string]any{"unpublished": name, "knowledgeBasesRemoved": len(removed)})
 }
 
 // rollback republishes the previous version of an agent's definition.

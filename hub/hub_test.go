@@ -33,7 +33,7 @@ type testHub struct {
 
 // newTestHub makes a hub with one agent, "baker", answering from a small
 // knowledge base, as an import would leave it.
-func newTestHub(t testing.TB, rate int, imp func(context.Context, string, string) (string, error)) *testHub {
+func newTestHub(t testing.TB, rate int, imp func(context.Context, string, *store.Store, *agent.Repo) (string, error)) *testHub {
 	fake := ollamafake.New(t)
 	c, _ := llm.New(fake.URL)
 	dir := t.TempDir()
@@ -81,7 +81,10 @@ func TestTokensStoredHashed(t *testing.T) {
 
 func TestAdminRoutesNeedToken(t *testing.T) {
 	imported := 0
-	th := newTestHub(t, 0, func(context.Context, string, string) (string, error) { imported++; return "baker", nil })
+	th := newTestHub(t, 0, func(context.Context, string, *store.Store, *agent.Repo) (string, error) {
+		imported++
+		return "baker", nil
+	})
 	routes := []struct{ method, path string }{
 		{"POST", "/api/publish"}, {"DELETE", "/api/agents/baker"}, {"POST", "/api/agents/baker/rollback"}, {"GET", "/api/leads?agent=baker"},
 	}
@@ -115,7 +118,7 @@ func TestAdminRoutesNeedToken(t *testing.T) {
 	if res.StatusCode != 200 || imported != 1 || !strings.Contains(string(b), "widget.js") {
 		t.Fatalf("publish: %d %s", res.StatusCode, b)
 	}
-	bad := newTestHub(t, 0, func(context.Context, string, string) (string, error) {
+	bad := newTestHub(t, 0, func(context.Context, string, *store.Store, *agent.Repo) (string, error) {
 		return "", errors.New("bundle refused: entry ../evil is outside the bundle")
 	})
 	req, _ = http.NewRequest("POST", bad.srv.URL+"/api/publish", strings.NewReader("PK"))

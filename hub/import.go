@@ -2,21 +2,20 @@ package hub
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"path/filepath"
-	"time"
 
 	"atoll/agent"
 	"atoll/publish"
 	"atoll/store"
 )
 
-// Importer installs a validated bundle into the hub's data folder. A
-// bundle for an agent that is already published becomes its next version
-// (with its own copy of the knowledge), so rollback restores the previous.
-func Importer(models publish.ModelLister) func(context.Context, string, string) (string, error) {
-	return func(ctx context.Context, path, dataDir string) (string, error) {
+// Importer installs a validated bundle into the hub's data folder, through
+// the hub's own store (so its writer locks are the ones every change takes).
+// A bundle for an agent that is already published becomes its next version,
+// with its own copy of the knowledge, so rollback restores the previous;
+// the agent keeps its name throughout, whatever its length.
+func Importer(models publish.ModelLister) func(context.Context, string, *store.Store, *agent.Repo) (string, error) {
+	return func(ctx context.Context, path string, st *store.Store, agents *agent.Repo) (string, error) {
 		f, err := os.Open(path)
 		if err != nil {
 			return "", err
@@ -30,34 +29,10 @@ func Importer(models publish.ModelLister) func(context.Context, string, string) 
 		if err != nil {
 			return "", err
 		}
-		st, err := store.Open(dataDir)
+		rep, err := b.Install(ctx, publish.Target{Store: st, Agents: agents, Models: models}, publish.ImportOptions{NextVersion: true})
 		if err != nil {
 			return "", err
 		}
-		defer st.Close()
-		repo := agent.NewRepo(filepath.Join(dataDir, "agents"))
-		name := b.Manifest.Agent.Name
-		_, exists := repo.Get(name)
-		opt := publish.ImportOptions{}
-		if exists == nil {
-			opt.As = fmt.Sprintf("%s-next-%d", name, time.Now().UnixNano()%1e9)
-		}
-		rep, err := b.Install(ctx, publish.Target{Store: st, Agents: repo, Models: models}, opt)
-		if err != nil {
-			return "", err
-		}
-		if exists != nil {
-			return rep.Agent, nil
-		}
-		staged, err := repo.Get(rep.Agent)
-		if err != nil {
-			return "", err
-		}
-		staged.Name = name
-		if _, err := repo.Save(staged); err != nil {
-			return "", err
-		}
-		_ = repo.Delete(rep.Agent)
-		return name, nil
+		return rep.Agent, nil
 	}
 }

@@ -34,6 +34,9 @@ type ImportOptions struct {
 	// EmbedModel, with Reembed, is the model to embed with instead of the
 	// bundle's.
 	EmbedModel string
+	// NextVersion saves the agent as the next version of an agent of the
+	// same name that exists here (the hub's republish), instead of refusing.
+	NextVersion bool
 }
 
 // Report says what an import did.
@@ -48,10 +51,12 @@ type Report struct {
 // "manuals" becomes "manuals-imported", then "manuals-imported-2", ...
 const ImportedSuffix = "-imported"
 
-// Install writes a validated bundle into the data folder: knowledge bases
-// first, the agent last, so no agent ever points at half-imported
-// knowledge. On any error (or cancellation) everything it created is
-// removed again.
+// Install writes a validated bundle into the data folder, all or nothing:
+// the knowledge bases are built in a staging folder inside the data folder
+// (DATA/.staging/, never listed), renamed into place, and the agent is saved
+// last. A journal in the staging folder lets the next import undo the
+// renames of one killed between them and the agent's save, so after a crash
+// the data folder holds the whole import or none of it.
 func (b *Bundle) Install(ctx context.Context, t Target, opt ImportOptions) (rep Report, err error) {
 	m := &b.Manifest
 	rep = Report{KnowledgeBases: map[string]string{}, Pending: map[string]int{}, Warnings: []string{}}
@@ -62,7 +67,7 @@ func (b *Bundle) Install(ctx context.Context, t Target, opt ImportOptions) (rep 
 	if err := def.Validate(); err != nil {
 		return rep, err
 	}
-	if _, err := t.Agents.Get(def.Name); err == nil {
+	if _, err := t.Agents.Get(def.Name); err == nil && !opt.NextVersion {
 		return rep, fmt.Errorf("an agent named %q already exists here: import with --as NEW-NAME", def.Name)
 	}
 	warns, err := b.CheckModels(ctx, t.Models, opt)
@@ -70,6 +75,8 @@ func (b *Bundle) Install(ctx context.Context, t Target, opt ImportOptions) (rep 
 		return rep, err
 	}
 	rep.Warnings = append(rep.Warnings, warns...)
+	data := t.Store.Dir()
+	cleanStaging(data, t.Agents)
 
 	taken := map[string]bool{}
 	for _, kb := range m.KnowledgeBases {
@@ -79,46 +86,70 @@ func (b *Bundle) Install(ctx context.Context, t Target, opt ImportOptions) (rep 
 		}
 		rep.KnowledgeBases[kb.Name] = local
 	}
-
-	var created []string
+	stage, err := newStaging(data)
+	if err != nil {
+		return rep, fmt.Errorf("couldn't prepare the import in %s: %w", data, err)
+	}
+	var moved []string
 	defer func() {
-		if err == nil {
-			return
-		}
-		for _, name := range created {
-			if rerr := t.Store.Remove(name); rerr != nil {
-				err = fmt.Errorf("%w (and the half-imported knowledge base %q could not be removed: %v)", err, name, rerr)
+		if err != nil {
+			for _, name := range moved {
+				if rerr := os.RemoveAll(filepath.Join(data, "kb", name)); rerr != nil {
+					err = fmt.Errorf("%w (and the half-imported knowledge base %q could not be removed: %v)", err, name, rerr)
+				}
 			}
+			rep.KnowledgeBases = map[string]string{}
+			rep.Pending = map[string]int{}
 		}
-		rep.KnowledgeBases = map[string]string{}
-		rep.Pending = map[string]int{}
+		stage.remove()
 	}()
+
+	sst, err := store.Open(stage.dir)
+	if err != nil {
+		return rep, err
+	}
 	for _, kb := range m.KnowledgeBases {
 		local := rep.KnowledgeBases[kb.Name]
 		model := kb.EmbedModel.Name
 		if opt.Reembed && opt.EmbedModel != "" {
 			model = opt.EmbedModel
 		}
-		if _, err = t.Store.Create(local, model); err != nil {
+		if _, err = sst.Create(local, model); err != nil {
+			sst.Close()
 			return rep, fmt.Errorf("couldn't create knowledge base %q: %w", local, err)
 		}
-		created = append(created, local)
 		var pending int
-		if pending, err = b.installKB(ctx, t.Store, kb, local, opt); err != nil {
+		if pending, err = b.installKB(ctx, sst, kb, local, filepath.Join(data, "kb", local), opt); err != nil {
+			sst.Close()
 			return rep, fmt.Errorf("couldn't import knowledge base %q: %w", kb.Name, err)
 		}
 		if pending > 0 {
 			rep.Pending[local] = pending
 		}
 	}
+	sst.Close()
 	if err = ctx.Err(); err != nil {
 		return rep, err
 	}
+
 	def.KBs = make([]string, 0, len(m.Agent.KBs))
 	for _, name := range m.Agent.KBs {
 		def.KBs = append(def.KBs, rep.KnowledgeBases[name])
 	}
 	def.Version = 0
+	locals := make([]string, 0, len(rep.KnowledgeBases))
+	for _, kb := range m.KnowledgeBases {
+		locals = append(locals, rep.KnowledgeBases[kb.Name])
+	}
+	if err = stage.journal(journal{Agent: def.Name, KBs: locals}); err != nil {
+		return rep, err
+	}
+	for _, local := range locals {
+		if err = os.Rename(filepath.Join(stage.dir, "kb", local), filepath.Join(data, "kb", local)); err != nil {
+			return rep, fmt.Errorf("couldn't move knowledge base %q into place: %w", local, err)
+		}
+		moved = append(moved, local)
+	}
 	saved, err := t.Agents.Save(def)
 	if err != nil {
 		return rep, fmt.Errorf("couldn't save agent %q: %w", def.Name, err)
@@ -230,41 +261,66 @@ func lastRune(s string) (rune, int) {
 	return 0, len(s)
 }
 
-func (b *Bundle) installKB(ctx context.Context, st *store.Store, kb KnowledgeBase, local string, opt ImportOptions) (int, error) {
+// installKB streams a knowledge base's documents and vectors from the
+// bundle into st (the staging store), checking them again as it goes: the
+// bundle file may have changed since Read. finalDir is where the knowledge
+// base will live, so source paths point there after the rename.
+func (b *Bundle) installKB(ctx context.Context, st *store.Store, kb KnowledgeBase, local, finalDir string, opt ImportOptions) (int, error) {
 	k, err := st.KB(local)
 	if err != nil {
 		return 0, err
 	}
-	data := b.kbs[kb.Name]
 	now := time.Now().UTC()
 	srcDir := filepath.Join(st.Dir(), "kb", local, "sources")
-	for _, d := range data.docs {
+	_, err = b.eachDoc(&kb, map[string]bool{}, func(d *Document) error {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return err
 		}
-		doc := store.Doc{Path: d.Path, Name: d.Name, Format: d.Format, Hash: d.Hash, Size: d.Size,
+		path := d.Path
+		if p, ok := b.rel[kb.Name][d.Path]; ok {
+			path = p
+		}
+		doc := store.Doc{Path: path, Name: d.Name, Format: d.Format, Hash: d.Hash, Size: d.Size,
 			Pages: d.Pages, Status: store.StatusOK, Ingested: now, Chunks: make([]store.Chunk, 0, len(d.Chunks))}
 		if d.Source != "" {
-			p, err := b.extract(d.Source, srcDir)
+			name, err := b.extract(d.Source, srcDir)
 			if err != nil {
-				return 0, err
+				return err
 			}
-			doc.Path = p
+			doc.Path = filepath.Join(finalDir, "sources", name)
 		}
 		for _, c := range d.Chunks {
 			doc.Chunks = append(doc.Chunks, store.Chunk{ID: c.ID, Key: c.Key, Page: c.Page, Headings: c.Headings, Start: c.Start, End: c.End, Text: c.Text})
 		}
-		if err := k.Put(doc); err != nil {
-			return 0, err
-		}
+		return k.Put(doc)
+	})
+	if err != nil {
+		return 0, err
 	}
-	if !opt.Reembed {
+	if !opt.Reembed && kb.Vectors > 0 {
 		const batch = 4096
-		for i := 0; i < len(data.keys); i += batch {
-			j := min(i+batch, len(data.keys))
-			if err := k.AddVectors(ctx, data.keys[i:j], data.vecs[i:j]); err != nil {
-				return 0, err
+		keys := make([]string, 0, batch)
+		vecs := make([][]float32, 0, batch)
+		flush := func() error {
+			if len(keys) == 0 {
+				return nil
 			}
+			err := k.AddVectors(ctx, keys, vecs)
+			keys, vecs = keys[:0], vecs[:0]
+			return err
+		}
+		err = b.eachVector(&kb, func(key string, v []float32) error {
+			keys, vecs = append(keys, key), append(vecs, v)
+			if len(keys) == batch {
+				return flush()
+			}
+			return nil
+		})
+		if err == nil {
+			err = flush()
+		}
+		if err != nil {
+			return 0, err
 		}
 	}
 	if k.Meta().EmbedModel == "" {
@@ -275,12 +331,14 @@ func (b *Bundle) installKB(ctx context.Context, st *store.Store, kb KnowledgeBas
 
 // extract writes a source entry into dir (inside the knowledge base's own
 // folder, so removing the knowledge base removes it), checking it again
-// while writing: the bundle file may have changed since Read.
+// while writing: the bundle file may have changed since Read. It returns
+// the file's name in dir.
 func (b *Bundle) extract(entry, dir string) (string, error) {
+	name := sourceName(path.Base(entry))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	dst := filepath.Join(dir, sourceName(path.Base(entry)))
+	dst := filepath.Join(dir, name)
 	tmp := dst + ".part"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -300,5 +358,5 @@ func (b *Bundle) extract(entry, dir string) (string, error) {
 		os.Remove(tmp)
 		return "", err
 	}
-	return dst, nil
+	return name, nil
 }

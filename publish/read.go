@@ -2,13 +2,16 @@ package publish
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"atoll/store"
@@ -22,11 +25,20 @@ type Limits struct {
 	MaxEntry    int64 // bytes of any one entry
 	MaxTotal    int64 // bytes of all entries together
 	MaxManifest int64 // bytes of manifest.json
+	// MaxLine bounds one line of chunks.jsonl (one document with all its
+	// chunks): entries are read a line at a time, so memory is bounded by
+	// this and by what is kept, never by an entry's size.
+	MaxLine int64
 }
 
 // DefaultLimits are generous for documents and tight enough that a bomb
 // stops long before the disk fills.
-var DefaultLimits = Limits{MaxEntries: 100_000, MaxEntry: 1 << 30, MaxTotal: 4 << 30, MaxManifest: 16 << 20}
+var DefaultLimits = Limits{MaxEntries: 100_000, MaxEntry: 1 << 30, MaxTotal: 4 << 30, MaxManifest: 16 << 20, MaxLine: 64 << 20}
+
+// manifestAllowance bounds manifest.json by the number of entries it must
+// describe (a path, a size and a checksum each), so a small zip cannot
+// carry a huge manifest that decodes into many times its size.
+func manifestAllowance(entries int) int64 { return 64<<10 + int64(entries)*2<<10 }
 
 // ErrInvalid marks a bundle that Read refused; the message says why.
 var ErrInvalid = errors.New("invalid bundle")
@@ -38,15 +50,13 @@ func invalid(format string, args ...any) error {
 // Bundle is a bundle that passed every check of Read.
 type Bundle struct {
 	Manifest Manifest
-	kbs      map[string]*kbData
-	files    map[string]*zip.File
-	want     map[string]File
-}
-
-type kbData struct {
-	docs []Document
-	keys []string
-	vecs [][]float32
+	lim      Limits
+	// rel maps, per knowledge base, a document path as the bundle stores it
+	// to the relative path it is imported under (older bundles carry
+	// absolute paths; see relpath.go). Paths that stay the same are absent.
+	rel   map[string]map[string]string
+	files map[string]*zip.File
+	want  map[string]File
 }
 
 // Read validates a whole bundle without writing anything: entry names,
@@ -62,7 +72,10 @@ func Read(r io.ReaderAt, size int64, lim Limits) (*Bundle, error) {
 	if len(zr.File) > lim.MaxEntries {
 		return nil, invalid("it has %d entries, more than the %d allowed", len(zr.File), lim.MaxEntries)
 	}
-	b := &Bundle{kbs: map[string]*kbData{}, files: map[string]*zip.File{}, want: map[string]File{}}
+	if lim.MaxLine <= 0 {
+		lim.MaxLine = DefaultLimits.MaxLine
+	}
+	b := &Bundle{lim: lim, rel: map[string]map[string]string{}, files: map[string]*zip.File{}, want: map[string]File{}}
 	var declared uint64
 	for _, f := range zr.File {
 		if err := safeName(f.Name); err != nil {
@@ -95,10 +108,11 @@ func Read(r io.ReaderAt, size int64, lim Limits) (*Bundle, error) {
 	if !ok {
 		return nil, invalid("it has no %s", ManifestName)
 	}
-	if mf.UncompressedSize64 > uint64(lim.MaxManifest) {
-		return nil, invalid("%s declares %d bytes, more than the %d allowed", ManifestName, mf.UncompressedSize64, lim.MaxManifest)
+	maxManifest := min(lim.MaxManifest, manifestAllowance(len(zr.File)))
+	if mf.UncompressedSize64 > uint64(maxManifest) {
+		return nil, invalid("%s declares %d bytes, more than the %d allowed for a bundle of %d entries", ManifestName, mf.UncompressedSize64, maxManifest, len(zr.File))
 	}
-	raw, err := readAll(mf, int64(mf.UncompressedSize64), lim.MaxManifest)
+	raw, err := readAll(mf, int64(mf.UncompressedSize64), maxManifest)
 	if err != nil {
 		return nil, err
 	}
@@ -136,11 +150,9 @@ func Read(r io.ReaderAt, size int64, lim Limits) (*Bundle, error) {
 	claimed := map[string]bool{}
 	for i := range m.KnowledgeBases {
 		kb := &m.KnowledgeBases[i]
-		d, err := b.readKB(kb, lim, claimed)
-		if err != nil {
+		if err := b.readKB(kb, claimed); err != nil {
 			return nil, err
 		}
-		b.kbs[kb.Name] = d
 	}
 	for _, f := range m.Files {
 		if !claimed[f.Path] {
@@ -159,117 +171,256 @@ func Read(r io.ReaderAt, size int64, lim Limits) (*Bundle, error) {
 	return b, nil
 }
 
-func (b *Bundle) readKB(kb *KnowledgeBase, lim Limits, claimed map[string]bool) (*kbData, error) {
-	d := &kbData{}
-	name := kbEntry(kb.Name, chunksFile)
-	claimed[name] = true
-	raw, err := b.read(name, lim)
+// kbCheck validates one knowledge base's chunks.jsonl a line at a time.
+// What it keeps (paths, chunk ids and keys) is what the knowledge base will
+// hold anyway; blank lines and everything else cost nothing.
+type kbCheck struct {
+	b                 *Bundle
+	kb                *KnowledgeBase
+	entry             string
+	claimed           map[string]bool
+	paths, ids, keys  map[string]struct{}
+	order             []string // paths in the order of the file
+	docs, chunks, src int
+}
+
+func (b *Bundle) newKBCheck(kb *KnowledgeBase, claimed map[string]bool) *kbCheck {
+	return &kbCheck{b: b, kb: kb, entry: kbEntry(kb.Name, chunksFile), claimed: claimed,
+		paths: map[string]struct{}{}, ids: map[string]struct{}{}, keys: map[string]struct{}{}}
+}
+
+// line checks one line; it returns nil for a blank one.
+func (c *kbCheck) line(n int, line []byte) (*Document, error) {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return nil, nil
+	}
+	var doc Document
+	if err := json.Unmarshal(line, &doc); err != nil {
+		return nil, invalid("%s line %d is not a document: %v", c.entry, n, err)
+	}
+	where := fmt.Sprintf("%s line %d", c.entry, n)
+	if _, dup := c.paths[doc.Path]; doc.Path == "" || dup {
+		return nil, invalid("%s has an empty or repeated path", where)
+	}
+	c.paths[doc.Path] = struct{}{}
+	c.order = append(c.order, doc.Path)
+	if doc.Pages < 0 || doc.Size < 0 {
+		return nil, invalid("%s has a negative page count or size", where)
+	}
+	for i, ch := range doc.Chunks {
+		if _, dup := c.ids[ch.ID]; ch.ID == "" || dup {
+			return nil, invalid("%s chunk %d has an empty or repeated id", where, i+1)
+		}
+		c.ids[ch.ID] = struct{}{}
+		if ch.Key != store.TextKey(ch.Text) {
+			return nil, invalid("%s chunk %d: its key is not the hash of its text", where, i+1)
+		}
+		if ch.Start < 0 || ch.End < ch.Start || ch.Page < 0 {
+			return nil, invalid("%s chunk %d has a bad position", where, i+1)
+		}
+		c.keys[ch.Key] = struct{}{}
+	}
+	c.chunks += len(doc.Chunks)
+	if doc.Source != "" {
+		kb := c.kb.Name
+		if !strings.HasPrefix(doc.Source, "sources/"+kb+"/") || strings.Count(doc.Source, "/") != 2 {
+			return nil, invalid("%s names source %q outside sources/%s/", where, doc.Source, kb)
+		}
+		if _, ok := c.b.want[doc.Source]; !ok {
+			return nil, invalid("%s names source %q, which the manifest does not list", where, doc.Source)
+		}
+		if c.claimed[doc.Source] {
+			return nil, invalid("%s names source %q, which another document already uses", where, doc.Source)
+		}
+		if doc.Hash != "" && doc.Hash != c.b.want[doc.Source].SHA256 {
+			return nil, invalid("%s: the source file %q is not the file the document was made from (its hash differs)", where, doc.Source)
+		}
+		c.claimed[doc.Source] = true
+		c.src++
+	}
+	c.docs++
+	if c.docs > c.kb.Documents || c.chunks > c.kb.Chunks {
+		return nil, invalid("%s: knowledge base %q holds more documents or chunks than the manifest says (%d and %d)", where, c.kb.Name, c.kb.Documents, c.kb.Chunks)
+	}
+	return &doc, nil
+}
+
+func (c *kbCheck) end() error {
+	kb := c.kb
+	if c.docs != kb.Documents || c.chunks != kb.Chunks || c.src != kb.Sources {
+		return invalid("knowledge base %q holds %d documents, %d chunks and %d sources where the manifest says %d, %d and %d",
+			kb.Name, c.docs, c.chunks, c.src, kb.Documents, kb.Chunks, kb.Sources)
+	}
+	return nil
+}
+
+// eachDoc streams a knowledge base's chunks.jsonl through the checks,
+// calling fn for every document.
+func (b *Bundle) eachDoc(kb *KnowledgeBase, claimed map[string]bool, fn func(*Document) error) (*kbCheck, error) {
+	c := b.newKBCheck(kb, claimed)
+	claimed[c.entry] = true
+	err := b.stream(c.entry, func(r io.Reader) error {
+		return eachLine(r, b.lim.MaxLine, c.entry, func(n int, line []byte) error {
+			doc, err := c.line(n, line)
+			if err != nil || doc == nil {
+				return err
+			}
+			return fn(doc)
+		})
+	})
 	if err != nil {
 		return nil, err
 	}
-	paths := map[string]bool{}
-	ids := map[string]bool{}
-	keys := map[string]bool{}
-	chunks, sources := 0, 0
-	for n, line := range bytes.Split(raw, []byte("\n")) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
+	return c, c.end()
+}
+
+// eachVector streams a knowledge base's vectors.bin.
+func (b *Bundle) eachVector(kb *KnowledgeBase, fn func(key string, v []float32) error) error {
+	name := kbEntry(kb.Name, vectorsFile)
+	return b.stream(name, func(r io.Reader) error {
+		if err := readVectorsFrom(r, kb.Dims, fn); err != nil {
+			if errors.Is(err, ErrInvalid) {
+				return err
+			}
+			return invalid("%s: %v", name, err)
 		}
-		var doc Document
-		if err := json.Unmarshal(line, &doc); err != nil {
-			return nil, invalid("%s line %d is not a document: %v", name, n+1, err)
-		}
-		where := fmt.Sprintf("%s line %d", name, n+1)
-		if doc.Path == "" || paths[doc.Path] {
-			return nil, invalid("%s has an empty or repeated path", where)
-		}
-		paths[doc.Path] = true
-		if doc.Pages < 0 || doc.Size < 0 {
-			return nil, invalid("%s has a negative page count or size", where)
-		}
-		for i, c := range doc.Chunks {
-			if c.ID == "" || ids[c.ID] {
-				return nil, invalid("%s chunk %d has an empty or repeated id", where, i+1)
-			}
-			ids[c.ID] = true
-			if c.Key != store.TextKey(c.Text) {
-				return nil, invalid("%s chunk %d: its key is not the hash of its text", where, i+1)
-			}
-			if c.Start < 0 || c.End < c.Start || c.Page < 0 {
-				return nil, invalid("%s chunk %d has a bad position", where, i+1)
-			}
-			keys[c.Key] = true
-		}
-		chunks += len(doc.Chunks)
-		if doc.Source != "" {
-			if !strings.HasPrefix(doc.Source, "sources/"+kb.Name+"/") || strings.Count(doc.Source, "/") != 2 {
-				return nil, invalid("%s names source %q outside sources/%s/", where, doc.Source, kb.Name)
-			}
-			if _, ok := b.want[doc.Source]; !ok {
-				return nil, invalid("%s names source %q, which the manifest does not list", where, doc.Source)
-			}
-			if claimed[doc.Source] {
-				return nil, invalid("%s names source %q, which another document already uses", where, doc.Source)
-			}
-			if doc.Hash != "" && doc.Hash != b.want[doc.Source].SHA256 {
-				return nil, invalid("%s: the source file %q is not the file the document was made from (its hash differs)", where, doc.Source)
-			}
-			claimed[doc.Source] = true
-			sources++
-		}
-		d.docs = append(d.docs, doc)
+		return nil
+	})
+}
+
+func (b *Bundle) readKB(kb *KnowledgeBase, claimed map[string]bool) error {
+	c, err := b.eachDoc(kb, claimed, func(*Document) error { return nil })
+	if err != nil {
+		return err
 	}
-	// Older bundles carry absolute paths: they are made relative here, so
+	// Older bundles carry absolute paths: they are made relative, so
 	// neither this machine nor a hub shows where the exporter kept them.
-	relativeDocs(d.docs)
-	if len(d.docs) != kb.Documents || chunks != kb.Chunks || sources != kb.Sources {
-		return nil, invalid("knowledge base %q holds %d documents, %d chunks and %d sources where the manifest says %d, %d and %d",
-			kb.Name, len(d.docs), chunks, sources, kb.Documents, kb.Chunks, kb.Sources)
+	in := make([]docPath, len(c.order))
+	for i, p := range c.order {
+		in[i] = docPath{path: p}
 	}
+	rel := map[string]string{}
+	for i, p := range relativePaths(in) {
+		if p != c.order[i] {
+			rel[c.order[i]] = p
+		}
+	}
+	b.rel[kb.Name] = rel
 	if kb.Vectors == 0 {
-		return d, nil
+		return nil
 	}
-	name = kbEntry(kb.Name, vectorsFile)
+	name := kbEntry(kb.Name, vectorsFile)
 	claimed[name] = true
-	raw, err = b.read(name, lim)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	err = readVectors(raw, kb.Dims, func(key string, v []float32) error {
-		if !keys[key] {
+	seen := map[string]struct{}{}
+	err = b.eachVector(kb, func(key string, v []float32) error {
+		if _, ok := c.keys[key]; !ok {
 			return fmt.Errorf("a vector for a chunk the bundle does not have")
 		}
-		if seen[key] {
+		if _, dup := seen[key]; dup {
 			return fmt.Errorf("two vectors for one chunk")
 		}
-		seen[key] = true
-		d.keys = append(d.keys, key)
-		d.vecs = append(d.vecs, v)
+		seen[key] = struct{}{}
 		return nil
 	})
 	if err != nil {
-		return nil, invalid("%s: %v", name, err)
+		return err
 	}
-	if len(d.keys) != kb.Vectors {
-		return nil, invalid("%s holds %d vectors where the manifest says %d", name, len(d.keys), kb.Vectors)
+	if len(seen) != kb.Vectors {
+		return invalid("%s holds %d vectors where the manifest says %d", name, len(seen), kb.Vectors)
 	}
-	return d, nil
+	return nil
 }
 
-// read returns an entry's bytes after checking its size and checksum.
-func (b *Bundle) read(name string, lim Limits) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := b.verify(name, &buf); err != nil {
-		return nil, err
+// eachLine calls fn with every line of r (without holding more than one),
+// refusing a line longer than max with a sentence naming the entry.
+func eachLine(r io.Reader, max int64, entry string, fn func(n int, line []byte) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
+	for n := 1; ; n++ {
+		buf = buf[:0]
+		var err error
+		for {
+			var frag []byte
+			frag, err = br.ReadSlice('\n')
+			if int64(len(buf)+len(frag)) > max {
+				return invalid("%s line %d is longer than the %d bytes allowed for one document", entry, n, max)
+			}
+			buf = append(buf, frag...)
+			if err != bufio.ErrBufferFull {
+				break
+			}
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if len(buf) > 0 {
+			if ferr := fn(n, buf); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil // one long line must not pin its memory for the rest
+		}
 	}
-	return buf.Bytes(), nil
 }
 
-// verify copies an entry to w, refusing it as soon as it inflates past the
-// size the manifest gives it, and checks its SHA-256 at the end. Nothing is
-// trusted from the zip's own headers here.
-func (b *Bundle) verify(name string, w io.Writer) error {
+// readVectorsFrom decodes vectors.bin (see vectors.go) from a stream, one
+// record at a time. Every record must have dims dimensions and finite values.
+func readVectorsFrom(r io.Reader, dims int, fn func(key string, v []float32) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var hdr [2]byte
+	raw := make([]byte, 4*dims)
+	for n := 1; ; n++ {
+		if _, err := io.ReadFull(br, hdr[:]); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return cutShort(n, err)
+		}
+		kl := int(binary.LittleEndian.Uint16(hdr[:]))
+		if kl == 0 {
+			return fmt.Errorf("record %d has a bad key", n)
+		}
+		key := make([]byte, kl)
+		if _, err := io.ReadFull(br, key); err != nil {
+			return cutShort(n, err)
+		}
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return cutShort(n, err)
+		}
+		if d := int(binary.LittleEndian.Uint16(hdr[:])); d != dims {
+			return fmt.Errorf("record %d has %d dimensions where the manifest says %d", n, d, dims)
+		}
+		if _, err := io.ReadFull(br, raw); err != nil {
+			return cutShort(n, err)
+		}
+		v := make([]float32, dims)
+		for i := range v {
+			f := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+				return fmt.Errorf("record %d holds a value that is not a finite number", n)
+			}
+			v[i] = f
+		}
+		if err := fn(string(key), v); err != nil {
+			return err
+		}
+	}
+}
+
+func cutShort(n int, err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("record %d is cut short", n)
+	}
+	return err
+}
+
+// stream passes an entry's inflated bytes to fn, refusing it as soon as it
+// inflates past the size the manifest gives it, and checks its size and
+// SHA-256 once fn has read it to the end.
+func (b *Bundle) stream(name string, fn func(io.Reader) error) error {
 	want := b.want[name]
 	rc, err := b.files[name].Open()
 	if err != nil {
@@ -278,16 +429,16 @@ func (b *Bundle) verify(name string, w io.Writer) error {
 	defer rc.Close()
 	h := sha256.New()
 	cr := &countingReader{r: rc, limit: want.Size}
-	if _, err := io.Copy(io.MultiWriter(w, h), cr); err != nil {
-		if errors.Is(err, errTooLong) {
-			return invalid("entry %q inflates past the %d bytes the manifest gives it", name, want.Size)
-		}
-		if errors.Is(err, zip.ErrFormat) || errors.Is(err, zip.ErrChecksum) {
-			// archive/zip stops an entry that inflates past its declared
-			// size with ErrFormat before our own counter sees the excess.
-			return invalid("entry %q is damaged or inflates past its declared size (%v)", name, err)
-		}
-		return invalid("entry %q cannot be read: %v", name, err)
+	er := &errReader{r: io.TeeReader(cr, h)}
+	ferr := fn(er)
+	if ferr == nil {
+		_, ferr = io.Copy(io.Discard, er)
+	}
+	if er.err != nil {
+		return entryError(name, want.Size, er.err)
+	}
+	if ferr != nil {
+		return ferr
 	}
 	if cr.n != want.Size {
 		return invalid("entry %q holds %d bytes where the manifest says %d", name, cr.n, want.Size)
@@ -296,6 +447,43 @@ func (b *Bundle) verify(name string, w io.Writer) error {
 		return invalid("entry %q does not match its checksum in the manifest", name)
 	}
 	return nil
+}
+
+// errReader remembers the first read error other than EOF, so stream can
+// tell a damaged entry from a document its reader refused.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+func entryError(name string, size int64, err error) error {
+	if errors.Is(err, errTooLong) {
+		return invalid("entry %q inflates past the %d bytes the manifest gives it", name, size)
+	}
+	if errors.Is(err, zip.ErrFormat) || errors.Is(err, zip.ErrChecksum) {
+		// archive/zip stops an entry that inflates past its declared
+		// size with ErrFormat before our own counter sees the excess.
+		return invalid("entry %q is damaged or inflates past its declared size (%v)", name, err)
+	}
+	return invalid("entry %q cannot be read: %v", name, err)
+}
+
+// verify copies an entry to w, refusing it as soon as it inflates past the
+// size the manifest gives it, and checks its SHA-256 at the end. Nothing is
+// trusted from the zip's own headers here.
+func (b *Bundle) verify(name string, w io.Writer) error {
+	return b.stream(name, func(r io.Reader) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
 }
 
 // readAll reads a zip entry that is not (yet) checked against the manifest.
