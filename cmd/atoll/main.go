@@ -50,6 +50,7 @@ Commands:
   publish  --agent NAME [--to URL] [--token T]        upload to a hub; prints the chat page and widget
   hub      [--addr 127.0.0.1:8080] [--rate 60]        the hosted platform (--data is the hub's folder)
   hub token create [--label TEXT]                     a publisher token (only its hash is stored)
+  mcp      --kb NAME[,NAME] | --agent NAME            serve knowledge (and an agent) to MCP clients over stdio
 
 Global flags:
   --data DIR     data folder (default $ATOLL_DATA, else the per-user data folder)
@@ -111,6 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"models":  e.models,
 		"pull":    e.pull,
 		"publish": e.publishCmd,
+		"mcp":     e.mcpCmd,
 	}
 	e.cmd = rest[0]
 	fn, ok := cmds[rest[0]]
