@@ -216,6 +216,8 @@ func TestCollect(t *testing.T) {
 	writeFile(t, dir, "b.md", []byte("x"))
 	writeFile(t, dir, "a.txt", []byte("x"))
 	writeFile(t, dir, "image.png", []byte("x"))
+	writeFile(t, dir, "scan.TIFF", []byte("x"))
+	writeFile(t, dir, "archive.zip", []byte("x"))
 	writeFile(t, filepath.Join(dir, "sub"), "c.pdf", []byte("x"))
 	writeFile(t, filepath.Join(dir, "sub", "deeper"), "d.docx", []byte("x"))
 	writeFile(t, filepath.Join(dir, ".hidden"), "e.md", []byte("x"))
@@ -245,12 +247,12 @@ func TestCollect(t *testing.T) {
 		}
 		got = append(got, rel(f))
 	}
-	want := []string{"a.txt", "b.md", "sub/c.pdf", "sub/deeper/d.docx", "EXPLICIT"}
-	if strings.Join(got, ",") != strings.Join(want, ",") && strings.Join(got, ",") != "EXPLICIT,"+strings.Join(want[:4], ",") {
+	want := []string{"a.txt", "b.md", "image.png", "scan.TIFF", "sub/c.pdf", "sub/deeper/d.docx", "EXPLICIT"}
+	if strings.Join(got, ",") != strings.Join(want, ",") && strings.Join(got, ",") != "EXPLICIT,"+strings.Join(want[:6], ",") {
 		t.Fatalf("files %q, want %q", got, want)
 	}
-	if len(ignored) != 1 || rel(ignored[0]) != "image.png" {
-		t.Fatalf("ignored %q, want the one image", ignored)
+	if len(ignored) != 1 || rel(ignored[0]) != "archive.zip" {
+		t.Fatalf("ignored %q, want the one archive (images are read by OCR)", ignored)
 	}
 	var reasons []string
 	for _, e := range errs {

@@ -16,6 +16,8 @@ import (
 var supportedExt = map[string]bool{
 	".pdf": true, ".docx": true, ".html": true, ".htm": true, ".xhtml": true,
 	".md": true, ".markdown": true, ".txt": true, ".text": true, ".csv": true, ".tsv": true,
+	// Scans and photos, read by OCR.
+	".png": true, ".jpg": true, ".jpeg": true, ".tif": true, ".tiff": true, ".webp": true,
 }
 
 // maxDepth bounds how deep Collect walks.

@@ -98,7 +98,7 @@ func TestIngestBadFilesAndPending(t *testing.T) {
 	write(t, docs, "faq-zh.md", bakeryZH)
 	write(t, docs, "empty.txt", "")
 	write(t, docs, "broken.pdf", "%PDF-1.4\nthis is not really a pdf")
-	write(t, docs, "logo.png", "\x89PNG")
+	write(t, docs, "logo.bmp", "BM")
 	write(t, docs, "old.tar.gz", "x")
 	write(t, docs, "older.gz", "x")
 
@@ -107,7 +107,7 @@ func TestIngestBadFilesAndPending(t *testing.T) {
 		t.Fatalf("exit %d, want 1 (two bad files); stderr:\n%s", r.code, r.stderr)
 	}
 	for _, want := range []string{"empty.txt", "broken.pdf", "2 ok, 2 failed", "Embeddings pending",
-		"3 other files in the folders were left out: not a type Atoll reads (.gz ×2, .png ×1)"} {
+		"3 other files in the folders were left out: not a type Atoll reads (.gz ×2, .bmp ×1)"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
