@@ -187,6 +187,18 @@ type KB struct {
 	Pending        int       `json:"pending"`
 	Failed         int       `json:"failed"`
 	Created        time.Time `json:"created"`
+	// Fusion is how far hybrid search trusts each side for EmbedModel; nil
+	// until the first hybrid search measures it.
+	Fusion *KBFusion `json:"fusion,omitempty"`
+}
+
+// KBFusion is the fusion figure the Knowledge screen shows: the share of
+// pseudo-queries each side alone ranks first, and how they are combined
+// (rag.FusionWeights.Mode: keyword, meaning, mostlyKeyword, mostlyMeaning, both).
+type KBFusion struct {
+	Keyword float64 `json:"keyword"`
+	Meaning float64 `json:"meaning"`
+	Mode    string  `json:"mode"`
 }
 
 func (a *App) kbView(name string) (KB, error) {
@@ -204,6 +216,9 @@ func (a *App) kbView(name string) (KB, error) {
 		}
 	}
 	v.Chunks = kb.ChunkCount()
+	if w := kb.Index().Fusion(); w.Measured() && w.Model == m.EmbedModel && m.EmbedModel != "" {
+		v.Fusion = &KBFusion{Keyword: w.Keyword, Meaning: w.Meaning, Mode: w.Mode()}
+	}
 	if m.EmbedModel != "" {
 		v.Pending = len(kb.Pending())
 	}

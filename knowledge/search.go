@@ -32,6 +32,7 @@ func (s *Searcher) Search(ctx context.Context, kbs []string, query string, k int
 		k = 5
 	}
 	byModel := map[string][]*rag.Index{}
+	kbsOf := map[string][]*store.KB{}
 	for _, name := range kbs {
 		kb, err := s.Store.KB(name)
 		if err != nil {
@@ -42,12 +43,13 @@ func (s *Searcher) Search(ctx context.Context, kbs []string, query string, k int
 			m = kb.Meta().EmbedModel
 		}
 		byModel[m] = append(byModel[m], kb.Index())
+		kbsOf[m] = append(kbsOf[m], kb)
 	}
 	var hits []rag.Hit
 	for model, ixs := range byModel {
 		q := rag.Query{Text: query, K: k, Sources: sources}
 		if model != "" && s.Embedder != nil {
-			s.measureFusion(ctx, model, ixs)
+			s.measureFusion(ctx, model, kbsOf[model])
 			if v, err := s.Embedder.Embed(ctx, model, []string{query}); err == nil && len(v) == 1 {
 				q.Vector = v[0]
 			}
@@ -64,15 +66,21 @@ func (s *Searcher) Search(ctx context.Context, kbs []string, query string, k int
 }
 
 // measureFusion measures how far to trust each side of hybrid search for
-// every index whose figures are missing, from another model, or from a much
-// smaller knowledge base (one batched embedding call of 40 short texts). A
-// failed measurement leaves the old figures; the query then fares as before.
-func (s *Searcher) measureFusion(ctx context.Context, model string, ixs []*rag.Index) {
-	for _, ix := range ixs {
-		if ix.FusionStale(model) {
-			ix.MeasureFusion(ctx, model, func(ctx context.Context, texts []string) ([][]float32, error) {
-				return s.Embedder.Embed(ctx, model, texts)
-			})
+// every knowledge base whose figures are missing, from another model, or from
+// a much smaller knowledge base (one batched embedding call of 40 short
+// texts), and keeps the figures with it. A failed measurement leaves the old
+// figures; the query then fares as before.
+func (s *Searcher) measureFusion(ctx context.Context, model string, kbs []*store.KB) {
+	for _, kb := range kbs {
+		ix := kb.Index()
+		if !ix.FusionStale(model) {
+			continue
+		}
+		w, err := ix.MeasureFusion(ctx, model, func(ctx context.Context, texts []string) ([][]float32, error) {
+			return s.Embedder.Embed(ctx, model, texts)
+		})
+		if err == nil && w.Measured() {
+			_ = kb.SetFusion(w) // unsaved figures still serve from memory
 		}
 	}
 }

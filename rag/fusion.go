@@ -50,25 +50,37 @@ func (w FusionWeights) weights() (kw, mw float64) {
 	return kw, mw
 }
 
-// Summary is the figure in words for the Knowledge screen, e.g.
-// "keyword 0.92 · meaning 0.31 → keyword only".
-func (w FusionWeights) Summary() string {
+// Mode names how the figures are used, for the Knowledge screen to put in
+// words: "keyword", "meaning", "mostlyKeyword", "mostlyMeaning" or "both";
+// "" when not measured.
+func (w FusionWeights) Mode() string {
 	if !w.Measured() {
-		return "not measured yet"
+		return ""
 	}
 	kw, mw := w.weights()
-	mode := "keyword and meaning"
 	switch {
 	case mw == 0:
-		mode = "keyword only"
+		return "keyword"
 	case kw == 0:
-		mode = "meaning only"
+		return "meaning"
 	case kw > mw*1.25:
-		mode = "mostly keyword"
+		return "mostlyKeyword"
 	case mw > kw*1.25:
-		mode = "mostly meaning"
+		return "mostlyMeaning"
 	}
-	return fmt.Sprintf("keyword %.2f · meaning %.2f → %s", w.Keyword, w.Meaning, mode)
+	return "both"
+}
+
+// Summary is the figure in words for the command line, e.g.
+// "keyword 0.92 · meaning 0.31 → keyword only".
+func (w FusionWeights) Summary() string {
+	words := map[string]string{"keyword": "keyword only", "meaning": "meaning only",
+		"mostlyKeyword": "mostly keyword", "mostlyMeaning": "mostly meaning", "both": "keyword and meaning"}
+	m := w.Mode()
+	if m == "" {
+		return "not measured yet"
+	}
+	return fmt.Sprintf("keyword %.2f · meaning %.2f → %s", w.Keyword, w.Meaning, words[m])
 }
 
 // Fusion returns the index's fusion figures.

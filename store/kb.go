@@ -167,6 +167,7 @@ func loadKB(dir string, m Meta, maintain bool) (*KB, error) {
 		kb.applyIndexed(r)
 	}
 	kb.applyMissingVectors()
+	kb.restoreFusion()
 	if m.NextEmbedModel != "" {
 		vs, err := openVectors(dir, m.NextEmbedModel, maintain)
 		if err != nil {
@@ -498,6 +499,51 @@ func (kb *KB) Meta() Meta {
 	kb.mu.RLock()
 	defer kb.mu.RUnlock()
 	return kb.meta
+}
+
+// restoreFusion hands the index the fusion figures kept for the serving
+// model. Under kb.mu (write) or before the knowledge base is shared.
+func (kb *KB) restoreFusion() {
+	if f := kb.meta.Fusion; f != nil && f.Model == kb.meta.EmbedModel && kb.index.Fusion() != *f {
+		kb.index.SetFusion(*f)
+	}
+}
+
+// SetFusion keeps fusion figures measured for the serving model in kb.json
+// and gives them to the index. The write is skipped, not waited for, while
+// another process holds the writer lock (an ingest may hold it for minutes
+// and a search must not wait): the figures then serve from memory and a
+// later open measures again.
+func (kb *KB) SetFusion(w rag.FusionWeights) error {
+	release, ok := kb.lk.tryAcquire()
+	if !ok {
+		kb.mu.RLock()
+		if w.Model == kb.meta.EmbedModel {
+			kb.index.SetFusion(w)
+		}
+		kb.mu.RUnlock()
+		return nil
+	}
+	defer release()
+	kb.mu.Lock()
+	defer kb.mu.Unlock()
+	if kb.closed {
+		return nil
+	}
+	if err := kb.refresh(true); err != nil {
+		return err
+	}
+	if w.Model != kb.meta.EmbedModel {
+		return nil // the model changed while measuring
+	}
+	m := kb.meta
+	m.Fusion = &w
+	if err := writeMeta(kb.dir, m); err != nil {
+		return err
+	}
+	kb.meta = m
+	kb.restoreFusion()
+	return nil
 }
 
 // Index is the in-memory search index.

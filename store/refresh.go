@@ -30,7 +30,8 @@ func (kb *KB) refresh(locked bool) error {
 	if m.EmbedModel != kb.meta.EmbedModel || m.NextEmbedModel != kb.meta.NextEmbedModel || !m.Created.Equal(kb.meta.Created) {
 		return kb.reload(m, locked)
 	}
-	kb.meta.Dims, kb.metaInfo = m.Dims, info
+	kb.meta.Dims, kb.meta.Fusion, kb.metaInfo = m.Dims, m.Fusion, info
+	kb.restoreFusion()
 	replaced, grown, err := kb.log.changed(filepath.Join(kb.dir, "docs.log"))
 	if replaced {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {

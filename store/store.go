@@ -24,6 +24,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"atoll/rag"
 )
 
 // ErrNotFound is returned for a knowledge base that does not exist.
@@ -37,6 +39,10 @@ type Meta struct {
 	NextEmbedModel string    `json:"nextEmbedModel,omitempty"`
 	Dims           int       `json:"dims"`
 	Created        time.Time `json:"created"`
+	// Fusion is how far hybrid search trusts each side for EmbedModel,
+	// measured once (rag.Index.MeasureFusion) and kept so a reopen need not
+	// embed the pseudo-queries again.
+	Fusion *rag.FusionWeights `json:"fusion,omitempty"`
 }
 
 // Store is the data folder. It hands out one open KB per name.

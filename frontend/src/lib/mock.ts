@@ -20,7 +20,7 @@ export function installMock() {
     chatModel: 'qwen2.5:7b',
   };
   const kbs: KB[] = [
-    { name: 'Product manuals', embedModel: 'nomic-embed-text', docs: 3, chunks: 412, bytes: 5_340_000, pending: 1, failed: 1, created: now },
+    { name: 'Product manuals', embedModel: 'nomic-embed-text', docs: 3, chunks: 412, bytes: 5_340_000, pending: 1, failed: 1, created: now, fusion: { keyword: 0.92, meaning: 0.31, mode: 'keyword' } },
     { name: '合同', embedModel: '', docs: 0, chunks: 0, bytes: 0, pending: 0, failed: 0, created: now },
   ];
   const docs: Record<string, Doc[]> = {

@@ -10,6 +10,8 @@ export interface KB {
   pending: number;
   failed: number;
   created: string;
+  // How far hybrid search trusts each side; absent until measured.
+  fusion?: { keyword: number; meaning: number; mode: 'keyword' | 'meaning' | 'mostlyKeyword' | 'mostlyMeaning' | 'both' };
 }
 
 export type DocStatus = 'ok' | 'failed' | 'pending';
