@@ -46,10 +46,18 @@ var ErrNotFound = errors.New("agent not found")
 
 var agentName = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} _.\-]{0,63}$`)
 
+// ValidName reports whether name can be an agent's name (and folder).
+func ValidName(name string) error {
+	if !agentName.MatchString(name) || strings.HasSuffix(name, ".") || strings.HasSuffix(name, " ") {
+		return fmt.Errorf("%q is not a valid agent name: use letters, digits, spaces, '-', '_' or '.', up to 64 characters", name)
+	}
+	return nil
+}
+
 // Validate checks the fields a user must fix before saving.
 func (d Definition) Validate() error {
-	if !agentName.MatchString(d.Name) || strings.HasSuffix(d.Name, ".") || strings.HasSuffix(d.Name, " ") {
-		return fmt.Errorf("%q is not a valid agent name: use letters, digits, spaces, '-', '_' or '.', up to 64 characters", d.Name)
+	if err := ValidName(d.Name); err != nil {
+		return err
 	}
 	if strings.TrimSpace(d.Model) == "" {
 		return fmt.Errorf("agent %q needs a chat model", d.Name)

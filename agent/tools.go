@@ -284,3 +284,8 @@ func (r *Runner) now() time.Time {
 	}
 	return time.Now()
 }
+
+// EnabledTools lists the tools the agent would offer its model: those it
+// names that can work (save_lead needs a lead form, search_knowledge a
+// knowledge base), plus save_lead whenever it has a lead form.
+func (d Definition) EnabledTools() []string { return enabledTools(d) }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +16,7 @@ import (
 // agentNew drafts an agent from one sentence with the local model, shows the
 // draft, and saves it after the user agrees (or at once with --yes).
 func (e *env) agentNew(args []string) error {
-	fs := e.flags("agent new", `--kb KB[,KB...] [--model MODEL] [--yes] "ONE SENTENCE"`)
+	fs := e.flags("agent new", "")
 	kbs := fs.String("kb", "", "knowledge bases the agent answers from, comma-separated")
 	model := fs.String("model", "", "chat model that drafts the agent and that it will use (default: the first installed)")
 	yes := fs.Bool("yes", false, "save without asking (for scripts)")
@@ -25,7 +26,6 @@ func (e *env) agentNew(args []string) error {
 	}
 	sentence := strings.TrimSpace(strings.Join(pos, " "))
 	if sentence == "" {
-		fs.Usage()
 		return errUsage{`agent new needs a sentence, e.g. "a customer-service agent for my bakery that takes cake orders"`}
 	}
 	st, c, err := e.open()
@@ -38,7 +38,12 @@ func (e *env) agentNew(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	if *model == "" {
+	if *model != "" {
+		// Drafting needs the model too: say so before anything else.
+		if missing, notes := modelProblems(ctx, c, agent.Definition{Model: *model}); missing {
+			return errors.New(notes[0])
+		}
+	} else {
 		ms, err := c.List(ctx)
 		if err != nil {
 			return err
@@ -50,18 +55,25 @@ func (e *env) agentNew(args []string) error {
 			}
 		}
 		if *model == "" {
-			return fmt.Errorf("no chat model is installed: run `ollama pull qwen2.5:7b` (or another) and try again")
+			return fmt.Errorf("no chat model is installed: run `atoll pull qwen2.5:7b` (or another) and try again")
 		}
 	}
-	fmt.Fprintf(e.stderr, "Drafting with %s…\n", *model)
+	fmt.Fprintf(e.stderr, "Drafting with %s…\n", safe(*model))
 	d, err := agent.DraftFromSentence(ctx, c, *model, sentence, list)
 	if err != nil {
 		return err
 	}
 	if d.Note != "" {
-		fmt.Fprintln(e.stderr, "note:", d.Note)
+		fmt.Fprintln(e.stderr, "note:", safeText(d.Note))
 	}
 	printDraft(e.stdout, d.Agent)
+	// Before saving: a draft with a lead form on a model that cannot call
+	// tools would never save a lead.
+	if _, notes := modelProblems(ctx, c, d.Agent); len(notes) > 0 {
+		for _, n := range notes {
+			fmt.Fprintln(e.stderr, "warning:", n)
+		}
+	}
 	repo := agent.NewRepo(filepath.Join(e.data, "agents"))
 	if _, err := repo.Get(d.Agent.Name); err == nil {
 		return fmt.Errorf("an agent called %q exists already; edit it with atoll agent create, or draft again", d.Agent.Name)
@@ -83,10 +95,11 @@ func (e *env) agentNew(args []string) error {
 }
 
 func printDraft(w io.Writer, d agent.Definition) {
-	fmt.Fprintf(w, "Name:        %s\nDescription: %s\nLanguage:    %s\nModel:       %s\nKnowledge:   %s\n", d.Name, d.Description, d.Language, d.Model, strings.Join(d.KBs, ", "))
-	fmt.Fprintf(w, "Instructions:\n  %s\nOpening:     %s\nStarters:\n", strings.ReplaceAll(d.System, "\n", "\n  "), d.Opening)
+	// Everything here is model output: printed through safe and safeText.
+	fmt.Fprintf(w, "Name:        %s\nDescription: %s\nLanguage:    %s\nModel:       %s\nKnowledge:   %s\n", safe(d.Name), safe(d.Description), safe(d.Language), safe(d.Model), safe(strings.Join(d.KBs, ", ")))
+	fmt.Fprintf(w, "Instructions:\n  %s\nOpening:     %s\nStarters:\n", strings.ReplaceAll(safeText(d.System), "\n", "\n  "), safe(d.Opening))
 	for _, s := range d.Starters {
-		fmt.Fprintf(w, "  - %s\n", s)
+		fmt.Fprintf(w, "  - %s\n", safe(s))
 	}
 	if d.LeadForm != nil {
 		fmt.Fprintln(w, "Lead form:")
@@ -95,10 +108,10 @@ func printDraft(w io.Writer, d agent.Definition) {
 			if f.Required {
 				req = ", required"
 			}
-			fmt.Fprintf(w, "  - %s (%s, %s%s)\n", f.Label, f.Name, f.Type, req)
+			fmt.Fprintf(w, "  - %s (%s, %s%s)\n", safe(f.Label), safe(f.Name), safe(f.Type), req)
 		}
 	}
 	if len(d.Tools) > 0 {
-		fmt.Fprintf(w, "Tools:       %s\n", strings.Join(d.Tools, ", "))
+		fmt.Fprintf(w, "Tools:       %s\n", safe(strings.Join(d.Tools, ", ")))
 	}
 }

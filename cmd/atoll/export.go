@@ -17,18 +17,22 @@ import (
 )
 
 func (e *env) export(args []string) error {
-	fs := e.flags("export", "--agent NAME -o FILE.atoll [--with-sources] | --format dify -o DIR | --format modelfile -o FILE [--without-knowledge]")
+	fs := e.flags("export", "")
 	name := fs.String("agent", "", "agent to export")
 	out := fs.String("o", "", "bundle or Modelfile to write (replaced if it exists), or the folder for --format dify")
 	format := fs.String("format", "atoll", "atoll (a bundle for atoll import), dify (a Dify app DSL and the files to upload) or modelfile (an Ollama Modelfile)")
 	withSources := fs.Bool("with-sources", false, "bundle: include the original files, not only their chunks")
 	withoutKnowledge := fs.Bool("without-knowledge", false, "modelfile: export an agent that has knowledge bases anyway, without them")
-	if _, err := parse(fs, args); err != nil {
+	if pos, err := parse(fs, args); err != nil {
 		return err
+	} else if len(pos) > 0 {
+		return errUsage{"export takes no arguments besides its flags (the file goes after -o)"}
 	}
 	if *name == "" || *out == "" {
-		fs.Usage()
 		return errUsage{"export needs --agent NAME and -o FILE"}
+	}
+	if err := validAgent(*name); err != nil {
+		return err
 	}
 	if *format != "atoll" && *format != "dify" && *format != "modelfile" {
 		return errUsage{fmt.Sprintf("unknown --format %q: use atoll, dify or modelfile", *format)}

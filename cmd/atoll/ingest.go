@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,16 +16,22 @@ import (
 )
 
 func (e *env) ingest(args []string) error {
-	fs := e.flags("ingest", "--kb NAME [--embed-model MODEL] PATH...")
+	fs := e.flags("ingest", "")
 	kb := fs.String("kb", "", "knowledge base name (created if missing)")
 	embed := fs.String("embed-model", "", "embedding model (default: the knowledge base's, else "+app.DefaultEmbedModel+")")
+	reembed := fs.Bool("reembed", false, "confirm that --embed-model replaces the knowledge base's embedding model: every passage is embedded again")
 	paths, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if *kb == "" || len(paths) == 0 {
-		fs.Usage()
 		return errUsage{"ingest needs --kb NAME and at least one PATH"}
+	}
+	if err := validKB(*kb); err != nil {
+		return err
+	}
+	if *reembed && *embed == "" {
+		return errUsage{"--reembed needs --embed-model MODEL, the model to embed every passage with"}
 	}
 	st, c, err := e.open()
 	if err != nil {
@@ -32,30 +39,66 @@ func (e *env) ingest(args []string) error {
 	}
 	defer st.Close()
 	model := *embed
-	if model == "" {
-		if k, err := st.KB(*kb); err == nil && k.Meta().EmbedModel != "" {
-			model = k.Meta().EmbedModel
-		} else {
-			model = app.DefaultEmbedModel
+	if k, err := st.KB(*kb); err == nil && k.Meta().EmbedModel != "" {
+		old := k.Meta().EmbedModel
+		switch {
+		case model == "":
+			model = old
+		case model != old && !*reembed:
+			// An hour of embedding must not start from a typo.
+			return errUsage{fmt.Sprintf("knowledge base %q is embedded with %s: --embed-model %s would embed all its %d passages again; add --reembed to do that, or leave out --embed-model to keep %s",
+				*kb, safe(old), safe(model), k.ChunkCount(), safe(old))}
+		case model != old:
+			fmt.Fprintf(e.stderr, "Switching %q from %s to %s: all %d passages are embedded again; searches keep using %s until that is done.\n", *kb, safe(old), safe(model), k.ChunkCount(), safe(old))
 		}
+	}
+	if model == "" {
+		model = app.DefaultEmbedModel
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if _, err := c.Show(ctx, model); errors.Is(err, llm.ErrModelNotFound) {
+		fmt.Fprintf(e.stderr, "warning: the embedding model %s is not installed: passages are stored and searchable by keyword, and embedded on the next run after `atoll pull %s`.\n", safe(model), safe(model))
+	}
 	in := knowledge.New(st, c)
 	in.Explain = llm.Sentence
-	bar := newBar(e.stderr)
-	sum, err := in.Run(ctx, "cli", *kb, model, paths, bar.update)
-	bar.done()
+	bar := e.startProgress()
+	embedded := 0
+	sum, err := in.Run(ctx, "cli", *kb, model, paths, func(p knowledge.Progress) {
+		if p.Phase == "embedding" {
+			if p.ToEmbed == 0 {
+				return
+			}
+			embedded = p.Embedded
+			bar.set("embedding", float64(p.Embedded)/float64(p.ToEmbed),
+				fmt.Sprintf("%s: embedding %d/%d passages with %s", safe(*kb), p.Embedded, p.ToEmbed, safe(model)))
+			return
+		}
+		frac := 0.0
+		if p.Bytes > 0 {
+			frac = float64(p.BytesDone) / float64(p.Bytes)
+		}
+		name := safe(filepath.Base(p.Current))
+		if p.FilePages > 0 {
+			name = fmt.Sprintf("p. %d/%d of %s", p.FilePage, p.FilePages, name)
+		}
+		if bar.tty {
+			bar.set("reading", frac, fmt.Sprintf("%d/%d files, %d chunks, %.1f MB/s, %s left  %s", p.FilesDone, p.Files, p.Chunks, p.Rate/1e6, eta(p.ETASeconds), name))
+			return
+		}
+		bar.set("reading", frac, fmt.Sprintf("%s: read %d/%d files (%.0f%% of %.1f MB), %d passages, %s left; now %s", safe(*kb), p.FilesDone, p.Files, frac*100, float64(p.Bytes)/1e6, p.Chunks, eta(p.ETASeconds), name))
+	})
+	bar.finish()
 	if err != nil {
 		return err
 	}
 	for _, f := range sum.Errors {
-		fmt.Fprintf(e.stderr, "failed: %s: %s\n", f.File, f.Reason)
+		fmt.Fprintf(e.stderr, "failed: %s: %s\n", safe(f.File), safeText(f.Reason))
 	}
-	fmt.Fprintf(e.stderr, "%s: %d ok, %d failed, %d unchanged, %d removed; %d chunks in %.1fs\n",
-		*kb, sum.OK, sum.Failed, sum.Skipped, sum.Removed, sum.Chunks, sum.Seconds)
+	fmt.Fprintf(e.stderr, "%s: %d ok, %d failed, %d unchanged, %d removed; %d passages read, %d passages embedded with %s; %.1fs\n",
+		safe(*kb), sum.OK, sum.Failed, sum.Skipped, sum.Removed, sum.Chunks, embedded, safe(model), sum.Seconds)
 	if sum.Ignored > 0 {
-		fmt.Fprintf(e.stderr, "%d other files in the folders were left out: not a type Atoll reads (%s). Name a file explicitly to try it anyway.\n", sum.Ignored, typeList(sum.IgnoredTypes, sum.Ignored))
+		fmt.Fprintf(e.stderr, "%d other files in the folders were left out: not a type Atoll reads (%s). Name a file explicitly to try it anyway.\n", sum.Ignored, safe(typeList(sum.IgnoredTypes, sum.Ignored)))
 	}
 	if sum.Pending > 0 {
 		fmt.Fprintf(e.stderr, "Embeddings pending for %d chunks (searchable by keyword now; vectors are added on the next run): %s\n", sum.Pending, strings.TrimSpace(sum.PendingWhy))
@@ -68,61 +111,6 @@ func (e *env) ingest(args []string) error {
 		return errSomeFailed
 	}
 	return nil
-}
-
-// bar draws a one-line progress bar on a terminal, and nothing otherwise.
-type bar struct {
-	w    *os.File
-	tty  bool
-	last time.Time
-	drew bool
-}
-
-func newBar(w any) *bar {
-	f, ok := w.(*os.File)
-	b := &bar{}
-	if ok {
-		b.w = f
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			b.tty = true
-		}
-	}
-	return b
-}
-
-func (b *bar) update(p knowledge.Progress) {
-	if !b.tty {
-		return
-	}
-	frac := 0.0
-	label := ""
-	if p.Phase == "embedding" && p.ToEmbed > 0 {
-		frac = float64(p.Embedded) / float64(p.ToEmbed)
-		label = fmt.Sprintf("embedding %d/%d chunks", p.Embedded, p.ToEmbed)
-	} else {
-		if p.Bytes > 0 {
-			frac = float64(p.BytesDone) / float64(p.Bytes)
-		}
-		name := filepath.Base(p.Current)
-		if p.FilePages > 0 { // before the name, which the line may cut
-			name = fmt.Sprintf("p. %d/%d of %s", p.FilePage, p.FilePages, name)
-		}
-		label = fmt.Sprintf("%d/%d files, %d chunks, %.1f MB/s, %s left  %s", p.FilesDone, p.Files, p.Chunks, p.Rate/1e6, eta(p.ETASeconds), name)
-	}
-	n := int(frac * 24)
-	n = max(0, min(24, n))
-	line := fmt.Sprintf("\r[%s%s] %3.0f%% %s", strings.Repeat("#", n), strings.Repeat(".", 24-n), frac*100, label)
-	if len(line) > 110 {
-		line = line[:110]
-	}
-	fmt.Fprintf(b.w, "%-110s", line)
-	b.drew = true
-}
-
-func (b *bar) done() {
-	if b.drew {
-		fmt.Fprint(b.w, "\r"+strings.Repeat(" ", 110)+"\r")
-	}
 }
 
 func eta(s float64) string {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"atoll/agent"
 	"atoll/app"
@@ -22,42 +23,6 @@ import (
 
 // version is set by the build (-ldflags "-X main.version=...").
 var version = "0.1.0-dev"
-
-const usage = `Atoll: private AI agents on your own documents, answered by your local Ollama.
-
-Usage: atoll [--data DIR] [--ollama URL] COMMAND [flags] [args]
-
-Commands:
-  ingest   --kb NAME [--embed-model MODEL] PATH...   add files and folders to a knowledge base
-  search   --kb NAME [--source FILE] [--k N] [--json] QUERY   search knowledge bases
-  kb list  [--json]                                   list knowledge bases
-  kb rm    NAME                                       delete a knowledge base
-  agent new --kb KB [--model MODEL] [--yes] "SENTENCE"  draft an agent from one sentence; review, then save
-  agent create NAME --kb KB[,KB] --model MODEL [--system TEXT]
-  agent list [--json]
-  agent versions NAME | agent restore NAME --version N   history; restore saves an old version as the newest
-  agent test NAME --questions FILE.jsonl [--json]      run a test set; compares with the last run
-  leads list   --agent NAME [--json]                   contacts an agent has gathered
-  leads export --agent NAME --csv FILE                 the same as CSV (Flowise column names)
-  leads pull   --agent NAME [--from URL --token T]     copy a published agent's leads from its hub
-  ask      --agent NAME [--json] QUESTION             answer from the agent's knowledge, streamed
-  eval     --kb NAME --questions FILE.jsonl [--k 5] [--json]
-  models   [--json]                                   installed models, what fits the GPU, the recommended one
-  pull     MODEL                                      download a model with a progress bar
-  serve    [--addr 127.0.0.1:7860] [--token T]        the app in a browser
-  export   --agent NAME -o FILE.atoll [--with-sources]   the agent and its knowledge as one bundle
-  import   FILE.atoll [--as NAME] [--reembed]          add a bundle's agent and knowledge here
-  publish  --agent NAME [--to URL] [--token T]        upload to a hub; prints the chat page and widget
-  hub      [--addr 127.0.0.1:8080] [--rate 60]        the hosted platform (--data is the hub's folder)
-  hub token create [--label TEXT]                     a publisher token (only its hash is stored)
-  mcp      --kb NAME[,NAME] | --agent NAME            serve knowledge (and an agent) to MCP clients over stdio
-
-Global flags:
-  --data DIR     data folder (default $ATOLL_DATA, else the per-user data folder)
-  --ollama URL   Ollama server (default $OLLAMA_HOST, else http://127.0.0.1:11434)
-
-Run 'atoll COMMAND --help' for a command's flags.
-`
 
 // exit codes
 const (
@@ -72,6 +37,14 @@ type env struct {
 	data, ollama string
 	stdout       io.Writer
 	stderr       io.Writer
+	// progressEvery spaces the plain progress lines long jobs print when
+	// standard error is not a terminal.
+	progressEvery time.Duration
+	made          []*flag.FlagSet // every flag set made, for the help test
+}
+
+func newEnv(stdout, stderr io.Writer) *env {
+	return &env{stdout: stdout, stderr: stderr, progressEvery: 10 * time.Second}
 }
 
 func main() {
@@ -84,43 +57,30 @@ type errUsage struct{ msg string }
 func (e errUsage) Error() string { return e.msg }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	return newEnv(stdout, stderr).run(args)
+}
+
+func (e *env) run(args []string) int {
 	rest, err := e.globalFlags(args)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(e.stderr, "atoll:", err)
 		return exitUsage
 	}
-	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
-		fmt.Fprint(stdout, usage)
-		if len(rest) == 0 {
-			return exitUsage
-		}
+	switch {
+	case len(rest) == 0:
+		topHelp(e.stdout)
+		return exitUsage
+	case rest[0] == "--version" || rest[0] == "-version":
+		fmt.Fprintf(e.stdout, "atoll %s\n", version)
 		return exitOK
-	}
-	cmds := map[string]func([]string) error{
-		"ingest":  e.ingest,
-		"search":  e.search,
-		"kb":      e.kb,
-		"agent":   e.agentCmd,
-		"ask":     e.ask,
-		"eval":    e.eval,
-		"leads":   e.leads,
-		"serve":   e.serve,
-		"export":  e.export,
-		"import":  e.importBundle,
-		"hub":     e.hubCmd,
-		"models":  e.models,
-		"pull":    e.pull,
-		"publish": e.publishCmd,
-		"mcp":     e.mcpCmd,
+	case isHelp(rest[0]) && len(rest) == 1:
+		topHelp(e.stdout)
+		return exitOK
+	case rest[0] == "help": // atoll help kb rm = atoll kb rm --help
+		rest = append(rest[1:], "--help")
 	}
 	e.cmd = rest[0]
-	fn, ok := cmds[rest[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "atoll: unknown command %q\n\n%s", rest[0], usage)
-		return exitUsage
-	}
-	err = fn(rest[1:])
+	err = e.dispatch(rest)
 	var ue errUsage
 	switch {
 	case err == nil:
@@ -128,12 +88,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "atoll:", ue.msg)
+		fmt.Fprintln(e.stderr, "atoll:", ue.msg)
 		return exitUsage
 	case errors.Is(err, errSomeFailed):
 		return exitFailed
 	default:
-		fmt.Fprintln(stderr, "atoll:", sentence(err))
+		fmt.Fprintln(e.stderr, "atoll:", sentence(err))
 		return exitProblem
 	}
 }
@@ -180,26 +140,21 @@ func (e *env) globalFlags(args []string) ([]string, error) {
 	return rest, nil
 }
 
-func (e *env) flags(name, args string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: atoll %s %s\n\nFlags:\n", name, args)
-		fs.PrintDefaults()
-		fmt.Fprintf(e.stderr, "  --data DIR\n    \tdata folder (default %s)\n  --ollama URL\n    \tOllama server (default %s)\n", app.DefaultDataDir(), app.DefaultOllamaURL())
-	}
-	return fs
-}
-
 // parse parses flags that may be interleaved with positional arguments.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	// The flag package would print the whole help on any mistake: a
+	// mistake is one line (from run), the help only comes when asked for.
+	help := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = help }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				help()
 				return nil, err
 			}
-			return nil, errUsage{err.Error()}
+			return nil, errUsage{fmt.Sprintf("%s: %v (atoll %s --help lists its flags)", fs.Name(), err, fs.Name())}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -213,15 +168,24 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func (e *env) open() (*store.Store, *llm.Client, error) {
+// openStore opens the data folder for a command that needs no model.
+func (e *env) openStore() (*store.Store, error) {
 	st, err := store.Open(e.data)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// Writes to a knowledge base take turns with the window, `atoll serve`
 	// and other commands; a wait longer than a moment is said.
 	st.SetLockHolder("atoll " + e.cmd)
 	st.OnLockWait(func(msg string) { fmt.Fprintln(e.stderr, "atoll:", msg) })
+	return st, nil
+}
+
+func (e *env) open() (*store.Store, *llm.Client, error) {
+	st, err := e.openStore()
+	if err != nil {
+		return nil, nil, err
+	}
 	c, err := llm.New(e.ollama)
 	if err != nil {
 		return nil, nil, errUsage{fmt.Sprintf("--ollama %q: %v", e.ollama, err)}

@@ -83,8 +83,8 @@ func TestUsage(t *testing.T) {
 	}
 	for _, cmd := range []string{"ingest", "search", "ask", "eval", "serve"} {
 		r := atoll(t, cmd, "--help")
-		if r.code != 0 || !strings.Contains(r.stderr, "--data") {
-			t.Errorf("%s --help: code %d, stderr %q", cmd, r.code, r.stderr)
+		if r.code != 0 || !strings.Contains(r.stdout, "--data") {
+			t.Errorf("%s --help: code %d, stdout %q", cmd, r.code, r.stdout)
 		}
 	}
 }
@@ -328,11 +328,12 @@ func TestRealOllama(t *testing.T) {
 		t.Fatalf("streamed ask: %d %q %s", r.code, r.stdout, r.stderr)
 	}
 	// A model that is not installed: the sentence says how to get it.
-	if r := atoll(t, "--data", data, "agent", "create", "nomodel", "--kb", "shop", "--model", "not-installed-model"); r.code != 0 {
-		t.Fatal(r.stderr)
+	// It is said when the agent is saved, and again, at once, on ask.
+	if r := atoll(t, "--data", data, "--ollama", srv.URL, "agent", "create", "nomodel", "--kb", "shop", "--model", "not-installed-model"); r.code != 0 || !strings.Contains(r.stderr, "atoll pull not-installed-model") {
+		t.Fatalf("agent create with a missing model: %d %q", r.code, r.stderr)
 	}
 	r = atoll(t, "--data", data, "--ollama", srv.URL, "ask", "--agent", "nomodel", "How much notice do birthday cakes need?")
-	if r.code != 1 || !strings.Contains(r.stderr, "ollama pull not-installed-model") {
+	if r.code != 1 || !strings.Contains(r.stderr, "atoll pull not-installed-model") || r.stdout != "" {
 		t.Fatalf("missing model: %d %q", r.code, r.stderr)
 	}
 }

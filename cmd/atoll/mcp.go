@@ -30,7 +30,6 @@ func (e *env) mcpCmd(args []string) error {
 		return err
 	}
 	if *kbFlag == "" && *agentFlag == "" {
-		fs.Usage()
 		return errUsage{"mcp needs --kb NAME or --agent NAME"}
 	}
 	st, c, err := e.open()

@@ -7,7 +7,6 @@ import (
 	"os/signal"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"atoll/app"
 	"atoll/llm"
@@ -15,10 +14,12 @@ import (
 
 // models lists the installed models with what fits the GPU; `pull` downloads one.
 func (e *env) models(args []string) error {
-	fs := e.flags("models", "[--json]")
+	fs := e.flags("models", "")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
+	if pos, err := parse(fs, args); err != nil {
 		return err
+	} else if len(pos) > 0 {
+		return errUsage{"models takes no arguments; atoll pull MODEL downloads one"}
 	}
 	a, err := app.New(app.Config{DataDir: e.data, OllamaURL: e.ollama, Version: version, Holder: "atoll models"}, nil, nil)
 	if err != nil {
@@ -58,39 +59,33 @@ func (e *env) models(args []string) error {
 }
 
 func (e *env) pull(args []string) error {
-	fs := e.flags("pull", "MODEL")
+	fs := e.flags("pull", "")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		fs.Usage()
 		return errUsage{"pull needs one MODEL name, e.g. qwen2.5:7b"}
 	}
 	c, err := llm.New(e.ollama)
 	if err != nil {
-		return errUsage{err.Error()}
+		return errUsage{fmt.Sprintf("--ollama %q: %v", e.ollama, err)}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	bar := newBar(e.stderr)
-	last := time.Time{}
+	bar := e.startProgress()
 	err = c.Pull(ctx, pos[0], func(p llm.PullProgress) {
-		if !bar.tty || time.Since(last) < 200*time.Millisecond {
-			return
-		}
-		last = time.Now()
-		pct := 0.0
+		frac, size := 0.0, ""
 		if p.Total > 0 {
-			pct = 100 * float64(p.Completed) / float64(p.Total)
+			frac = float64(p.Completed) / float64(p.Total)
+			size = fmt.Sprintf(": %.0f%% of %.1f GB", 100*frac, float64(p.Total)/1e9)
 		}
-		fmt.Fprintf(bar.w, "\r%-60.60s %5.1f%%", p.Status, pct)
-		bar.drew = true
+		bar.set(p.Status, frac, fmt.Sprintf("%s: %s%s", safe(pos[0]), safe(p.Status), size))
 	})
-	bar.done()
+	bar.finish()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "%s is installed.\n", pos[0])
+	fmt.Fprintf(e.stderr, "%s is installed.\n", safe(pos[0]))
 	return nil
 }

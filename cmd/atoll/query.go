@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"atoll/agent"
 	"atoll/rag"
@@ -25,7 +24,7 @@ type searchHit struct {
 }
 
 func (e *env) search(args []string) error {
-	fs := e.flags("search", "--kb NAME[,NAME...] [--source FILE] [--k N] [--json] QUERY")
+	fs := e.flags("search", "")
 	kb := fs.String("kb", "", "knowledge base name, or several separated by commas")
 	source := fs.String("source", "", "only passages from this file (its path, or a path suffix such as its name)")
 	k := fs.Int("k", 5, "number of passages")
@@ -36,20 +35,22 @@ func (e *env) search(args []string) error {
 	}
 	query := strings.TrimSpace(strings.Join(pos, " "))
 	if *kb == "" || query == "" || *k <= 0 {
-		fs.Usage()
 		return errUsage{"search needs --kb NAME, a QUERY and a positive --k"}
+	}
+	var kbs []string
+	for _, name := range strings.Split(*kb, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			if err := validKB(name); err != nil {
+				return err
+			}
+			kbs = append(kbs, name)
+		}
 	}
 	st, c, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	var kbs []string
-	for _, name := range strings.Split(*kb, ",") {
-		if name = strings.TrimSpace(name); name != "" {
-			kbs = append(kbs, name)
-		}
-	}
 	var sources []string
 	if *source != "" {
 		if sources, err = matchSources(st, kbs, *source); err != nil {
@@ -75,23 +76,9 @@ func (e *env) search(args []string) error {
 		if h.Page > 0 {
 			page = fmt.Sprintf(" p.%d", h.Page)
 		}
-		fmt.Fprintf(e.stdout, "%d. %s%s  (score %.3f)\n   %s\n\n", i+1, h.Source, page, h.Score, preview(h.Text, 240))
+		fmt.Fprintf(e.stdout, "%d. %s%s  (score %.3f)\n   %s\n\n", i+1, safe(h.Source), page, h.Score, safeText(preview(h.Text, 240)))
 	}
 	return nil
-}
-
-// existingKBs splits a comma-separated --kb list and checks each exists.
-func existingKBs(st *store.Store, csv string) ([]string, error) {
-	var list []string
-	for _, k := range strings.Split(csv, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			if _, err := st.KB(k); err != nil {
-				return nil, fmt.Errorf("knowledge base %q does not exist: create it with atoll ingest --kb %s PATH", k, k)
-			}
-			list = append(list, k)
-		}
-	}
-	return list, nil
 }
 
 // matchSources resolves --source to the stored paths it names.
@@ -109,7 +96,7 @@ func matchSources(st *store.Store, kbs []string, want string) ([]string, error) 
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no document matches --source %q; `atoll kb list` shows the knowledge bases and the Knowledge screen their documents", want)
+		return nil, fmt.Errorf("no document matches --source %q: atoll kb docs NAME lists a knowledge base's documents", want)
 	}
 	return out, nil
 }
@@ -130,291 +117,6 @@ func writeJSON(e *env, v any) error {
 	return enc.Encode(v)
 }
 
-func (e *env) kb(args []string) error {
-	if len(args) == 0 {
-		return errUsage{"kb needs a subcommand: list or rm"}
-	}
-	st, _, err := e.open()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	switch args[0] {
-	case "list":
-		fs := e.flags("kb list", "[--json]")
-		asJSON := fs.Bool("json", false, "print JSON")
-		if _, err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		type row struct {
-			Name       string `json:"name"`
-			EmbedModel string `json:"embedModel"`
-			Docs       int    `json:"docs"`
-			Failed     int    `json:"failed"`
-			Chunks     int    `json:"chunks"`
-			Pending    int    `json:"pending"`
-			Bytes      int64  `json:"bytes"`
-		}
-		metas, err := st.List()
-		if err != nil {
-			return err
-		}
-		rows := []row{}
-		for _, m := range metas {
-			kb, err := st.KB(m.Name)
-			if err != nil {
-				continue
-			}
-			r := row{Name: m.Name, EmbedModel: m.EmbedModel, Chunks: kb.ChunkCount(), Pending: len(kb.Pending())}
-			for _, d := range kb.Docs() {
-				r.Docs++
-				r.Bytes += d.Size
-				if d.Status != "ok" {
-					r.Failed++
-				}
-			}
-			rows = append(rows, r)
-		}
-		if *asJSON {
-			return writeJSON(e, rows)
-		}
-		if len(rows) == 0 {
-			fmt.Fprintln(e.stdout, "No knowledge bases yet. Create one with: atoll ingest --kb NAME PATH...")
-			return nil
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tDOCS\tFAILED\tCHUNKS\tPENDING\tSIZE\tEMBEDDING MODEL")
-		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f MB\t%s\n", r.Name, r.Docs, r.Failed, r.Chunks, r.Pending, float64(r.Bytes)/1e6, r.EmbedModel)
-		}
-		return tw.Flush()
-	case "rm":
-		if len(args) != 2 {
-			return errUsage{"usage: atoll kb rm NAME"}
-		}
-		if err := st.Remove(args[1]); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stderr, "Removed knowledge base %q.\n", args[1])
-		return nil
-	}
-	return errUsage{fmt.Sprintf("unknown kb subcommand %q (list, rm)", args[0])}
-}
-
-func (e *env) agentCmd(args []string) error {
-	if len(args) == 0 {
-		return errUsage{"agent needs a subcommand: new, create, list, versions, restore or test"}
-	}
-	if args[0] == "new" {
-		return e.agentNew(args[1:])
-	}
-	repo := agent.NewRepo(filepath.Join(e.data, "agents"))
-	switch args[0] {
-	case "versions":
-		if len(args) != 2 {
-			return errUsage{"usage: atoll agent versions NAME"}
-		}
-		vs, err := repo.Versions(args[1])
-		if err != nil {
-			return err
-		}
-		for i := len(vs) - 1; i >= 0; i-- {
-			if d, err := repo.GetVersion(args[1], vs[i]); err == nil {
-				fmt.Fprintf(e.stdout, "v%d  %s  %s  %s\n", d.Version, d.Updated.Local().Format("2006-01-02 15:04"), d.Model, preview(d.System, 60))
-			}
-		}
-		return nil
-	case "restore":
-		fs := e.flags("agent restore", "NAME --version N")
-		v := fs.Int("version", 0, "the version to make current again")
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) != 1 || *v <= 0 {
-			return errUsage{"usage: atoll agent restore NAME --version N"}
-		}
-		d, err := repo.GetVersion(pos[0], *v)
-		if err != nil {
-			return err
-		}
-		saved, err := repo.Save(d)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stderr, "Restored version %d of %q as version %d.\n", *v, pos[0], saved.Version)
-		return nil
-	case "create":
-		fs := e.flags("agent create", "NAME --kb KB[,KB...] --model MODEL [--system TEXT] [--tools LIST] [--lead-form FILE.json]")
-		kbs := fs.String("kb", "", "knowledge bases, comma-separated")
-		model := fs.String("model", "", "chat model")
-		system := fs.String("system", "", "system prompt")
-		tools := fs.String("tools", "", "tools, comma-separated: "+strings.Join(agent.KnownTools, ", ")+` ("none" removes them)`)
-		leadForm := fs.String("lead-form", "", `lead form, a JSON file {"fields": [{"name", "label", "type": text|phone|email|date|number, "required"}]} ("none" removes it)`)
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) != 1 || *model == "" {
-			fs.Usage()
-			return errUsage{"agent create needs NAME and --model MODEL"}
-		}
-		st, _, err := e.open()
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		list, err := existingKBs(st, *kbs)
-		if err != nil {
-			return err
-		}
-		d := agent.Definition{Name: pos[0], System: *system, Model: *model, KBs: list, Temperature: 0.2, Followups: true}
-		if old, err := repo.Get(pos[0]); err == nil {
-			d = old
-			d.Model, d.KBs = *model, list
-			if *system != "" {
-				d.System = *system
-			}
-		}
-		switch *tools {
-		case "":
-		case "none":
-			d.Tools = nil
-		default:
-			d.Tools = nil
-			for _, t := range strings.Split(*tools, ",") {
-				if t = strings.TrimSpace(t); t != "" {
-					d.Tools = append(d.Tools, t)
-				}
-			}
-		}
-		switch *leadForm {
-		case "":
-		case "none":
-			d.LeadForm = nil
-		default:
-			b, err := os.ReadFile(*leadForm)
-			if err != nil {
-				return err
-			}
-			var f agent.LeadForm
-			if err := json.Unmarshal(b, &f); err != nil {
-				return fmt.Errorf("the lead form %s is not valid JSON: %v", *leadForm, err)
-			}
-			d.LeadForm = &f
-		}
-		saved, err := repo.Save(d)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stderr, "Saved agent %q (version %d).\n", saved.Name, saved.Version)
-		return nil
-	case "list":
-		fs := e.flags("agent list", "[--json]")
-		asJSON := fs.Bool("json", false, "print JSON")
-		if _, err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		defs, err := repo.List()
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return writeJSON(e, defs)
-		}
-		if len(defs) == 0 {
-			fmt.Fprintln(e.stdout, "No agents yet. Create one with: atoll agent create NAME --kb KB --model MODEL")
-			return nil
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tMODEL\tKNOWLEDGE\tVERSION")
-		for _, d := range defs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", d.Name, d.Model, strings.Join(d.KBs, ","), d.Version)
-		}
-		return tw.Flush()
-	case "test":
-		return e.agentTest(repo, args[1:])
-	}
-	return errUsage{fmt.Sprintf("unknown agent subcommand %q (create, list, test)", args[0])}
-}
-
-func (e *env) agentTest(repo *agent.Repo, args []string) error {
-	fs := e.flags("agent test", "NAME --questions FILE.jsonl [--json]")
-	qfile := fs.String("questions", "", `test set, one JSON object a line: {"q", "source", "must": [..], "must_not": [..]}`)
-	asJSON := fs.Bool("json", false, "print the run as JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 || *qfile == "" {
-		fs.Usage()
-		return errUsage{"agent test needs NAME and --questions FILE"}
-	}
-	raw, err := os.ReadFile(*qfile)
-	if err != nil {
-		return err
-	}
-	qs, err := agent.ParseTestSet(bytes.NewReader(raw))
-	if err != nil {
-		return fmt.Errorf("%s: %w", *qfile, err)
-	}
-	def, err := repo.Get(pos[0])
-	if err != nil {
-		return fmt.Errorf("agent %q does not exist: create it with atoll agent create", pos[0])
-	}
-	// These questions become the agent's test set: publishing runs them first.
-	if err := agent.SaveTestSet(filepath.Join(e.data, "agents"), def.Name, raw); err != nil {
-		return err
-	}
-	st, c, err := e.open()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	runs := agent.NewTestRuns(filepath.Join(e.data, "agents"))
-	run, err := runs.Run(ctx, e.runner(st, c), def, qs, func(done, total int) {
-		if !*asJSON {
-			fmt.Fprintf(e.stderr, "\r%d/%d questions", done, total)
-		}
-	})
-	if !*asJSON {
-		fmt.Fprintln(e.stderr)
-	}
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return writeJSON(e, run)
-	}
-	for i, r := range run.Results {
-		fmt.Fprintf(e.stdout, "%d. %s\n   retrieval %s  answer %s  %s\n", i+1, r.Q, orDash(r.Retrieval), orDash(r.AnswerOK), r.Change)
-		if r.Error != "" {
-			fmt.Fprintf(e.stdout, "   error: %s\n", r.Error)
-		}
-		if len(r.Missing) > 0 {
-			fmt.Fprintf(e.stdout, "   missing: %s\n", strings.Join(r.Missing, "; "))
-		}
-		if len(r.Forbidden) > 0 {
-			fmt.Fprintf(e.stdout, "   should not say: %s\n", strings.Join(r.Forbidden, "; "))
-		}
-		if r.Retrieval == "fail" {
-			from := strings.Join(r.Sources, ", ")
-			if from == "" {
-				from = "(no passage)"
-			}
-			fmt.Fprintf(e.stdout, "   passages from: %s\n", from)
-		}
-	}
-	fmt.Fprintf(e.stdout, "\n%s version %d: retrieval %d/%d, answers %d/%d", run.Agent, run.Version, run.RetrievalPassed, run.RetrievalTotal, run.AnswerPassed, run.AnswerTotal)
-	if run.Previous != "" {
-		fmt.Fprintf(e.stdout, "; since run %s: %d better, %d worse", run.Previous, run.Better, run.Worse)
-	}
-	fmt.Fprintln(e.stdout)
-	return nil
-}
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -430,7 +132,7 @@ type askJSON struct {
 }
 
 func (e *env) ask(args []string) error {
-	fs := e.flags("ask", "--agent NAME [--json] QUESTION")
+	fs := e.flags("ask", "")
 	name := fs.String("agent", "", "agent name")
 	asJSON := fs.Bool("json", false, "print one JSON object at the end instead of streaming")
 	pos, err := parse(fs, args)
@@ -439,26 +141,40 @@ func (e *env) ask(args []string) error {
 	}
 	q := strings.TrimSpace(strings.Join(pos, " "))
 	if *name == "" || q == "" {
-		fs.Usage()
 		return errUsage{"ask needs --agent NAME and a QUESTION"}
+	}
+	if err := validAgent(*name); err != nil {
+		return err
+	}
+	def, err := e.getAgent(*name)
+	if err != nil {
+		return err
 	}
 	st, c, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	def, err := agent.NewRepo(filepath.Join(e.data, "agents")).Get(*name)
-	if err != nil {
-		return fmt.Errorf("agent %q does not exist: create it with atoll agent create", *name)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	// Said before searching and loading, not minutes later.
+	if missing, notes := modelProblems(ctx, c, def); missing {
+		return errors.New(notes[0])
+	} else {
+		for _, n := range notes {
+			if !strings.HasPrefix(n, "couldn't check") { // the answer will say why
+				fmt.Fprintln(e.stderr, "warning:", n)
+			}
+		}
+	}
 	runner := e.runner(st, c)
 	var onToken func(string) error
+	out := &safeStream{w: e.stdout}
 	if !*asJSON {
-		onToken = func(s string) error { _, err := fmt.Fprint(e.stdout, s); return err }
+		onToken = out.write
 	}
 	ans, err := runner.Ask(ctx, def, "", q, onToken)
+	_ = out.flush()
 	if err != nil {
 		if !*asJSON && ans.Answer != "" {
 			fmt.Fprintln(e.stdout)
@@ -480,26 +196,30 @@ func (e *env) ask(args []string) error {
 		if ci.Page > 0 {
 			page = fmt.Sprintf(", page %d", ci.Page)
 		}
-		fmt.Fprintf(e.stdout, "[%d] %s%s\n", ci.N, ci.Source, page)
+		fmt.Fprintf(e.stdout, "[%d] %s%s\n", ci.N, safe(ci.Source), page)
 	}
 	for _, f := range ans.Followups {
-		fmt.Fprintf(e.stdout, "→ %s\n", f)
+		fmt.Fprintf(e.stdout, "→ %s\n", safeText(f))
 	}
 	return nil
 }
 
 func (e *env) eval(args []string) error {
-	fs := e.flags("eval", "--kb NAME --questions FILE.jsonl [--k 5] [--json]")
+	fs := e.flags("eval", "")
 	kb := fs.String("kb", "", "knowledge base name")
 	qfile := fs.String("questions", "", "questions, one JSON object a line: {\"q\",\"doc\",\"expect\"}")
 	k := fs.Int("k", 5, "passages per question")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args); err != nil {
+	if pos, err := parse(fs, args); err != nil {
 		return err
+	} else if len(pos) > 0 {
+		return errUsage{"eval takes no arguments besides its flags"}
 	}
 	if *kb == "" || *qfile == "" || *k <= 0 {
-		fs.Usage()
-		return errUsage{"eval needs --kb NAME and --questions FILE"}
+		return errUsage{"eval needs --kb NAME, --questions FILE and a positive --k"}
+	}
+	if err := validKB(*kb); err != nil {
+		return err
 	}
 	qs, err := rag.LoadQuestions(*qfile)
 	if err != nil {
