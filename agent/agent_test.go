@@ -173,3 +173,30 @@ func TestDraftLeadForm(t *testing.T) {
 		t.Fatal("no lead form when nothing is ordered or booked")
 	}
 }
+
+// TestDraftNames: a template's name comes from the request's key noun
+// phrase and a model's long name is cut between words, never on a word
+// such as "for" or "my".
+func TestDraftNames(t *testing.T) {
+	for sentence, want := range map[string]string{
+		"a customer-service agent for my bakery that takes cake orders": "Bakery assistant",
+		"an assistant for our dental clinic to book appointments":       "Dental clinic assistant",
+		"a customer-service agent":                                      "Customer-service agent",
+		"answer questions about the handbook":                           "Answer questions",
+		"为我的面包店做一个接受蛋糕预订的客服":                                            "面包店助手",
+	} {
+		if got := Template(sentence, "m", nil).Name; got != want {
+			t.Errorf("Template(%q).Name = %q, want %q", sentence, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"Customer-service agent for my":                         "Customer-service agent",
+		"The friendly assistant of the Sweet Crumb Bakery shop": "The friendly assistant of the Sweet",
+		"Crumb Orders": "Crumb Orders",
+	} {
+		got := safeName(in)
+		if got != want || len([]rune(got)) > 40 {
+			t.Errorf("safeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -167,18 +167,100 @@ func templateLeadForm(lang string) *LeadForm {
 
 var notNameChars = regexp.MustCompile(`[^\p{L}\p{N} _.\-]+`)
 
+// safeName makes a model's name a valid agent name of at most 40
+// characters, cut between words and never on a word such as "for" or "my".
 func safeName(s string) string {
 	s = strings.TrimSpace(notNameChars.ReplaceAllString(s, " "))
-	s = strings.Join(strings.Fields(s), " ")
+	name := trimName(strings.Fields(s), 40)
+	if name == "" {
+		return "New agent"
+	}
+	return name
+}
+
+// nameStop are words a name must not end on.
+var nameStop = map[string]bool{
+	"a": true, "an": true, "the": true, "my": true, "our": true, "your": true, "their": true, "his": true, "her": true, "its": true,
+	"for": true, "of": true, "to": true, "in": true, "on": true, "at": true, "by": true, "with": true, "from": true, "about": true,
+	"and": true, "or": true, "that": true, "which": true, "who": true, "where": true, "when": true, "so": true, "as": true,
+	"is": true, "are": true, "be": true, "can": true, "will": true, "this": true, "these": true, "i": true, "we": true, "me": true, "us": true,
+}
+
+// trimName joins words up to max runes (whole words only) and drops the
+// stop words it would end on.
+func trimName(words []string, max int) string {
+	var out []string
+	n := 0
+	for _, w := range words {
+		l := len([]rune(w))
+		if len(out) > 0 {
+			l++
+		}
+		if n+l > max {
+			if len(out) == 0 { // one very long word: cut it
+				out = append(out, string([]rune(w)[:max]))
+			}
+			break
+		}
+		out = append(out, w)
+		n += l
+	}
+	for len(out) > 1 && nameStop[strings.ToLower(strings.Trim(out[len(out)-1], ".-_"))] {
+		out = out[:len(out)-1]
+	}
+	return strings.TrimRight(strings.Join(out, " "), " .")
+}
+
+// whose finds the business a sentence is for: "for my bakery that takes
+// orders" -> "bakery", "at our dental clinic" -> "dental clinic".
+var whose = regexp.MustCompile(`(?i)\b(?:for|at|of)\s+(?:my|our|your|a|an|the)\s+((?:[\p{L}\p{N}'-]+\s*){1,3})`)
+
+var whoseZH = regexp.MustCompile(`(?:为|给)(?:我的|我们的|我们|我)?(\p{Han}{1,8}?)(?:做|打造|创建|建立|搭建|设计|写)`)
+
+// templateName names an agent from the request's key noun phrase:
+// "a customer-service agent for my bakery that takes cake orders" ->
+// "Bakery assistant"; without one, its first words up to a connecting word.
+func templateName(sentence string) string {
+	if rag.DetectLanguage(sentence) == "zh" {
+		if m := whoseZH.FindStringSubmatch(sentence); m != nil {
+			return safeName(m[1] + "助手")
+		}
+		return safeName(firstWords(sentence, 12))
+	}
+	if m := whose.FindStringSubmatch(sentence); m != nil {
+		var noun []string
+		for _, w := range strings.Fields(m[1]) {
+			if nameStop[strings.ToLower(w)] {
+				break
+			}
+			noun = append(noun, w)
+		}
+		if len(noun) > 0 {
+			return safeName(capitalise(strings.Join(noun, " ") + " assistant"))
+		}
+	}
+	w := strings.Fields(sentence)
+	for len(w) > 0 && isFiller(w[0]) {
+		w = w[1:]
+	}
+	for i, x := range w { // up to the first connecting word
+		if i > 0 && nameStop[strings.ToLower(x)] {
+			w = w[:i]
+			break
+		}
+	}
+	if len(w) > 4 {
+		w = w[:4]
+	}
+	return safeName(capitalise(trimName(w, 40)))
+}
+
+func capitalise(s string) string {
 	r := []rune(s)
-	if len(r) > 40 {
-		r = r[:40]
+	if len(r) == 0 {
+		return s
 	}
-	s = strings.TrimRight(string(r), " .")
-	if s == "" {
-		s = "New agent"
-	}
-	return s
+	return strings.ToUpper(string(r[:1])) + string(r[1:])
 }
 
 // Template is the fallback definition built from the sentence alone.
@@ -197,12 +279,12 @@ func Template(sentence, model string, kbs []string) Definition {
 func template(sentence, model string, kbs []string) Definition {
 	lang := rag.DetectLanguage(sentence)
 	if lang == "zh" {
-		return Definition{Name: safeName(firstWords(sentence, 12)), Description: sentence, Language: "zh",
+		return Definition{Name: templateName(sentence), Description: sentence, Language: "zh",
 			System:   "你是一个助手，任务是：" + sentence + "。只根据提供的资料回答，并用 [n] 标注来源；资料中没有的内容，请直接说明资料未涉及，不要编造。语气友好、简洁。",
 			Opening:  "你好！有什么可以帮你的吗？",
 			Starters: []string{"你们提供哪些服务？", "价格是多少？", "如何联系你们？"}, Model: model, KBs: kbs, Temperature: 0.3, Followups: true}
 	}
-	return Definition{Name: safeName(firstWords(sentence, 4)), Description: sentence, Language: "en",
+	return Definition{Name: templateName(sentence), Description: sentence, Language: "en",
 		System:   "You are an assistant whose job is: " + sentence + ". Answer only from the provided documents and cite them as [n]; when the documents do not cover a question, say so plainly instead of guessing. Be friendly and brief.",
 		Opening:  "Hello! How can I help you today?",
 		Starters: []string{"What do you offer?", "How much does it cost?", "How can I contact you?"}, Model: model, KBs: kbs, Temperature: 0.3, Followups: true}

@@ -145,7 +145,7 @@ func modelProblems(ctx context.Context, c *llm.Client, def agent.Definition) (mi
 		}
 	}
 	if len(able) > 0 {
-		note += fmt.Sprintf(" Installed models that can: %s (atoll agent create %s --model MODEL switches).", strings.Join(able, ", "), def.Name)
+		note += fmt.Sprintf(" Installed models that can: %s (atoll agent create %q --model MODEL switches).", strings.Join(able, ", "), def.Name)
 	} else {
 		note += " No installed model can: `atoll pull qwen2.5:7b` gets one that can."
 	}

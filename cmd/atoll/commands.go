@@ -48,8 +48,8 @@ func commands() []command {
 		{"serve", "[--addr 127.0.0.1:7860] [--token TOKEN]", "the app in a browser", (*env).serve},
 		{"export", "--agent NAME -o FILE.atoll [--with-sources] | --format dify -o DIR | --format modelfile -o FILE [--without-knowledge]", "the agent and its knowledge as one bundle, a Dify app or an Ollama Modelfile", (*env).export},
 		{"import", "FILE.atoll [--as NAME] [--reembed [--embed-model MODEL]] [--json]", "add a bundle's agent and knowledge here", (*env).importBundle},
-		{"publish", "--agent NAME [--to URL] [--token TOKEN] [--with-sources] [--rollback]", "upload to a hub (or roll back to its previous version); prints the chat page and widget", (*env).publishCmd},
-		{"hub", "[--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--behind-proxy] [--max-bundle-mb 1024] [--backend ollama|openai --backend-url URL [--backend-key KEY] [--context-length 8192]]", "the hosted platform (--data is the hub's folder)", (*env).hubCmd},
+		{"publish", "--agent NAME [--to URL] [--token TOKEN] [--with-sources] [--yes] | --agent NAME --rollback", "upload to a hub after showing what leaves this computer (or roll back to the previous version); prints the chat page and widget", (*env).publishCmd},
+		{"hub", "[--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--behind-proxy] [--conns-per-ip N] [--max-bundle-mb 1024] [--backend ollama|openai --backend-url URL [--backend-key KEY] [--context-length 8192]]", "the hosted platform (--data is the hub's folder)", (*env).hubCmd},
 		{"hub token create", "[--label TEXT]", "a publisher token (only its hash is stored)", nil},
 		{"hub token list", "[--json]", "the hub's publisher tokens", nil},
 		{"hub token revoke", "ID", "revoke a publisher token", nil},
@@ -153,9 +153,14 @@ Run 'atoll COMMAND --help' for a command's flags.
 func (e *env) flags(name, args string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	// Most commands take their synopsis from the table; one that passes
+	// its own (with notes of its own) keeps it.
 	summary := ""
 	if c, ok := lookup(name); ok {
-		args, summary = c.synopsis, c.summary
+		summary = c.summary
+		if args == "" {
+			args = c.synopsis
+		}
 	}
 	fs.Usage = func() { e.commandHelp(fs, name, args, summary) }
 	e.made = append(e.made, fs)
@@ -200,7 +205,11 @@ func flagTitle(f *flag.Flag, synopsis string) string {
 			break
 		}
 	}
-	switch f.Value.(flag.Getter).Get().(type) {
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return title + " VALUE"
+	}
+	switch g.Get().(type) {
 	case int, int64, uint, uint64:
 		return title + " N"
 	case float64:

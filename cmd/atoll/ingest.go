@@ -62,6 +62,7 @@ func (e *env) ingest(args []string) error {
 	}
 	in := knowledge.New(st, c)
 	in.Explain = llm.Sentence
+	in.ProgressEvery = -1 // every change: the bar and the timer throttle
 	bar := e.startProgress()
 	embedded := 0
 	sum, err := in.Run(ctx, "cli", *kb, model, paths, func(p knowledge.Progress) {
@@ -78,7 +79,10 @@ func (e *env) ingest(args []string) error {
 		if p.Bytes > 0 {
 			frac = float64(p.BytesDone) / float64(p.Bytes)
 		}
-		name := safe(filepath.Base(p.Current))
+		name := ""
+		if p.Current != "" {
+			name = safe(filepath.Base(p.Current))
+		}
 		if p.FilePages > 0 {
 			name = fmt.Sprintf("p. %d/%d of %s", p.FilePage, p.FilePages, name)
 		}
@@ -86,7 +90,11 @@ func (e *env) ingest(args []string) error {
 			bar.set("reading", frac, fmt.Sprintf("%d/%d files, %d chunks, %.1f MB/s, %s left  %s", p.FilesDone, p.Files, p.Chunks, p.Rate/1e6, eta(p.ETASeconds), name))
 			return
 		}
-		bar.set("reading", frac, fmt.Sprintf("%s: read %d/%d files (%.0f%% of %.1f MB), %d passages, %s left; now %s", safe(*kb), p.FilesDone, p.Files, frac*100, float64(p.Bytes)/1e6, p.Chunks, eta(p.ETASeconds), name))
+		line := fmt.Sprintf("%s: read %d/%d files (%.0f%% of %.1f MB), %d passages, %s left", safe(*kb), p.FilesDone, p.Files, frac*100, float64(p.Bytes)/1e6, p.Chunks, eta(p.ETASeconds))
+		if name != "" {
+			line += "; now " + name
+		}
+		bar.set("reading", frac, line)
 	})
 	bar.finish()
 	if err != nil {
