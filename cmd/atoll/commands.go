@@ -195,8 +195,8 @@ func flagTitle(f *flag.Flag, synopsis string) string {
 	words := strings.Fields(synopsis)
 	for i, w := range words {
 		if strings.TrimLeft(w, "[") == title && i+1 < len(words) {
-			v := words[i+1]
-			for strings.Count(v, "]") > strings.Count(v, "[") {
+			v := strings.TrimSuffix(words[i+1], "...") // "[--trusted-proxy CIDR]..."
+			for strings.Count(v, "]") > strings.Count(v, "[") && strings.HasSuffix(v, "]") {
 				v = strings.TrimSuffix(v, "]")
 			}
 			if v != "" && (v[0] >= 'A' && v[0] <= 'Z' || v[0] >= '0' && v[0] <= '9') {

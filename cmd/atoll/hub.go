@@ -118,7 +118,7 @@ func (e *env) hubToken(args []string) error {
 	const subs = "create [--label TEXT], list [--json] or revoke ID"
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprintf(e.stderr, "Usage: atoll hub token %s\n", subs)
+			e.groupHelp("hub token", subcommands("hub token"))
 			return flag.ErrHelp
 		}
 		return errUsage{"hub token needs a subcommand: " + subs}
