@@ -15,6 +15,19 @@ type Passage struct {
 	// Start and End are rune offsets in the source document's text.
 	Start, End int
 	Text       string
+	// Boxes mark the passage on a scanned page or image (OCR'd text), so
+	// a citation can be highlighted on the scan itself; nil for text.
+	Boxes []Box
+}
+
+// Box is a rectangle on a page image, in fractions of its width and height
+// with the origin at the top left.
+type Box struct {
+	Page int     `json:"page"`
+	X0   float64 `json:"x0"`
+	Y0   float64 `json:"y0"`
+	X1   float64 `json:"x1"`
+	Y1   float64 `json:"y1"`
 }
 
 // Hit is a passage with its retrieval score. Scores are only comparable

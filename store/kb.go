@@ -24,6 +24,8 @@ type Chunk struct {
 	Start    int      `json:"start"`
 	End      int      `json:"end"`
 	Text     string   `json:"text"`
+	// Boxes place OCR'd text on its page image (see rag.Box).
+	Boxes []rag.Box `json:"boxes,omitempty"`
 }
 
 // Doc is one ingested (or failed) file.
@@ -40,6 +42,9 @@ type Doc struct {
 	Root     string    `json:"root,omitempty"` // the folder it was found under, to notice deletions
 	Ingested time.Time `json:"ingested"`
 	Chunks   []Chunk   `json:"chunks,omitempty"`
+	// OCRPending lists the pages (1 for an image) still waiting for OCR;
+	// a later ingest reads them once OCR can run.
+	OCRPending []int `json:"ocrPending,omitempty"`
 }
 
 // Status values of a Doc.
@@ -453,7 +458,7 @@ func (kb *KB) unindexDoc(d *Doc) {
 }
 
 func passage(kb string, d *Doc, c Chunk) rag.Passage {
-	return rag.Passage{ID: c.ID, KB: kb, Source: d.Path, Page: c.Page, Headings: c.Headings, Start: c.Start, End: c.End, Text: c.Text}
+	return rag.Passage{ID: c.ID, KB: kb, Source: d.Path, Page: c.Page, Headings: c.Headings, Start: c.Start, End: c.End, Text: c.Text, Boxes: c.Boxes}
 }
 
 // compact rewrites the log with only the newest record per document.
@@ -678,6 +683,21 @@ func (kb *KB) applyVectors(chunks []Chunk) {
 		}
 	}
 	kb.index.SetVectors(ids, vecs)
+}
+
+// SetOCRLang sets the Tesseract language for the scans of this knowledge
+// base ("" picks it per page). Pages already read keep their text: the
+// setting applies to what is read next.
+func (kb *KB) SetOCRLang(lang string) error {
+	return kb.change(func() error {
+		m := kb.meta
+		m.OCRLang = lang
+		if err := writeMeta(kb.dir, m); err != nil {
+			return err
+		}
+		kb.meta = m
+		return nil
+	})
 }
 
 // SetEmbedModel changes the embedding model. When vectors of the current

@@ -4,15 +4,21 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math"
 	"time"
 	"unsafe"
+
+	"atoll/rag"
 )
 
 // docs.log records are binary: JSON spent most of the time of opening a
 // large knowledge base (about 1.5 s of 5 for 100k chunks) on escaping and
 // allocating. The first byte says what follows:
 //
-//	'P' put:    a Doc, fields in the order of encodeDoc
+//	'P' put:    a Doc, fields in the order of encodePut
+//	'Q' put:    the same, then the OCR section (pending pages, chunk boxes);
+//	            written only for documents that have one, so a log without
+//	            scans stays readable by versions that know only 'P'
 //	'D' delete: uvarint length + path
 //	'{'         a JSON docRecord written by Atoll 0.1 (still read)
 //
@@ -21,9 +27,21 @@ import (
 // replaying 100k chunks allocates their texts zero times.
 
 const (
-	recPut = 'P'
-	recDel = 'D'
+	recPut    = 'P'
+	recPutOCR = 'Q'
+	recDel    = 'D'
 )
+
+// boxScale stores box coordinates (fractions of the page) as integers:
+// 1/10000 of a page is a third of a pixel on a 300 dpi scan.
+const boxScale = 10000
+
+// maxBoxCoord bounds a stored coordinate (2.0: boxes are within 0..1).
+const maxBoxCoord = 2 * boxScale
+
+func boxCoord(x float64) uint64 {
+	return uint64(math.Round(min(max(x, 0), 2) * boxScale))
+}
 
 type docRecord struct {
 	Op   string `json:"op"` // "put" or "del"
@@ -52,8 +70,17 @@ func encodePut(d *Doc) []byte {
 			n += 2 + len(h)
 		}
 	}
+	ocr := len(d.OCRPending) > 0
+	for _, c := range d.Chunks {
+		n += 24 * len(c.Boxes)
+		ocr = ocr || len(c.Boxes) > 0
+	}
 	b := make([]byte, 0, n)
-	b = append(b, recPut)
+	if ocr {
+		b = append(b, recPutOCR)
+	} else {
+		b = append(b, recPut)
+	}
 	b = appendString(b, d.Path)
 	b = appendString(b, d.Name)
 	b = appendString(b, d.Format)
@@ -78,6 +105,33 @@ func encodePut(d *Doc) []byte {
 		b = binary.AppendVarint(b, int64(c.Start))
 		b = binary.AppendVarint(b, int64(c.End))
 		b = appendString(b, c.Text)
+	}
+	if ocr {
+		b = binary.AppendUvarint(b, uint64(len(d.OCRPending)))
+		for _, p := range d.OCRPending {
+			b = binary.AppendVarint(b, int64(p))
+		}
+		boxed := 0
+		for _, c := range d.Chunks {
+			if len(c.Boxes) > 0 {
+				boxed++
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(boxed))
+		for i, c := range d.Chunks {
+			if len(c.Boxes) == 0 {
+				continue
+			}
+			b = binary.AppendUvarint(b, uint64(i))
+			b = binary.AppendUvarint(b, uint64(len(c.Boxes)))
+			for _, x := range c.Boxes {
+				b = binary.AppendVarint(b, int64(x.Page))
+				b = binary.AppendUvarint(b, boxCoord(x.X0))
+				b = binary.AppendUvarint(b, boxCoord(x.Y0))
+				b = binary.AppendUvarint(b, boxCoord(x.X1))
+				b = binary.AppendUvarint(b, boxCoord(x.Y1))
+			}
+		}
 	}
 	return b
 }
@@ -152,6 +206,54 @@ func (r *reader) strings() []string {
 	return out
 }
 
+// ocr reads a 'Q' record's OCR section into d. Boxed chunks come in
+// increasing order, each with at least one box, so that a record that
+// decodes encodes back to the same bytes.
+func (r *reader) ocr(d *Doc) {
+	n := r.uvarint()
+	if r.err != nil || n > uint64(len(r.b)) {
+		r.err = errRecord
+		return
+	}
+	if n > 0 {
+		d.OCRPending = make([]int, n)
+	}
+	for i := range d.OCRPending {
+		d.OCRPending[i] = r.int()
+	}
+	boxed := r.uvarint()
+	if r.err != nil || boxed > uint64(len(d.Chunks)) {
+		r.err = errRecord
+		return
+	}
+	next := uint64(0)
+	for range boxed {
+		i, k := r.uvarint(), r.uvarint()
+		if r.err != nil || i < next || i >= uint64(len(d.Chunks)) || k == 0 || k > uint64(len(r.b)/5) {
+			r.err = errRecord
+			return
+		}
+		next = i + 1
+		boxes := make([]rag.Box, k)
+		for j := range boxes {
+			x := &boxes[j]
+			x.Page = r.int()
+			var c [4]uint64
+			for m := range c {
+				if c[m] = r.uvarint(); c[m] > maxBoxCoord {
+					r.err = errRecord
+				}
+			}
+			x.X0, x.Y0 = float64(c[0])/boxScale, float64(c[1])/boxScale
+			x.X1, x.Y1 = float64(c[2])/boxScale, float64(c[3])/boxScale
+		}
+		d.Chunks[i].Boxes = boxes
+	}
+	if n == 0 && boxed == 0 {
+		r.err = errRecord // written as 'P'
+	}
+}
+
 // decodeRecord reads one docs.log payload. The payload's bytes must never be
 // modified afterwards: the returned strings share them.
 func decodeRecord(p []byte) (docRecord, error) {
@@ -170,7 +272,7 @@ func decodeRecord(p []byte) (docRecord, error) {
 			return docRecord{}, errRecord
 		}
 		return docRecord{Op: "del", Path: path}, nil
-	case recPut:
+	case recPut, recPutOCR:
 		r := reader{b: p[1:]}
 		d := &Doc{}
 		d.Path = r.string()
@@ -202,6 +304,9 @@ func decodeRecord(p []byte) (docRecord, error) {
 			c.Start = r.int()
 			c.End = r.int()
 			c.Text = r.string()
+		}
+		if p[0] == recPutOCR {
+			r.ocr(d)
 		}
 		if r.err != nil || len(r.b) != 0 {
 			return docRecord{}, errRecord

@@ -327,11 +327,12 @@ func TestMaybeCheckpointWaitsForEnoughChange(t *testing.T) {
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encodePut(&Doc{Path: "/a", Chunks: []Chunk{{ID: "i", Key: "k", Text: "t", Headings: []string{"h"}}}}))
 	f.Add(encodeDel("/a"))
+	f.Add(encodePut(&Doc{Path: "/s", OCRPending: []int{2}, Chunks: []Chunk{{Text: "t", Boxes: []rag.Box{{Page: 1, X1: 0.5, Y1: 0.5}}}}}))
 	f.Add([]byte(`{"op":"put","doc":{"path":"/j"}}`))
 	f.Add([]byte{recPut, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeRecord(b)
-		if err != nil || len(b) == 0 || b[0] != recPut {
+		if err != nil || len(b) == 0 || (b[0] != recPut && b[0] != recPutOCR) {
 			return
 		}
 		again := encodePut(r.Doc)

@@ -43,6 +43,9 @@ type Meta struct {
 	// measured once (rag.Index.MeasureFusion) and kept so a reopen need not
 	// embed the pseudo-queries again.
 	Fusion *rag.FusionWeights `json:"fusion,omitempty"`
+	// OCRLang is the Tesseract language for this knowledge base's scans
+	// ("eng", "chi_sim", "eng+chi_sim"); "" picks it per page.
+	OCRLang string `json:"ocrLang,omitempty"`
 }
 
 // Store is the data folder. It hands out one open KB per name.
