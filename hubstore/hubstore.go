@@ -1,0 +1,363 @@
+// Package hubstore is the hub's storage interface: everything a hub keeps
+// that changes (workspaces, credentials, published agents and their
+// bundles, conversations, leads, memories, usage, rate counters) behind one
+// interface, with one conformance suite (hubstore/conformance) that every
+// engine passes. The embedded engine (hubstore/embedded) serves one machine
+// from the hub's folder; the PostgreSQL engine (hubstore/postgres) serves
+// any number of replicas on one database. Handlers never see which runs.
+//
+// Isolation is structural: every call that touches a workspace's data
+// takes that workspace's id, and an engine answers only from rows of that
+// workspace. A call with another workspace's ids sees nothing (ErrNotFound)
+// or is refused (ErrForbidden, ErrAlreadyExists); it never returns or
+// changes the other workspace's data. The few calls without a workspace id
+// are the ones a request makes before it knows its workspace (a credential
+// or a public agent name to resolve) and operator commands, and each says so.
+package hubstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"time"
+)
+
+// Sentinel errors, wrapped with a sentence naming the thing; test with errors.Is.
+var (
+	// ErrNotFound: no such thing in this workspace (including things that
+	// exist only in another workspace).
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: the name or id is taken (an agent name first
+	// published by another workspace, a workspace name, a key name).
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrForbidden: the thing exists in this workspace but the call may not
+	// use it that way (a conversation of another agent).
+	ErrForbidden = errors.New("forbidden")
+	// ErrConflict: the state does not allow it (no earlier version to roll
+	// back to, a bundle whose bytes do not match its hash).
+	ErrConflict = errors.New("conflict")
+)
+
+// Storage is the hub's state. Every method is safe for concurrent use by
+// many goroutines and, for engines that say so, by many processes
+// (replicas) on the same data.
+type Storage interface {
+	// Workspaces (operator commands: `atoll hub workspace …`).
+	CreateWorkspace(ctx context.Context, name string) (Workspace, error)
+	Workspace(ctx context.Context, id string) (Workspace, error)
+	WorkspaceByName(ctx context.Context, name string) (Workspace, error)
+	Workspaces(ctx context.Context) ([]Workspace, error)
+	// UpdateWorkspace changes quotas atomically; fn may not change ID,
+	// Name or Created.
+	UpdateWorkspace(ctx context.Context, id string, fn func(Workspace) (Workspace, error)) (Workspace, error)
+
+	// Publisher tokens: only hashes are stored.
+	CreateToken(ctx context.Context, ws, label, hash string) (Token, error)
+	Tokens(ctx context.Context, ws string) ([]Token, error) // revoked ones too, oldest first
+	RevokeToken(ctx context.Context, ws, id string) error
+	// TokenByHash authenticates a request (no workspace yet): a revoked or
+	// unknown hash is ErrNotFound.
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+	// FindToken is for the operator's `atoll hub token revoke ID`, which
+	// names no workspace.
+	FindToken(ctx context.Context, id string) (Token, error)
+
+	// API keys of one agent, for its public API and widget.
+	CreateKey(ctx context.Context, ws, agent, name, hash string) (APIKey, error)
+	Keys(ctx context.Context, ws, agent string) ([]APIKey, error) // revoked ones too
+	RevokeKey(ctx context.Context, ws, id string) error
+	// KeyByHash authenticates a public request: revoked or unknown is ErrNotFound.
+	KeyByHash(ctx context.Context, hash string) (APIKey, error)
+
+	// Bundles are stored once per workspace, keyed by the SHA-256 of
+	// their bytes (hex). PutBundle reads r only when the bundle is new, in
+	// bounded memory, and fails with ErrConflict when the bytes do not
+	// hash to hash or do not add up to size.
+	PutBundle(ctx context.Context, ws, hash string, size int64, r io.Reader) error
+	// OpenBundle streams a bundle in bounded memory.
+	OpenBundle(ctx context.Context, ws, hash string) (io.ReadCloser, int64, error)
+
+	// Publish adds the next version of an agent and makes it current. The
+	// first workspace to publish a name owns it; another workspace gets
+	// ErrAlreadyExists. The bundle must have been put first (ErrNotFound).
+	Publish(ctx context.Context, ws, name string, definition json.RawMessage, bundle string) (Version, error)
+	Agent(ctx context.Context, ws, name string) (Agent, error)
+	Agents(ctx context.Context, ws string) ([]Agent, error)
+	// ResolveAgent finds a published agent by its public name (the
+	// /a/NAME and model routes, before a workspace is known).
+	ResolveAgent(ctx context.Context, name string) (Agent, error)
+	// PublicAgents lists every published agent, by name (the hub's index).
+	PublicAgents(ctx context.Context) ([]Agent, error)
+	// UpdateAgent changes an agent's settings (Access); fn may not change
+	// its name, workspace or versions.
+	UpdateAgent(ctx context.Context, ws, name string, fn func(Agent) (Agent, error)) (Agent, error)
+	Versions(ctx context.Context, ws, name string) ([]Version, error) // oldest first
+	Version(ctx context.Context, ws, name string, number int) (Version, error)
+	// Rollback makes the newest version before the current one current
+	// (ErrConflict when there is none) and returns it.
+	Rollback(ctx context.Context, ws, name string) (Version, error)
+	// Unpublish removes everything of the agent: versions, bundles no
+	// other version uses, keys, conversations, leads and memories. Usage
+	// stays: it is the workspace's record.
+	Unpublish(ctx context.Context, ws, name string) error
+
+	// AppendTurn appends one answered question to a conversation, creating
+	// the conversation on its first turn. A turn whose Key was already
+	// appended to this conversation is not appended again: the stored turn
+	// comes back with dup = true (a retried request). A conversation of
+	// another agent is ErrForbidden.
+	AppendTurn(ctx context.Context, ws, agent, conversation string, t Turn) (stored Turn, dup bool, err error)
+	Conversation(ctx context.Context, ws, id string) (Conversation, error)
+	// Turns returns the last `last` turns of a conversation, oldest first.
+	Turns(ctx context.Context, ws, conversation string, last int) ([]Turn, error)
+	// Conversations lists an agent's conversations, newest first, at most limit.
+	Conversations(ctx context.Context, ws, agent string, limit int) ([]Conversation, error)
+	// PruneConversations deletes conversations (all workspaces: the hub's
+	// retention) last updated before t.
+	PruneConversations(ctx context.Context, before time.Time) (int, error)
+
+	// SaveLead stores a lead exactly once per key (a retry returns the lead
+	// the key produced, merged = false), merged with the agent's leads of
+	// the same contact as MergeLead says. An empty key stores every time.
+	SaveLead(ctx context.Context, ws, agent, key string, in Lead) (stored Lead, merged bool, err error)
+	Leads(ctx context.Context, ws, agent string) ([]Lead, error) // oldest first
+
+	// Memories: what an agent remembers about one end user.
+	Memories(ctx context.Context, ws, agent, user string) ([]Fact, error)
+	UpdateMemories(ctx context.Context, ws, agent, user string, fn func([]Fact) ([]Fact, error)) ([]Fact, error)
+
+	// AddUsage adds to the workspace's counts of the day of at (UTC) and,
+	// when key is not empty, to that API key's.
+	AddUsage(ctx context.Context, ws, key string, at time.Time, u Usage) error
+	// Usage returns the days from..to (inclusive, UTC) that have counts,
+	// the workspace's rows with Key "" and each key's.
+	Usage(ctx context.Context, ws string, from, to time.Time) ([]UsageRow, error)
+
+	// Incr counts one event in the fixed window of length window that
+	// holds at, shared by every replica, and returns the window's count
+	// and its end (for Retry-After). ws may be "" for hub-wide counters
+	// (per client address).
+	Incr(ctx context.Context, ws, key string, at time.Time, window time.Duration) (count int64, resets time.Time, err error)
+
+	// Watch delivers publish, rollback, unpublish, access and revocation
+	// changes made after it was called, by this instance or any other on
+	// the same data, in order, until ctx ends. Receivers must keep up.
+	Watch(ctx context.Context) <-chan Change
+
+	// Sweep deletes what has expired as of now: rate counters, old
+	// change records.
+	Sweep(ctx context.Context, now time.Time) error
+	Close() error
+}
+
+// Workspace is one business on the hub.
+type Workspace struct {
+	ID      string
+	Name    string
+	Created time.Time
+	// Quotas; 0 means no limit.
+	RequestsPerDay int64
+	MaxStreams     int
+}
+
+// Token is a publisher credential of one workspace.
+type Token struct {
+	ID        string
+	Workspace string
+	Label     string
+	Hash      string
+	Created   time.Time
+	Revoked   time.Time // zero while valid
+}
+
+// APIKey lets a client use one key-required agent.
+type APIKey struct {
+	ID        string
+	Workspace string
+	Agent     string
+	Name      string
+	Hash      string
+	Created   time.Time
+	Revoked   time.Time
+}
+
+// Access says who may use an agent's public API and widget.
+type Access string
+
+const (
+	AccessOpen Access = "open" // anyone, rate-limited per client
+	AccessKey  Access = "key"  // only with one of the agent's API keys
+)
+
+// Agent is a published name and its current version.
+type Agent struct {
+	Workspace string
+	Name      string
+	Current   int // the version served
+	Latest    int // the newest version
+	Access    Access
+	Created   time.Time
+	Updated   time.Time
+}
+
+// Version is one published definition and the bundle it came from.
+type Version struct {
+	Workspace  string
+	Agent      string
+	Number     int
+	Definition json.RawMessage // agent.Definition as JSON
+	Bundle     string          // SHA-256 hex of the bundle
+	Created    time.Time
+}
+
+// Conversation is one end user's chat with an agent.
+type Conversation struct {
+	Workspace string
+	ID        string
+	Agent     string
+	Title     string
+	Turns     int // how many turns it has
+	Created   time.Time
+	Updated   time.Time
+}
+
+// Turn is one answered question.
+type Turn struct {
+	Seq      int    // 1, 2, … in the conversation; set by the store
+	Key      string // idempotency key: the same key is stored once
+	Question string
+	Answer   string
+	// Meta carries the rest of the answer (citations, follow-ups, not
+	// covered) as the hub's JSON.
+	Meta json.RawMessage
+	At   time.Time
+}
+
+// Lead is one contact an agent gathered; fields as agent.Lead.
+type Lead struct {
+	ID           string
+	Agent        string
+	Conversation string
+	Name         string
+	Email        string
+	Phone        string
+	Fields       map[string]string
+	Created      time.Time
+	Updated      time.Time
+}
+
+// Fact is one thing an agent remembers about a user; fields as agent.Fact.
+type Fact struct {
+	ID           string    `json:"id"`
+	Text         string    `json:"text"`
+	Conversation string    `json:"conversation,omitempty"`
+	Created      time.Time `json:"created"`
+	Updated      time.Time `json:"updated"`
+}
+
+// Usage is what requests used.
+type Usage struct {
+	Requests  int64
+	TokensIn  int64
+	TokensOut int64
+	Errors    int64
+}
+
+// UsageRow is one day's usage of a workspace (Key "") or of one key.
+type UsageRow struct {
+	Day string // 2006-01-02, UTC
+	Key string
+	Usage
+}
+
+// ChangeKind says what changed.
+type ChangeKind string
+
+const (
+	ChangePublished    ChangeKind = "published"
+	ChangeRolledBack   ChangeKind = "rolled-back"
+	ChangeUnpublished  ChangeKind = "unpublished"
+	ChangeAgentUpdated ChangeKind = "agent-updated"
+	ChangeTokenRevoked ChangeKind = "token-revoked"
+	ChangeKeyRevoked   ChangeKind = "key-revoked"
+)
+
+// Change is one entry of the change feed.
+type Change struct {
+	Seq       int64
+	Kind      ChangeKind
+	Workspace string
+	Agent     string // the agent, for agent changes and key revocation
+	Version   int    // the current version after a publish or rollback
+	ID        string // the token or key revoked
+	At        time.Time
+}
+
+// Day is the UTC day of t as usage rows name it.
+func Day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// NewID makes a random id.
+func NewID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// SameContact says whether two leads are the same person: the same email
+// (any case) or the same phone digits. It is agent.Lead's rule.
+func SameContact(a, b Lead) bool {
+	if a.Email != "" && strings.EqualFold(a.Email, b.Email) {
+		return true
+	}
+	p := PhoneDigits(a.Phone)
+	return p != "" && p == PhoneDigits(b.Phone)
+}
+
+// PhoneDigits keeps a phone number's digits, for matching.
+func PhoneDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// MergeLead merges newer into old as the hub's inbox does (agent.Lead's
+// rule): the earliest id and creation time are kept, newer's non-empty
+// values win.
+func MergeLead(old, newer Lead) Lead {
+	out := old
+	out.Fields = map[string]string{}
+	for k, v := range old.Fields {
+		out.Fields[k] = v
+	}
+	for k, v := range newer.Fields {
+		if v != "" {
+			out.Fields[k] = v
+		}
+	}
+	if newer.Conversation != "" {
+		out.Conversation = newer.Conversation
+	}
+	if newer.Updated.After(out.Updated) {
+		out.Updated = newer.Updated
+	}
+	if newer.Created.Before(out.Created) {
+		out.Created, out.ID = newer.Created, newer.ID
+	}
+	for _, p := range []struct {
+		dst *string
+		v   string
+	}{{&out.Name, newer.Name}, {&out.Email, newer.Email}, {&out.Phone, newer.Phone}} {
+		if p.v != "" {
+			*p.dst = p.v
+		}
+	}
+	return out
+}
