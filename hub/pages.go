@@ -89,5 +89,7 @@ func widgetSnippet(r *http.Request, name string) string {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return fmt.Sprintf(`<script src="%s://%s/widget.js" data-agent="%s" async></script>`, scheme, r.Host, template.HTMLEscapeString(name))
+	// The Host header is the client's to write: escaped, it can point the
+	// tag elsewhere but never break out of the attribute.
+	return fmt.Sprintf(`<script src="%s://%s/widget.js" data-agent="%s" async></script>`, scheme, template.HTMLEscapeString(r.Host), template.HTMLEscapeString(name))
 }

@@ -8,26 +8,15 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-)
 
-// buildAtoll compiles the real command into dir, so the tests below exercise
-// exactly what `atoll hub` runs.
-func buildAtoll(t testing.TB) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "atoll")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/atoll")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+	"atoll/internal/testbin"
+)
 
 // startHubProcess runs `atoll hub` under prlimit --nofile=512 on a free
 // loopback port and returns its address once it serves.
@@ -151,7 +140,7 @@ func TestHubSurvivesSlowConnections(t *testing.T) {
 	if _, err := exec.LookPath("prlimit"); err != nil {
 		t.Fatal("prlimit (util-linux) is needed to limit the hub's file descriptors")
 	}
-	bin := buildAtoll(t)
+	bin := testbin.Atoll(t)
 	addr := startHubProcess(t, bin)
 	stop := slowConnections(t, addr, 700)
 	defer stop()
@@ -165,4 +154,23 @@ func TestHubSurvivesSlowConnections(t *testing.T) {
 	if os.Getenv("ATOLL_VERBOSE") != "" {
 		t.Logf("latencies: %v", strings.Trim(fmt.Sprint(lat), "[]"))
 	}
+}
+
+// BenchmarkHubSlowBodies measures what issue 20 targets: the latency of
+// another address's requests while 700 slow connections from one address
+// try to hold the hub, limited to 512 file descriptors, running the real
+// `atoll hub`. Reported: median and 99th percentile in milliseconds.
+func BenchmarkHubSlowBodies(b *testing.B) {
+	bin := testbin.Atoll(b)
+	addr := startHubProcess(b, bin)
+	stop := slowConnections(b, addr, 700)
+	defer stop()
+	b.ResetTimer()
+	lat, errs := otherClient(addr, max(b.N, 20), 5*time.Second)
+	b.StopTimer()
+	if len(errs) > 0 {
+		b.Fatalf("%d requests failed, e.g. %v", len(errs), errs[0])
+	}
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }

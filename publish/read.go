@@ -331,12 +331,34 @@ func (b *Bundle) readKB(kb *KnowledgeBase, claimed map[string]bool) error {
 	return nil
 }
 
-// eachLine calls fn with every line of r (without holding more than one),
-// refusing a line longer than max with a sentence naming the entry.
+// eachLine calls fn with every non-blank line of r (without holding more
+// than one), refusing a line longer than max with a sentence naming the
+// entry. Whitespace between lines is skipped in bulk: a run of millions of
+// blank lines costs a scan, not a call per line.
 func eachLine(r io.Reader, max int64, entry string, fn func(n int, line []byte) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf []byte
-	for n := 1; ; n++ {
+	n := 1
+	for {
+		// Skip whitespace, counting the line ends it contains.
+		if _, err := br.Peek(1); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		ahead, _ := br.Peek(br.Buffered())
+		k := 0
+		for k < len(ahead) && (ahead[k] == '\n' || ahead[k] == '\r' || ahead[k] == ' ' || ahead[k] == '\t') {
+			if ahead[k] == '\n' {
+				n++
+			}
+			k++
+		}
+		br.Discard(k)
+		if k == len(ahead) {
+			continue
+		}
 		buf = buf[:0]
 		var err error
 		for {
@@ -353,11 +375,10 @@ func eachLine(r io.Reader, max int64, entry string, fn func(n int, line []byte) 
 		if err != nil && err != io.EOF {
 			return err
 		}
-		if len(buf) > 0 {
-			if ferr := fn(n, buf); ferr != nil {
-				return ferr
-			}
+		if ferr := fn(n, buf); ferr != nil {
+			return ferr
 		}
+		n++
 		if err == io.EOF {
 			return nil
 		}
