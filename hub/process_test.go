@@ -162,7 +162,7 @@ func TestHubSurvivesSlowConnections(t *testing.T) {
 // `atoll hub`. Reported: median and 99th percentile in milliseconds.
 func BenchmarkHubSlowBodies(b *testing.B) {
 	bin := testbin.Atoll(b)
-	addr := startHubProcess(b, bin)
+	addr := startHubProcess(b, bin, "--rate", "0") // the latency is measured, not the rate limit
 	stop := slowConnections(b, addr, 700)
 	defer stop()
 	b.ResetTimer()
