@@ -22,23 +22,26 @@ import (
 
 // Definition is everything that makes an agent.
 type Definition struct {
-	Name        string    `json:"name"`
-	Avatar      string    `json:"avatar,omitempty"`
-	Description string    `json:"description"`
-	Language    string    `json:"language"` // "en", "zh", or "" to follow the user
-	System      string    `json:"system"`
-	Opening     string    `json:"opening"`
-	Starters    []string  `json:"starters"`
-	Model       string    `json:"model"`
-	KBs         []string  `json:"kbs"`
-	Temperature float64   `json:"temperature"`
-	NumCtx      int       `json:"numCtx,omitempty"` // 0: the model's own context length
-	Followups   bool      `json:"followups"`
-	Memory      bool      `json:"memory"`
-	Tools       []string  `json:"tools,omitempty"` // names from KnownTools
-	LeadForm    *LeadForm `json:"leadForm,omitempty"`
-	Version     int       `json:"version"`
-	Updated     time.Time `json:"updated"`
+	Name        string   `json:"name"`
+	Avatar      string   `json:"avatar,omitempty"`
+	Description string   `json:"description"`
+	Language    string   `json:"language"` // "en", "zh", or "" to follow the user
+	System      string   `json:"system"`
+	Opening     string   `json:"opening"`
+	Starters    []string `json:"starters"`
+	Model       string   `json:"model"`
+	KBs         []string `json:"kbs"`
+	Temperature float64  `json:"temperature"`
+	NumCtx      int      `json:"numCtx,omitempty"` // 0: the model's own context length
+	Followups   bool     `json:"followups"`
+	Memory      bool     `json:"memory"`
+	Tools       []string `json:"tools,omitempty"` // names from KnownTools
+	// Allow lists the tools ("http:NAME", "mcp:SERVER/TOOL") this agent may
+	// call without asking ("always allow this tool for this agent").
+	Allow    []string  `json:"allow,omitempty"`
+	LeadForm *LeadForm `json:"leadForm,omitempty"`
+	Version  int       `json:"version"`
+	Updated  time.Time `json:"updated"`
 }
 
 // ErrNotFound is returned for an agent that does not exist.
@@ -69,8 +72,11 @@ func (d Definition) Validate() error {
 		if name, ok := strings.CutPrefix(t, HTTPToolPrefix); ok && toolName.MatchString(name) {
 			continue // the user's own tool, defined in their settings
 		}
+		if validMCPTool(t) {
+			continue // a tool of one of the user's MCP servers
+		}
 		if !slices.Contains(KnownTools, t) {
-			return fmt.Errorf("agent %q: unknown tool %q (available: %s, or http:NAME for a tool of your own)", d.Name, t, strings.Join(KnownTools, ", "))
+			return fmt.Errorf("agent %q: unknown tool %q (available: %s, http:NAME for a tool of your own, or mcp:SERVER/TOOL)", d.Name, t, strings.Join(KnownTools, ", "))
 		}
 	}
 	if d.LeadForm != nil {

@@ -39,8 +39,14 @@ type HTTPParam struct {
 // HTTPCall is one request about to be made, as shown to the user.
 type HTTPCall struct {
 	Tool   string `json:"tool"`
-	Method string `json:"method"`
-	URL    string `json:"url"`
+	Method string `json:"method"` // "MCP" for a tool of an MCP server
+	URL    string `json:"url"`    // for MCP, the server's command or URL
+	// Arguments are the exact arguments of an MCP call, as JSON.
+	Arguments string `json:"arguments,omitempty"`
+	Agent     string `json:"agent,omitempty"`
+	// Allowed: the agent's allow-list names this tool (Definition.Allow),
+	// so the call needs no question; it is still shown.
+	Allowed bool `json:"allowed,omitempty"`
 }
 
 // ErrDenied is returned by a Confirm function when the user says no.
@@ -132,6 +138,7 @@ func (t *turn) callHTTP(ctx context.Context, h HTTPTool, args map[string]any) (s
 	if err != nil {
 		return "", err
 	}
+	call.Agent, call.Allowed = t.def.Name, slices.Contains(t.def.Allow, HTTPToolPrefix+h.Name)
 	if t.r.Confirm != nil {
 		if err := t.r.Confirm(ctx, call); err != nil {
 			return "", fmt.Errorf("%s %s was not made: %v", call.Method, call.URL, err)

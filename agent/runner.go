@@ -42,6 +42,10 @@ type Runner struct {
 	// Confirm, when set, is asked before every user-defined HTTP call (the
 	// desktop shows the call and waits for Allow); an error refuses it.
 	Confirm func(ctx context.Context, call HTTPCall) error
+	// MCP runs the tools of the user's MCP servers; an agent uses one only
+	// when its Tools names it as "mcp:<server>/<tool>", and each call goes
+	// through Confirm as an HTTP tool's does.
+	MCP MCPTools
 
 	mu   sync.Mutex
 	show map[string]llm.ModelInfo

@@ -50,7 +50,7 @@ func enabledTools(def Definition) []string {
 		if name == ToolSaveLead && def.LeadForm == nil || name == ToolSearchKnowledge && len(def.KBs) == 0 {
 			continue
 		}
-		if (slices.Contains(KnownTools, name) || strings.HasPrefix(name, HTTPToolPrefix)) && !slices.Contains(out, name) {
+		if (slices.Contains(KnownTools, name) || strings.HasPrefix(name, HTTPToolPrefix) || validMCPTool(name)) && !slices.Contains(out, name) {
 			out = append(out, name)
 		}
 	}
@@ -101,6 +101,8 @@ func (t *turn) specs() []llm.Tool {
 		default:
 			if h, ok := t.httpTool(strings.TrimPrefix(name, HTTPToolPrefix)); ok {
 				out = append(out, h.spec())
+			} else if m, ok := t.mcpSpec(name); ok {
+				out = append(out, m)
 			}
 		}
 	}
@@ -155,6 +157,9 @@ func (t *turn) call(ctx context.Context, tc llm.ToolCall) string {
 func (t *turn) run(ctx context.Context, tc llm.ToolCall) (string, error) {
 	if h, ok := t.httpTool(tc.Name); ok {
 		return t.callHTTP(ctx, h, tc.Arguments)
+	}
+	if server, tool, ok := t.mcpTool(tc.Name); ok {
+		return t.callMCP(ctx, server, tool, tc.Arguments)
 	}
 	if !t.has(tc.Name) {
 		return "", fmt.Errorf("the tool %q is not available to this agent; answer without it", tc.Name)

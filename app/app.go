@@ -27,6 +27,7 @@ import (
 	"atoll/agent"
 	"atoll/knowledge"
 	"atoll/llm"
+	"atoll/mcp"
 	"atoll/store"
 )
 
@@ -84,6 +85,7 @@ type App struct {
 	stop context.CancelFunc
 
 	confirms confirmations
+	mcp      *mcp.Manager // the user's MCP servers, started on first use (mcp.go)
 
 	// firstTokenTimeout allows for loading a large model and reading a long
 	// prompt on a CPU; stallTimeout is the longest silence between tokens.
@@ -110,6 +112,7 @@ func New(cfg Config, emit Emitter, dialogs Dialogs) (*App, error) {
 		memory: agent.NewMemories(filepath.Join(cfg.DataDir, "memory")),
 	}
 	a.settings = a.loadSettings()
+	a.mcp = newMCPManager(cfg.DataDir)
 	if err := a.connect(a.settings.OllamaURL); err != nil {
 		return nil, err
 	}
@@ -132,6 +135,7 @@ func (a *App) connect(url string) error {
 	a.runner.Leads = a.leads
 	a.runner.HTTPTools = func() []agent.HTTPTool { return LoadHTTPTools(a.cfg.DataDir) }
 	a.runner.Confirm = a.confirm
+	a.runner.MCP = a.mcpManager()
 	if !a.settings.MemoryOff {
 		a.runner.Memory = a.memory
 	}
@@ -141,6 +145,7 @@ func (a *App) connect(url string) error {
 // Close stops background work and releases the data folder.
 func (a *App) Close() {
 	a.stop()
+	a.mcpManager().Close()
 	a.store.Close()
 }
 

@@ -69,6 +69,9 @@ type confirmations struct {
 
 // confirm asks the interface and waits for ConfirmTool, up to two minutes.
 func (a *App) confirm(ctx context.Context, call agent.HTTPCall) error {
+	if call.Allowed {
+		return nil // "always allow this tool for this agent"
+	}
 	id := newID()
 	ch := make(chan bool, 1)
 	a.confirms.mu.Lock()

@@ -41,6 +41,9 @@ type env struct {
 	// standard error is not a terminal.
 	progressEvery time.Duration
 	made          []*flag.FlagSet // every flag set made, for the help test
+	// yes allows every call of the user's own tools (HTTP and MCP) without
+	// the agent's allow-list (ask --yes).
+	yes bool
 }
 
 func newEnv(stdout, stderr io.Writer) *env {
@@ -198,10 +201,16 @@ func (e *env) runner(st *store.Store, c *llm.Client) *agent.Runner {
 	r.Leads = agent.NewLeads(filepath.Join(e.data, "leads"))
 	r.Memory = agent.NewMemories(filepath.Join(e.data, "memory")) // the command line is the local user, as the desktop
 	r.HTTPTools = func() []agent.HTTPTool { return app.LoadHTTPTools(e.data) }
-	// Whoever runs the command is at the terminal: each call is shown there
-	// as it is made (the desktop asks first).
+	r.MCP = mcpManager(e.data)
+	// The same consent as the desktop's Allow: a call runs when the agent's
+	// allow-list names the tool or the command was given --yes, and each
+	// call is printed as it is made.
 	r.Confirm = func(_ context.Context, call agent.HTTPCall) error {
-		fmt.Fprintf(e.stderr, "tool %s: %s %s\n", call.Tool, call.Method, call.URL)
+		if !e.yes && !call.Allowed {
+			fmt.Fprintf(e.stderr, "tool %s: refused (run with --yes, or allow it for the agent): %s %s %s\n", call.Tool, call.Method, call.URL, call.Arguments)
+			return errors.New("the user did not allow this call: rerun with --yes or put the tool on the agent's allow-list")
+		}
+		fmt.Fprintf(e.stderr, "tool %s: %s %s %s\n", call.Tool, call.Method, call.URL, call.Arguments)
 		return nil
 	}
 	return r

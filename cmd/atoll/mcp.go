@@ -13,6 +13,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"atoll/agent"
+	"atoll/app"
 	"atoll/mcp"
 )
 
@@ -56,6 +57,10 @@ func (e *env) mcpCmd(args []string) error {
 		// Nobody is at a terminal to say Allow: only calls the agent's
 		// allow-list names may run.
 		opt.Runner.Confirm = func(_ context.Context, call agent.HTTPCall) error {
+			if call.Allowed {
+				fmt.Fprintf(e.stderr, "atoll mcp: tool %s: %s %s %s\n", call.Tool, call.Method, call.URL, call.Arguments)
+				return nil
+			}
 			fmt.Fprintf(e.stderr, "atoll mcp: tool %s was refused: it needs your Allow, which can't be asked over MCP\n", call.Tool)
 			return agent.ErrDenied
 		}
@@ -76,3 +81,9 @@ func (e *env) mcpCmd(args []string) error {
 type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
+
+// mcpManager runs the user's MCP servers (DATA/mcp.json) for a command's
+// agents; their processes end with the command (stdin closes).
+func mcpManager(data string) *mcp.Manager {
+	return mcp.NewManager(func() mcp.Config { return app.LoadMCPConfig(data) })
+}

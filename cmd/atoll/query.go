@@ -135,6 +135,7 @@ func (e *env) ask(args []string) error {
 	fs := e.flags("ask", "")
 	name := fs.String("agent", "", "agent name")
 	asJSON := fs.Bool("json", false, "print one JSON object at the end instead of streaming")
+	fs.BoolVar(&e.yes, "yes", false, "allow every call of your own tools (HTTP and MCP) without asking")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
