@@ -15,3 +15,14 @@ func TestConformance(t *testing.T) {
 		return func() (hubstore.Storage, error) { return embedded.Open(context.Background(), dir, embedded.Options{}) }
 	})
 }
+
+// BenchmarkAnswerWrites: database time per answer (turn + usage + rate
+// counter) on the embedded engine, on this machine's disk.
+func BenchmarkAnswerWrites(b *testing.B) {
+	s, err := embedded.Open(context.Background(), b.TempDir(), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	conformance.BenchAnswerWrites(b, s)
+}

@@ -17,3 +17,15 @@ func TestConformance(t *testing.T) {
 		return func() (hubstore.Storage, error) { return postgres.Open(context.Background(), dsn, postgres.Options{}) }
 	})
 }
+
+// BenchmarkAnswerWrites: database time per answer (turn + usage + rate
+// counter) on PostgreSQL over loopback, fsync on.
+func BenchmarkAnswerWrites(b *testing.B) {
+	pg := pgtest.Start(b, pgtest.Options{Durable: true})
+	s, err := postgres.Open(context.Background(), pg.NewDatabase(b), postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	conformance.BenchAnswerWrites(b, s)
+}
