@@ -417,6 +417,8 @@ type Hit struct {
 	Headings []string `json:"headings"`
 	Text     string   `json:"text"`
 	Score    float64  `json:"score"`
+	// AlsoIn names other files holding the same passage.
+	AlsoIn []string `json:"alsoIn,omitempty"`
 }
 
 // Search tries retrieval on one knowledge base.
@@ -437,7 +439,7 @@ func (a *App) Search(kbName, query string, k int) ([]Hit, error) {
 		if hd == nil {
 			hd = []string{}
 		}
-		out = append(out, Hit{KB: h.KB, Source: h.Source, Page: h.Page, Headings: hd, Text: h.Text, Score: h.Score})
+		out = append(out, Hit{KB: h.KB, Source: h.Source, Page: h.Page, Headings: hd, Text: h.Text, Score: h.Score, AlsoIn: h.AlsoIn})
 	}
 	return out, nil
 }

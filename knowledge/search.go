@@ -2,6 +2,7 @@ package knowledge
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	"atoll/rag"
@@ -33,6 +34,7 @@ func (s *Searcher) Search(ctx context.Context, kbs []string, query string, k int
 	}
 	byModel := map[string][]*rag.Index{}
 	kbsOf := map[string][]*store.KB{}
+	opened := map[string]*store.KB{}
 	for _, name := range kbs {
 		kb, err := s.Store.KB(name)
 		if err != nil {
@@ -44,6 +46,7 @@ func (s *Searcher) Search(ctx context.Context, kbs []string, query string, k int
 		}
 		byModel[m] = append(byModel[m], kb.Index())
 		kbsOf[m] = append(kbsOf[m], kb)
+		opened[name] = kb
 	}
 	var hits []rag.Hit
 	for model, ixs := range byModel {
@@ -62,7 +65,27 @@ func (s *Searcher) Search(ctx context.Context, kbs []string, query string, k int
 			hits = hits[:k]
 		}
 	}
+	alsoIn(hits, opened)
 	return hits, nil
+}
+
+// alsoIn names, on each hit, the other files of its knowledge base holding
+// the same text: the store indexes such a text once, so without this the
+// second file (the same document in another encoding, a copy) would never
+// be seen.
+func alsoIn(hits []rag.Hit, kbs map[string]*store.KB) {
+	for i := range hits {
+		h := &hits[i]
+		kb := kbs[h.KB]
+		if kb == nil {
+			continue
+		}
+		for _, p := range kb.Copies(h.Source, h.ID, 8) {
+			if !slices.Contains(h.AlsoIn, p) {
+				h.AlsoIn = append(h.AlsoIn, p)
+			}
+		}
+	}
 }
 
 // measureFusion measures how far to trust each side of hybrid search for

@@ -2,9 +2,16 @@ package knowledge
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"atoll/rag"
 	"atoll/store"
 )
 
@@ -91,5 +98,54 @@ func TestSearcherMeasuresFusionOnceAndKeepsIt(t *testing.T) {
 	}
 	if hits[0].Source == "" || hits[0].Score <= 0 {
 		t.Fatalf("top hit %+v", hits[0])
+	}
+}
+
+// The same Chinese text saved as UTF-8 and as GB2312 is one passage: it
+// takes one of the top five slots, and the hit names the other file.
+func TestSameTextInTwoEncodingsIsOneHit(t *testing.T) {
+	text := "第一讲第一节：移动光标\n\n要移动光标，请依照说明分别按下 h、j、k、l 键。\n\n" +
+		"第二讲第一节：删除类命令\n\n输入 dw 可以从光标处删除至一个单词的末尾。\n\n" +
+		"提示：按 CTRL-G 显示当前编辑文件中当前光标所在行位置以及文件状态信息。\n"
+	// GBK encodes GB2312's characters as GB2312 (EUC-CN) does.
+	enc, err := simplifiedchinese.GBK.NewEncoder().Bytes([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := t.TempDir()
+	os.WriteFile(filepath.Join(docs, "tutor-utf8.txt"), []byte(text), 0o644)
+	os.WriteFile(filepath.Join(docs, "tutor-gb2312.txt"), enc, 0o644)
+	for i := 0; i < 4; i++ {
+		os.WriteFile(filepath.Join(docs, fmt.Sprintf("other%d.txt", i)), []byte(fmt.Sprintf("光标 文件 第%d份 说明：这里讲别的事情，和状态信息无关。", i)), 0o644)
+	}
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := New(st, nil).Run(context.Background(), "j", "kb", "", []string{docs}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := &Searcher{Store: st}
+	hits, err := s.Search(context.Background(), []string{"kb"}, "怎样显示光标所在行的位置", 5, nil)
+	if err != nil || len(hits) == 0 {
+		t.Fatalf("%v %v", hits, err)
+	}
+	var tutors []rag.Hit
+	for _, h := range hits {
+		if strings.HasPrefix(filepath.Base(h.Source), "tutor-") {
+			tutors = append(tutors, h)
+		}
+	}
+	if len(tutors) != 1 {
+		t.Fatalf("the tutor text took %d of the top five slots, want 1: %+v", len(tutors), hits)
+	}
+	h := tutors[0]
+	other := "tutor-gb2312.txt"
+	if filepath.Base(h.Source) == other {
+		other = "tutor-utf8.txt"
+	}
+	if len(h.AlsoIn) != 1 || filepath.Base(h.AlsoIn[0]) != other {
+		t.Fatalf("hit from %s is also in %v, want [%s]", h.Source, h.AlsoIn, other)
 	}
 }

@@ -39,6 +39,9 @@ type Hit struct {
 	// passage contains (0..1), computed with the index's own statistics.
 	// Covered uses it; zero means unknown and is recomputed from the text.
 	Coverage float64
+	// AlsoIn names other files holding the same passage (the same text in
+	// another encoding or a copied file): one hit stands for all of them.
+	AlsoIn []string
 }
 
 // Query asks an index for the K best passages.

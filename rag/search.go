@@ -1,8 +1,10 @@
 package rag
 
 import (
+	"slices"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // rrfK is the reciprocal rank fusion constant. Lexical BM25 scores and
@@ -161,13 +163,22 @@ func fuse(weights []float64, lists ...[]Hit) []Hit {
 // already has ceil(k/2) hits. The walk stops at k chosen hits, so only
 // candidates ranked above the k-th are merged; the held-back hits of
 // crowded sources fill any slots left over.
+//
+// A candidate from another file whose text equals a chosen hit's (white
+// space and case aside) takes no slot of its own: its file is added to that
+// hit's AlsoIn.
 func mergeDiversify(ranked []Hit, k int) []Hit {
 	limit := (k + 1) / 2
 	per := map[string]int{}
 	var out, rest []Hit
+	same := map[string]int{} // normalised text -> index in out
 	for _, h := range ranked {
 		if len(out) == k {
 			break
+		}
+		if i, ok := same[sameText(h.Text)]; ok && isCopy(out[i], h) {
+			out[i].AlsoIn = addSource(out[i], h)
+			continue
 		}
 		if mergeInto(out, h) {
 			continue
@@ -178,13 +189,19 @@ func mergeDiversify(ranked []Hit, k int) []Hit {
 			continue
 		}
 		per[key]++
+		same[sameText(h.Text)] = len(out)
 		out = append(out, h)
 	}
 	for _, h := range rest {
 		if len(out) == k {
 			break
 		}
+		if i, ok := same[sameText(h.Text)]; ok && isCopy(out[i], h) {
+			out[i].AlsoIn = addSource(out[i], h)
+			continue
+		}
 		if !mergeInto(out, h) {
+			same[sameText(h.Text)] = len(out)
 			out = append(out, h)
 		}
 	}
@@ -260,4 +277,36 @@ func joinText(a, b string, overlap int, trusted bool) string {
 		sep = ""
 	}
 	return a + sep + b
+}
+
+// sameText is the text as duplicate detection compares it: without white
+// space and lower-cased, so line breaks and indentation that differ between
+// two copies of a file do not keep them apart.
+func sameText(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if !unicode.IsSpace(r) {
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
+}
+
+// isCopy: h is the text of chosen hit o in another file.
+func isCopy(o, h Hit) bool { return o.Source != h.Source || o.KB != h.KB }
+
+// maxAlsoIn bounds the files one hit names beside its own.
+const maxAlsoIn = 8
+
+// addSource adds dup's file (and the files it stands for) to h's AlsoIn.
+func addSource(h Hit, dup Hit) []string {
+	also := h.AlsoIn
+	for _, s := range append([]string{dup.Source}, dup.AlsoIn...) {
+		if s == h.Source || slices.Contains(also, s) || len(also) >= maxAlsoIn {
+			continue
+		}
+		also = append(also, s)
+	}
+	return also
 }

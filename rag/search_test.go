@@ -264,3 +264,36 @@ func TestConcurrentSearchAndWrite(t *testing.T) {
 		t.Errorf("Len = %d, want %d", ix.Len(), len(ps))
 	}
 }
+
+// The same passage in two files (or two knowledge bases) takes one slot of
+// the top five; the hit names the other file and the next passages fill the
+// slots. Line breaks that differ between the copies do not keep them apart.
+func TestDuplicatePassagesTakeOneSlot(t *testing.T) {
+	text := "按 CTRL-G 显示当前编辑文件中当前光标所在行位置以及文件状态信息。"
+	a, b := NewIndex(), NewIndex()
+	a.Add(passage("kb1", "tutor-utf8.txt", 0, text))
+	b.Add(passage("kb2", "tutor-gb2312.txt", 0, strings.Replace(text, "显示", "显示\n", 1)))
+	for i := 0; i < 6; i++ {
+		a.Add(passage("kb1", fmt.Sprintf("other%d.txt", i), 0, fmt.Sprintf("第%d份说明：光标所在行的内容与文件无关。", i)))
+	}
+	hits := SearchMany([]*Index{a, b}, Query{Text: "怎样显示光标所在行的位置", K: 5})
+	if len(hits) != 5 {
+		t.Fatalf("%d hits, want 5 (the others fill the slot the copy would take)", len(hits))
+	}
+	n := 0
+	for _, h := range hits {
+		if strings.HasPrefix(h.Source, "tutor-") {
+			n++
+			other := map[string]string{"tutor-utf8.txt": "tutor-gb2312.txt", "tutor-gb2312.txt": "tutor-utf8.txt"}[h.Source]
+			if len(h.AlsoIn) != 1 || h.AlsoIn[0] != other {
+				t.Fatalf("%s is also in %v, want [%s]", h.Source, h.AlsoIn, other)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the same passage took %d of the top five slots", n)
+	}
+	if !strings.HasPrefix(hits[0].Source, "tutor-") {
+		t.Fatalf("top hit %s, want the CTRL-G passage", hits[0].Source)
+	}
+}

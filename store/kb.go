@@ -551,6 +551,43 @@ func (kb *KB) SetFusion(w rag.FusionWeights) error {
 	return nil
 }
 
+// Copies returns the paths of other documents holding the exact text of the
+// chunk id of document path (the index holds only one of them), at most max.
+func (kb *KB) Copies(path, id string, max int) []string {
+	kb.mu.RLock()
+	defer kb.mu.RUnlock()
+	d, ok := kb.docs[path]
+	if !ok {
+		return nil
+	}
+	key := ""
+	for _, c := range d.Chunks {
+		if c.ID == id {
+			key = c.Key
+			break
+		}
+	}
+	if key == "" || kb.refs[key] < 2 {
+		return nil
+	}
+	var out []string
+	for _, o := range kb.sortedDocs() {
+		if o == d {
+			continue
+		}
+		for _, c := range o.Chunks {
+			if c.Key == key {
+				out = append(out, o.Path)
+				break
+			}
+		}
+		if len(out) == max {
+			break
+		}
+	}
+	return out
+}
+
 // Index is the in-memory search index.
 func (kb *KB) Index() *rag.Index { return kb.index }
 

@@ -21,6 +21,8 @@ type searchHit struct {
 	Page   int     `json:"page"`
 	Text   string  `json:"text"`
 	Score  float64 `json:"score"`
+	// AlsoIn: other files holding the same passage.
+	AlsoIn []string `json:"alsoIn,omitempty"`
 }
 
 func (e *env) search(args []string) error {
@@ -63,7 +65,7 @@ func (e *env) search(args []string) error {
 	}
 	out := make([]searchHit, 0, len(hits))
 	for _, h := range hits {
-		out = append(out, searchHit{Source: h.Source, Page: h.Page, Text: h.Text, Score: h.Score})
+		out = append(out, searchHit{Source: h.Source, Page: h.Page, Text: h.Text, Score: h.Score, AlsoIn: h.AlsoIn})
 	}
 	if *asJSON {
 		return writeJSON(e, out)
@@ -76,7 +78,15 @@ func (e *env) search(args []string) error {
 		if h.Page > 0 {
 			page = fmt.Sprintf(" p.%d", h.Page)
 		}
-		fmt.Fprintf(e.stdout, "%d. %s%s  (score %.3f)\n   %s\n\n", i+1, safe(h.Source), page, h.Score, safeText(preview(h.Text, 240)))
+		also := ""
+		if len(h.AlsoIn) > 0 {
+			names := make([]string, len(h.AlsoIn))
+			for j, p := range h.AlsoIn {
+				names[j] = safe(p)
+			}
+			also = "\n   also in " + strings.Join(names, ", ")
+		}
+		fmt.Fprintf(e.stdout, "%d. %s%s  (score %.3f)%s\n   %s\n\n", i+1, safe(h.Source), page, h.Score, also, safeText(preview(h.Text, 240)))
 	}
 	return nil
 }

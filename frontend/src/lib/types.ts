@@ -45,6 +45,8 @@ export interface Hit {
   score: number;
   headings: string[] | null;
   kb: string;
+  // Other files holding the same passage.
+  alsoIn?: string[];
 }
 
 export interface Agent {
