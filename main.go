@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,13 +20,25 @@ import (
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/options"
 	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
+	"github.com/wailsapp/wails/v2/pkg/options/linux"
 	"github.com/wailsapp/wails/v2/pkg/runtime"
 
 	"atoll/app"
 	"atoll/frontend"
 )
 
-var version = "0.1.0-dev"
+// version and commit are set by the build (-ldflags "-X main.version=...
+// -X main.commit=..."), the same pair in every artefact of a release.
+var (
+	version = "0.1.0-dev"
+	commit  = ""
+)
+
+// The window's and taskbar's icon on Linux (Windows and macOS take theirs
+// from build/windows/icon.ico and the .app bundle).
+//
+//go:embed build/appicon.png
+var icon []byte
 
 // windowBridge holds the Wails context, the only one its runtime accepts,
 // and gives the app its emitter and dialogs through small interfaces.
@@ -67,7 +80,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, noDisplay+"\n", "none is set here (DISPLAY and WAYLAND_DISPLAY are empty)")
 		os.Exit(1)
 	}
-	cfg := app.Config{DataDir: app.DefaultDataDir(), OllamaURL: app.DefaultOllamaURL(), Version: version}
+	v := version
+	if commit != "" {
+		v += " (" + commit + ")"
+	}
+	cfg := app.Config{DataDir: app.DefaultDataDir(), OllamaURL: app.DefaultOllamaURL(), Version: v}
 	bridge := &windowBridge{}
 	a, err := app.New(cfg, bridge, bridge)
 	if err != nil {
@@ -96,8 +113,21 @@ func main() {
 		// WebKit never navigates to a dropped file.
 		DragAndDrop: &options.DragAndDrop{EnableFileDrop: true},
 		// Two windows on one data folder would race on the same files.
-		SingleInstanceLock: &options.SingleInstanceLock{UniqueId: "atoll-" + hex.EncodeToString(id[:8])},
-		ErrorFormatter:     func(err error) any { return err.Error() },
+		// Starting Atoll again brings this window to the front instead.
+		SingleInstanceLock: &options.SingleInstanceLock{
+			UniqueId: "atoll-" + hex.EncodeToString(id[:8]),
+			OnSecondInstanceLaunch: func(options.SecondInstanceData) {
+				if bridge.ctx != nil {
+					runtime.WindowUnminimise(bridge.ctx)
+					runtime.WindowShow(bridge.ctx)
+				}
+			},
+		},
+		// ProgramName is the window's WM_CLASS: the .desktop file's
+		// StartupWMClass matches it, so the dock groups the window under
+		// the menu entry's icon.
+		Linux:          &linux.Options{Icon: icon, ProgramName: "atoll-desktop"},
+		ErrorFormatter: func(err error) any { return err.Error() },
 	})
 	if errors.Is(err, errNoGTK) {
 		a.Close()
