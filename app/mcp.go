@@ -73,9 +73,17 @@ func (a *App) ListMCPTools(server string) ([]agent.MCPTool, error) {
 	return a.mcpManager().Tools(ctx, server)
 }
 
+// MCPToolList is every configured server's tools; Errors has one sentence
+// for each server that could not be started or reached.
+type MCPToolList struct {
+	Tools  []agent.MCPTool `json:"tools"`
+	Errors []string        `json:"errors"`
+}
+
 // ListAllMCPTools lists the tools of every configured server; a server that
-// fails is named in errs, the others still listed.
-func (a *App) ListAllMCPTools() (tools []agent.MCPTool, errs []string, err error) {
+// fails is named in Errors, the others still listed. (One struct, not three
+// results: Wails and the HTTP transport pass on a value and an error only.)
+func (a *App) ListAllMCPTools() (MCPToolList, error) {
 	c := LoadMCPConfig(a.cfg.DataDir)
 	names := make([]string, 0, len(c.Servers))
 	for n, s := range c.Servers {
@@ -84,16 +92,16 @@ func (a *App) ListAllMCPTools() (tools []agent.MCPTool, errs []string, err error
 		}
 	}
 	sort.Strings(names)
-	tools, errs = []agent.MCPTool{}, []string{}
+	out := MCPToolList{Tools: []agent.MCPTool{}, Errors: []string{}}
 	for _, n := range names {
 		ts, err := a.ListMCPTools(n)
 		if err != nil {
-			errs = append(errs, err.Error())
+			out.Errors = append(out.Errors, err.Error())
 			continue
 		}
-		tools = append(tools, ts...)
+		out.Tools = append(out.Tools, ts...)
 	}
-	return tools, errs, nil
+	return out, nil
 }
 
 // AlwaysAllowTool puts a tool ("http:NAME" or "mcp:SERVER/TOOL") on the
