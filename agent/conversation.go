@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"atoll/rag"
 	"atoll/store"
 )
 
@@ -26,6 +27,8 @@ type Citation struct {
 	End      int      `json:"end"`
 	Text     string   `json:"text"`
 	Used     bool     `json:"used"`
+	// Boxes mark the passage on a scanned page or image (rag.Box).
+	Boxes []rag.Box `json:"boxes,omitempty"`
 }
 
 // Message is one turn of a conversation.

@@ -197,7 +197,7 @@ func (r *Runner) AskWith(ctx context.Context, def Definition, opt AskOptions, qu
 		used[n] = true
 	}
 	for i, h := range p.Given {
-		ans.Citations = append(ans.Citations, Citation{N: i + 1, Source: h.Source, Page: h.Page, Headings: h.Headings, Start: h.Start, End: h.End, Text: h.Text, Used: used[i+1]})
+		ans.Citations = append(ans.Citations, Citation{N: i + 1, Source: h.Source, Page: h.Page, Headings: h.Headings, Start: h.Start, End: h.End, Text: h.Text, Used: used[i+1], Boxes: h.Boxes})
 	}
 	if def.Followups && len(p.Given) > 0 {
 		ans.Followups = r.followups(ctx, def, lang, question, ans.Answer, p.Given)
@@ -316,7 +316,7 @@ func (r *Runner) askTools(ctx context.Context, def Definition, conv Conversation
 		used[n] = true
 	}
 	for i, h := range t.given {
-		ans.Citations = append(ans.Citations, Citation{N: i + 1, Source: h.Source, Page: h.Page, Headings: h.Headings, Start: h.Start, End: h.End, Text: h.Text, Used: used[i+1]})
+		ans.Citations = append(ans.Citations, Citation{N: i + 1, Source: h.Source, Page: h.Page, Headings: h.Headings, Start: h.Start, End: h.End, Text: h.Text, Used: used[i+1], Boxes: h.Boxes})
 	}
 	if def.Followups && len(t.given) > 0 {
 		ans.Followups = r.followups(ctx, def, lang, question, ans.Answer, t.given)

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"atoll/ingest"
+	"atoll/rag"
 	"atoll/store"
 )
 
@@ -39,7 +41,7 @@ type Progress struct {
 	Rate       float64 `json:"rate"`
 	ETASeconds float64 `json:"etaSeconds"`
 	Current    string  `json:"current"`
-	Phase      string  `json:"phase"` // "reading" or "embedding"
+	Phase      string  `json:"phase"` // "reading", "ocr" or "embedding"
 	Embedded   int     `json:"embedded"`
 	ToEmbed    int     `json:"toEmbed"`
 	// Pages read so far (PDF pages, across the job), and the page of the
@@ -47,6 +49,10 @@ type Progress struct {
 	Pages     int `json:"pages"`
 	FilePage  int `json:"filePage"`
 	FilePages int `json:"filePages"`
+	// OCRPage of OCRPages is the page being read by OCR (phase "ocr"):
+	// seconds a page, so the display says so.
+	OCRPage  int `json:"ocrPage"`
+	OCRPages int `json:"ocrPages"`
 }
 
 // FileFailure is one file that could not be ingested.
@@ -68,11 +74,16 @@ type Summary struct {
 	Pending int     `json:"pending"` // chunks still waiting for vectors
 	// Ignored counts the files inside folders left out for their type
 	// (images, archives...); IgnoredTypes names the commonest extensions.
-	Ignored      int           `json:"ignored"`
-	IgnoredTypes []TypeCount   `json:"ignoredTypes,omitempty"`
-	PendingWhy   string        `json:"pendingWhy,omitempty"`
-	Errors       []FileFailure `json:"errors"`
-	Cancelled    bool          `json:"cancelled"`
+	Ignored      int         `json:"ignored"`
+	IgnoredTypes []TypeCount `json:"ignoredTypes,omitempty"`
+	PendingWhy   string      `json:"pendingWhy,omitempty"`
+	// OCRPending counts the pages (scans, images) waiting for OCR, in the
+	// whole knowledge base; OCRPendingWhy says what to do. A later ingest
+	// reads them once OCR can run.
+	OCRPending    int           `json:"ocrPending,omitempty"`
+	OCRPendingWhy string        `json:"ocrPendingWhy,omitempty"`
+	Errors        []FileFailure `json:"errors"`
+	Cancelled     bool          `json:"cancelled"`
 }
 
 // TypeCount is how many files of one extension were left out.
@@ -117,6 +128,9 @@ type Ingester struct {
 	// ProgressEvery spaces progress reports (first and last always go);
 	// zero means every 100 ms, negative means every change.
 	ProgressEvery time.Duration
+	// OCR is how scans and images are read (the program, the cache); the
+	// language comes from the knowledge base (Meta.OCRLang).
+	OCR ingest.OCR
 }
 
 // New returns an ingester with default limits.
@@ -155,6 +169,9 @@ func (in *Ingester) Run(ctx context.Context, job, kbName, embedModel string, pat
 		abs = append(abs, a)
 	}
 	files, ignored, errs := ingest.Collect(abs)
+	ocr := in.OCR
+	ocr.Lang = kb.Meta().OCRLang
+	files = in.withPendingOCR(kb, &ocr, files)
 	sum.Ignored, sum.IgnoredTypes = len(ignored), commonTypes(ignored, 5)
 	for _, e := range errs {
 		sum.Failed++
@@ -209,7 +226,21 @@ func (in *Ingester) Run(ctx context.Context, job, kbName, embedModel string, pat
 			rate()
 			tick.send(p, false)
 		}
-		size, chunks, skipped, ferr := in.one(ctx, kb, f, roots[f], onPage)
+		o := ocr
+		o.OnPage = func(page, total int) {
+			p.Phase, p.OCRPage, p.OCRPages = "ocr", page, total
+			tick.send(p, true)
+		}
+		readPage := func(done, total int) {
+			p.Phase = "reading"
+			onPage(done, total)
+		}
+		root, ok := roots[f]
+		if !ok {
+			root = pendingRoot(kb, f)
+		}
+		size, chunks, skipped, ferr := in.one(ctx, kb, f, root, readPage, &o)
+		p.Phase, p.OCRPage, p.OCRPages = "reading", 0, 0
 		p.FilesDone++
 		p.BytesDone = before + size
 		p.Chunks += chunks
@@ -261,6 +292,14 @@ func (in *Ingester) Run(ctx context.Context, job, kbName, embedModel string, pat
 		}
 		sum.PendingWhy = why
 	}
+	for _, d := range kb.Docs() {
+		if len(d.OCRPending) > 0 {
+			sum.OCRPending += len(d.OCRPending)
+			if sum.OCRPendingWhy == "" {
+				sum.OCRPendingWhy = ocrWhy(d)
+			}
+		}
+	}
 	sum.Pending = len(kb.Pending())
 	if kb.Meta().EmbedModel == "" {
 		sum.Pending = 0
@@ -275,16 +314,16 @@ func (in *Ingester) Run(ctx context.Context, job, kbName, embedModel string, pat
 
 // one ingests a single file. It returns the bytes read, the chunk count, and
 // whether the file was unchanged since the last run.
-func (in *Ingester) one(ctx context.Context, kb *store.KB, path, root string, onPage func(done, total int)) (size int64, chunks int, skipped bool, err error) {
+func (in *Ingester) one(ctx context.Context, kb *store.KB, path, root string, onPage func(done, total int), ocr *ingest.OCR) (size int64, chunks int, skipped bool, err error) {
 	hash, size, err := hashFile(path, in.Limits.MaxFileBytes)
 	if err != nil {
 		return size, 0, false, err
 	}
-	if old, ok := kb.Doc(path); ok && old.Hash == hash && old.Status == store.StatusOK {
+	if old, ok := kb.Doc(path); ok && old.Hash == hash && old.Status == store.StatusOK && (len(old.OCRPending) == 0 || !ocrCanRun(ocr)) {
 		return size, len(old.Chunks), true, nil
 	}
 	doc := store.Doc{Path: path, Name: filepath.Base(path), Hash: hash, Size: size, Root: root, Ingested: time.Now().UTC()}
-	d, xerr := ingest.ExtractProgress(ctx, path, in.Limits, onPage)
+	d, xerr := ingest.ExtractWith(ctx, path, in.Limits, ingest.ExtractOptions{OnPage: onPage, OCR: ocr})
 	if xerr != nil {
 		if errors.Is(xerr, context.Canceled) || ctx.Err() != nil {
 			return size, 0, false, context.Canceled
@@ -300,8 +339,18 @@ func (in *Ingester) one(ctx context.Context, kb *store.KB, path, root string, on
 	doc.Pages = d.Pages
 	doc.Warnings = d.Warnings
 	doc.Status = store.StatusOK
+	doc.OCRPending = d.PendingOCR()
 	for _, c := range ingest.Split(d, in.Chunking) {
-		doc.Chunks = append(doc.Chunks, store.Chunk{Page: c.Page, Headings: c.Headings, Start: c.Start, End: c.End, Text: c.Text})
+		doc.Chunks = append(doc.Chunks, store.Chunk{Page: c.Page, Headings: c.Headings, Start: c.Start, End: c.End, Text: c.Text,
+			Boxes: lineBoxes(d.OCRBoxes(c.Start, c.End))})
+	}
+	if len(doc.Chunks) == 0 && len(doc.OCRPending) > 0 {
+		// Nothing to search yet, but not a failure: the pages wait for
+		// OCR as chunks wait for embeddings.
+		if err := kb.Put(doc); err != nil {
+			return size, 0, false, err
+		}
+		return size, 0, false, nil
 	}
 	if len(doc.Chunks) == 0 {
 		doc.Status = store.StatusFailed
@@ -435,3 +484,83 @@ func (t *ticker) send(p Progress, force bool) {
 	t.last = time.Now()
 	t.fn(p)
 }
+
+// withPendingOCR adds to files the knowledge base's documents still waiting
+// for OCR, when OCR can run now: installing Tesseract and ingesting again
+// (any files) completes them, as a later run completes embeddings.
+func (in *Ingester) withPendingOCR(kb *store.KB, ocr *ingest.OCR, files []string) []string {
+	var pending []string
+	for _, d := range kb.Docs() {
+		if len(d.OCRPending) > 0 {
+			pending = append(pending, d.Path)
+		}
+	}
+	if len(pending) == 0 || !ocrCanRun(ocr) {
+		return files
+	}
+	have := make(map[string]bool, len(files))
+	for _, f := range files {
+		have[f] = true
+	}
+	for _, p := range pending {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && !have[p] {
+			files = append(files, p)
+		}
+	}
+	return files
+}
+
+// pendingRoot keeps the folder a document was found under when it is read
+// again only to complete its OCR.
+func pendingRoot(kb *store.KB, path string) string {
+	if d, ok := kb.Doc(path); ok {
+		return d.Root
+	}
+	return ""
+}
+
+// ocrCanRun: OCR is on and Tesseract answers.
+func ocrCanRun(o *ingest.OCR) bool {
+	if o == nil || o.Off {
+		return false
+	}
+	_, ok := ingest.OCRAvailable(o)
+	return ok
+}
+
+// ocrWhy is the sentence saying why a document's pages wait for OCR (the
+// extractor's warning).
+func ocrWhy(d store.Doc) string {
+	for _, w := range d.Warnings {
+		if strings.Contains(w, "waiting for OCR") {
+			return w
+		}
+	}
+	return "pages are waiting for OCR"
+}
+
+// lineBoxes joins the word boxes of one line into one box, so a chunk
+// stores a few boxes per line of the scan instead of one per word.
+// Coordinates are kept to 1/10000 of the page, as the store keeps them.
+func lineBoxes(words []ingest.OCRBox) []rag.Box {
+	var out []rag.Box
+	for _, w := range words {
+		if n := len(out); n > 0 {
+			last := &out[n-1]
+			h := min(last.Y1-last.Y0, w.Y1-w.Y0)
+			overlap := min(last.Y1, w.Y1) - max(last.Y0, w.Y0)
+			if last.Page == w.Page && h > 0 && overlap > h/2 && w.X0 >= last.X0 && w.X0-last.X1 < 0.05 {
+				last.X1, last.Y0, last.Y1 = max(last.X1, w.X1), min(last.Y0, w.Y0), max(last.Y1, w.Y1)
+				continue
+			}
+		}
+		out = append(out, rag.Box{Page: w.Page, X0: w.X0, Y0: w.Y0, X1: w.X1, Y1: w.Y1})
+	}
+	for i := range out {
+		b := &out[i]
+		b.X0, b.Y0, b.X1, b.Y1 = round4(b.X0), round4(b.Y0), round4(b.X1), round4(b.Y1)
+	}
+	return out
+}
+
+func round4(x float64) float64 { return math.Round(x*10000) / 10000 }

@@ -103,7 +103,7 @@ var _ app.Emitter = (*Broker)(nil)
 
 // Bound is the list of App methods the frontend may call.
 var Bound = []string{
-	"ListKBs", "CreateKB", "RemoveKB", "SetEmbedModel", "ListDocuments", "DocumentChunks", "RemoveDocument",
+	"ListKBs", "CreateKB", "RemoveKB", "SetEmbedModel", "SetOCRLang", "OCRLang", "ListDocuments", "DocumentChunks", "RemoveDocument",
 	"Ingest", "CancelJob", "ChooseFiles", "ChooseFolder", "Search",
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent", "AgentVersions", "GetAgentVersion", "RestoreAgentVersion",
 	"Ask", "StopAsk", "ConfirmTool", "ListHTTPTools", "SaveHTTPTools",

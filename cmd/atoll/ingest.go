@@ -20,6 +20,7 @@ func (e *env) ingest(args []string) error {
 	kb := fs.String("kb", "", "knowledge base name (created if missing)")
 	embed := fs.String("embed-model", "", "embedding model (default: the knowledge base's, else "+app.DefaultEmbedModel+")")
 	reembed := fs.Bool("reembed", false, "confirm that --embed-model replaces the knowledge base's embedding model: every passage is embedded again")
+	ocrLang := fs.String("ocr-lang", "", "language of the knowledge base's scans and photos: eng, chi_sim, eng+chi_sim, or auto (picked per page; the default)")
 	paths, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -33,11 +34,21 @@ func (e *env) ingest(args []string) error {
 	if *reembed && *embed == "" {
 		return errUsage{"--reembed needs --embed-model MODEL, the model to embed every passage with"}
 	}
+	switch *ocrLang {
+	case "", "auto", "eng", "chi_sim", "eng+chi_sim", "chi_sim+eng":
+	default:
+		return errUsage{fmt.Sprintf("--ocr-lang %s is not one Atoll reads: use eng, chi_sim, eng+chi_sim or auto", safe(*ocrLang))}
+	}
 	st, c, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if *ocrLang != "" {
+		if err := app.SetKBOCRLang(st, *kb, *ocrLang); err != nil {
+			return err
+		}
+	}
 	model := *embed
 	if k, err := st.KB(*kb); err == nil && k.Meta().EmbedModel != "" {
 		old := k.Meta().EmbedModel
@@ -86,6 +97,9 @@ func (e *env) ingest(args []string) error {
 		if p.FilePages > 0 {
 			name = fmt.Sprintf("p. %d/%d of %s", p.FilePage, p.FilePages, name)
 		}
+		if p.Phase == "ocr" {
+			name = fmt.Sprintf("OCR page %d of %d of %s — slow, seconds a page", p.OCRPage, p.OCRPages, safe(filepath.Base(p.Current)))
+		}
 		if bar.tty {
 			bar.set("reading", frac, fmt.Sprintf("%d/%d files, %d chunks, %.1f MB/s, %s left  %s", p.FilesDone, p.Files, p.Chunks, p.Rate/1e6, eta(p.ETASeconds), name))
 			return
@@ -110,6 +124,9 @@ func (e *env) ingest(args []string) error {
 	}
 	if sum.Pending > 0 {
 		fmt.Fprintf(e.stderr, "Embeddings pending for %d chunks (searchable by keyword now; vectors are added on the next run): %s\n", sum.Pending, strings.TrimSpace(sum.PendingWhy))
+	}
+	if sum.OCRPending > 0 {
+		fmt.Fprintf(e.stderr, "OCR pending for %d scanned pages or images (read on the next run once OCR can run): %s\n", sum.OCRPending, safeText(sum.OCRPendingWhy))
 	}
 	if sum.Cancelled {
 		fmt.Fprintln(e.stderr, "Stopped. Run the same command again to resume; finished files are kept.")

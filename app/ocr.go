@@ -1,0 +1,51 @@
+package app
+
+import (
+	"fmt"
+
+	"atoll/store"
+)
+
+// ocrLangs are the OCR languages a knowledge base may be set to; "" (or
+// "auto") picks per page from the script Tesseract sees.
+var ocrLangs = map[string]bool{"": true, "auto": true, "eng": true, "chi_sim": true, "eng+chi_sim": true, "chi_sim+eng": true}
+
+// SetKBOCRLang sets the OCR language of a knowledge base, creating it if
+// missing (the command line sets it before the first ingest).
+func SetKBOCRLang(st *store.Store, kbName, lang string) error {
+	if !ocrLangs[lang] {
+		return fmt.Errorf("the OCR language %q is not one Atoll reads: choose eng, chi_sim, eng+chi_sim or auto", lang)
+	}
+	if lang == "auto" {
+		lang = ""
+	}
+	if _, err := st.Create(kbName, ""); err != nil {
+		return err
+	}
+	kb, err := st.KB(kbName)
+	if err != nil {
+		return userError(err)
+	}
+	return kb.SetOCRLang(lang)
+}
+
+// SetOCRLang sets the language of a knowledge base's scans and photos for
+// the files read next: "eng", "chi_sim", "eng+chi_sim", or "" for auto.
+func (a *App) SetOCRLang(kbName, lang string) (KB, error) {
+	if _, err := a.store.KB(kbName); err != nil {
+		return KB{}, userError(err)
+	}
+	if err := SetKBOCRLang(a.store, kbName, lang); err != nil {
+		return KB{}, err
+	}
+	return a.kbView(kbName)
+}
+
+// OCRLang returns a knowledge base's OCR language ("" is auto).
+func (a *App) OCRLang(kbName string) (string, error) {
+	kb, err := a.store.KB(kbName)
+	if err != nil {
+		return "", userError(err)
+	}
+	return kb.Meta().OCRLang, nil
+}
