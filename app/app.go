@@ -742,9 +742,19 @@ const MaxPreviewBytes = 64 << 20
 // page preview. Only files that are documents of a knowledge base are served,
 // so the interface cannot read arbitrary files through it.
 func (a *App) SourcePDF(path string) (string, error) {
-	metas, err := a.store.List()
+	b, err := a.sourceFile(path, "pdf")
 	if err != nil {
 		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+// sourceFile returns the bytes of a document of some knowledge base in the
+// given format, exactly as it was ingested.
+func (a *App) sourceFile(path, format string) ([]byte, error) {
+	metas, err := a.store.List()
+	if err != nil {
+		return nil, err
 	}
 	for _, m := range metas {
 		kb, err := a.store.KB(m.Name)
@@ -752,28 +762,31 @@ func (a *App) SourcePDF(path string) (string, error) {
 			continue
 		}
 		d, ok := kb.Doc(path)
-		if !ok || d.Format != "pdf" {
+		if !ok || d.Format != format {
 			continue
 		}
 		st, err := os.Stat(path)
 		if err != nil {
-			return "", fmt.Errorf("%s is no longer on this computer (%v); the passage text is still shown", filepath.Base(path), err)
+			return nil, fmt.Errorf("%s is no longer on this computer (%v); the passage text is still shown", filepath.Base(path), err)
 		}
 		if st.Size() > MaxPreviewBytes {
-			return "", fmt.Errorf("%s is larger than %d MB, too large to preview", filepath.Base(path), MaxPreviewBytes>>20)
+			return nil, fmt.Errorf("%s is larger than %d MB, too large to preview", filepath.Base(path), MaxPreviewBytes>>20)
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		// Only the very file that was ingested: a document path from an
 		// imported bundle must not become a way to read other files here.
 		if sum := sha256.Sum256(b); int64(len(b)) != d.Size || hex.EncodeToString(sum[:]) != d.Hash {
-			return "", fmt.Errorf("%s has changed since it was added; add it again to preview its pages", filepath.Base(path))
+			return nil, fmt.Errorf("%s has changed since it was added; add it again to preview its pages", filepath.Base(path))
 		}
-		return base64.StdEncoding.EncodeToString(b), nil
+		return b, nil
 	}
-	return "", fmt.Errorf("%s is not a PDF in any knowledge base", filepath.Base(path))
+	if format == "pdf" {
+		return nil, fmt.Errorf("%s is not a PDF in any knowledge base", filepath.Base(path))
+	}
+	return nil, fmt.Errorf("%s is not an image in any knowledge base", filepath.Base(path))
 }
 
 // isLocalURL reports whether an Ollama address is this computer.

@@ -1,7 +1,11 @@
 package app
 
 import (
+	"encoding/base64"
 	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
 
 	"atoll/store"
 )
@@ -48,4 +52,20 @@ func (a *App) OCRLang(kbName string) (string, error) {
 		return "", userError(err)
 	}
 	return kb.Meta().OCRLang, nil
+}
+
+// SourceImage returns an ingested image file as a data: URL for the
+// citation panel, which draws the passage's boxes on it. Only documents of
+// a knowledge base are served, as for SourcePDF.
+func (a *App) SourceImage(path string) (string, error) {
+	b, err := a.sourceFile(path, "image")
+	if err != nil {
+		return "", err
+	}
+	mime := http.DetectContentType(b)
+	if !strings.HasPrefix(mime, "image/") || mime == "image/tiff" {
+		// TIFF has no viewer in a browser; the passage text is still shown.
+		return "", fmt.Errorf("%s cannot be previewed here (TIFF); the passage text is still shown", filepath.Base(path))
+	}
+	return "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b), nil
 }

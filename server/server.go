@@ -107,7 +107,7 @@ var Bound = []string{
 	"Ingest", "CancelJob", "ChooseFiles", "ChooseFolder", "Search",
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent", "AgentVersions", "GetAgentVersion", "RestoreAgentVersion",
 	"Ask", "StopAsk", "ConfirmTool", "ListHTTPTools", "SaveHTTPTools",
-	"GetMCPServers", "SaveMCPServers", "ListMCPTools", "ListAllMCPTools", "AlwaysAllowTool", "ListConversations", "GetConversation", "SourcePDF",
+	"GetMCPServers", "SaveMCPServers", "ListMCPTools", "ListAllMCPTools", "AlwaysAllowTool", "ListConversations", "GetConversation", "SourcePDF", "SourceImage",
 	"ListLeads", "ExportLeadsCSV", "PullLeads", "RunAgentTest", "AgentTestSet",
 	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",
 	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "PublishSettings", "PublishSummary", "PublishAgent", "RollbackPublished", "GetSettings", "SaveSettings", "About",
