@@ -23,6 +23,10 @@ type TestQuestion struct {
 	Source  string   `json:"source,omitempty"` // a file name expected among the answer's passages
 	Must    []string `json:"must,omitempty"`   // phrases the answer must contain (any case)
 	MustNot []string `json:"must_not,omitempty"`
+	// Tools must each be called while answering, NoTools must not; both
+	// name tools as Definition.Tools does ("mcp:everything/echo").
+	Tools   []string `json:"tools,omitempty"`
+	NoTools []string `json:"no_tools,omitempty"`
 }
 
 // TestResult is how one question fared.
@@ -35,7 +39,14 @@ type TestResult struct {
 	AnswerOK  string   `json:"answerCheck"`
 	Missing   []string `json:"missing,omitempty"`   // must phrases not found
 	Forbidden []string `json:"forbidden,omitempty"` // must_not phrases found
-	Error     string   `json:"error,omitempty"`
+	// Called are the tools called while answering (as Definition.Tools
+	// names them, each once, refused calls included); ToolsMissing and
+	// ToolsForbidden break the question's tools and no_tools checks, which
+	// count in AnswerOK.
+	Called         []string `json:"called"`
+	ToolsMissing   []string `json:"toolsMissing,omitempty"`
+	ToolsForbidden []string `json:"toolsForbidden,omitempty"`
+	Error          string   `json:"error,omitempty"`
 	// Change compares with the previous run of the same question:
 	// "better", "worse", "same" or "new".
 	Change  string  `json:"change"`
@@ -76,7 +87,7 @@ func ParseTestSet(r io.Reader) ([]TestQuestion, error) {
 		dec := json.NewDecoder(strings.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&q); err != nil {
-			return nil, fmt.Errorf("line %d of the test set: %v (expected {\"q\": ..., \"source\": ..., \"must\": [...], \"must_not\": [...]})", n, err)
+			return nil, fmt.Errorf("line %d of the test set: %v (expected {\"q\": ..., \"source\": ..., \"must\": [...], \"must_not\": [...], \"tools\": [...], \"no_tools\": [...]})", n, err)
 		}
 		if strings.TrimSpace(q.Q) == "" {
 			return nil, fmt.Errorf("line %d of the test set has no question (\"q\")", n)
@@ -172,7 +183,7 @@ func (s *TestRuns) Run(ctx context.Context, r *Runner, def Definition, qs []Test
 			// scores the setup, not the agent, is not worth storing.
 			return TestRun{}, err
 		}
-		res := TestResult{Q: q.Q, Answer: ans.Answer, Sources: []string{}, Seconds: time.Since(t0).Seconds()}
+		res := TestResult{Q: q.Q, Answer: ans.Answer, Sources: []string{}, Called: []string{}, Seconds: time.Since(t0).Seconds()}
 		if err != nil {
 			res.Error = llm.Sentence(err)
 		}
@@ -180,6 +191,15 @@ func (s *TestRuns) Run(ctx context.Context, r *Runner, def Definition, qs []Test
 			name := filepath.Base(strings.ReplaceAll(c.Source, "\\", "/"))
 			if !slices.Contains(res.Sources, name) {
 				res.Sources = append(res.Sources, name)
+			}
+		}
+		for _, u := range ans.Tools {
+			id := u.Tool
+			if id == "" {
+				id = u.Name // a tool the agent does not have: still a call
+			}
+			if !slices.Contains(res.Called, id) {
+				res.Called = append(res.Called, id)
 			}
 		}
 		score(&res, q)
@@ -260,8 +280,18 @@ func score(res *TestResult, q TestQuestion) {
 			}
 		}
 	}
-	if len(q.Must) == 0 && len(q.MustNot) == 0 {
+	if len(q.Must) == 0 && len(q.MustNot) == 0 && len(q.Tools) == 0 && len(q.NoTools) == 0 {
 		return
+	}
+	for _, tl := range q.Tools {
+		if !slices.Contains(res.Called, tl) {
+			res.ToolsMissing = append(res.ToolsMissing, tl)
+		}
+	}
+	for _, tl := range q.NoTools {
+		if slices.Contains(res.Called, tl) {
+			res.ToolsForbidden = append(res.ToolsForbidden, tl)
+		}
 	}
 	low := strings.ToLower(res.Answer)
 	for _, m := range q.Must {
@@ -275,7 +305,7 @@ func score(res *TestResult, q TestQuestion) {
 		}
 	}
 	res.AnswerOK = "pass"
-	if len(res.Missing) > 0 || len(res.Forbidden) > 0 || res.Error != "" {
+	if len(res.Missing) > 0 || len(res.Forbidden) > 0 || len(res.ToolsMissing) > 0 || len(res.ToolsForbidden) > 0 || res.Error != "" {
 		res.AnswerOK = "fail"
 	}
 }
@@ -290,7 +320,7 @@ func points(r TestResult) float64 {
 	if r.AnswerOK == "pass" {
 		p++
 	}
-	return p - 0.01*float64(len(r.Missing)+len(r.Forbidden))
+	return p - 0.01*float64(len(r.Missing)+len(r.Forbidden)+len(r.ToolsMissing)+len(r.ToolsForbidden))
 }
 
 // testSetFile is an agent's own test set: the questions its last

@@ -35,7 +35,11 @@ const maxGiven = 24
 
 // ToolUse records one tool call of a turn, for the interface and tests.
 type ToolUse struct {
-	Name      string         `json:"name"`
+	Name string `json:"name"` // the function the model called
+	// Tool is the tool as Definition.Tools names it ("calculate",
+	// "http:NAME", "mcp:SERVER/TOOL"), empty for a tool the agent lacks;
+	// test sets check calls by it.
+	Tool      string         `json:"tool,omitempty"`
 	Arguments map[string]any `json:"arguments"`
 	Result    string         `json:"result"`
 	Error     bool           `json:"error"` // refused, malformed or failed
@@ -143,7 +147,7 @@ func (t *turn) instructions(lang string, prefetched bool) string {
 // enabled, missing or mistyped arguments, a failing search — becomes the
 // tool's result for the model to act on, never an error of the turn.
 func (t *turn) call(ctx context.Context, tc llm.ToolCall) string {
-	use := ToolUse{Name: tc.Name, Arguments: tc.Arguments}
+	use := ToolUse{Name: tc.Name, Tool: t.toolID(tc.Name), Arguments: tc.Arguments}
 	res, err := t.run(ctx, tc)
 	if err != nil {
 		use.Error = true
@@ -152,6 +156,21 @@ func (t *turn) call(ctx context.Context, tc llm.ToolCall) string {
 	use.Result = res
 	t.uses = append(t.uses, use)
 	return res
+}
+
+// toolID maps the function name the model called to the agent's tool, as
+// run resolves it.
+func (t *turn) toolID(fn string) string {
+	if h, ok := t.httpTool(fn); ok {
+		return HTTPToolPrefix + h.Name
+	}
+	if server, tool, ok := t.mcpTool(fn); ok {
+		return MCPToolPrefix + server + "/" + tool
+	}
+	if t.has(fn) {
+		return fn
+	}
+	return ""
 }
 
 func (t *turn) run(ctx context.Context, tc llm.ToolCall) (string, error) {
