@@ -25,6 +25,8 @@ if [ "$mode" = test ]; then
     # PDF producers the extraction is checked against (ingest/pdfcorpus_test.go),
     # and the generated scans of the OCR tests:
     fonts-noto-cjk fonts-wqy-zenhei fonts-dejavu-core groff wkhtmltopdf ghostscript img2pdf
+    # the hub's state engine and load balancer, started by the tests:
+    postgresql postgresql-15 haproxy
     # the documents of the held-out retrieval sets (eval/README.md):
     dpkg liblzma-dev python3 vim-runtime gnupg-l10n man-db passwd systemd tar findutils grep)
 fi
