@@ -297,3 +297,26 @@ func TestDuplicatePassagesTakeOneSlot(t *testing.T) {
 		t.Fatalf("top hit %s, want the CTRL-G passage", hits[0].Source)
 	}
 }
+
+// Mixed Chinese-English queries: the passage holding both the English word
+// and the Chinese phrase comes first, with or without a space between them.
+func TestMixedChineseEnglishQuery(t *testing.T) {
+	ix := NewIndex()
+	ix.Add(
+		passage("kb", "a.txt", 0, "语法高亮的颜色可以在配色方案中修改，深色背景请选用合适的方案。"),
+		passage("kb", "b.txt", 0, "vimrc 是 Vim 的配置文件，启动时读取，可以放各种设置。"),
+		passage("kb", "c.txt", 0, "在 vimrc 文件中加入 :syntax on 一行，编辑器就会有语法高亮的功能。"),
+		passage("kb", "d.txt", 0, "The vimrc file holds your settings; vimrc vimrc vimrc."),
+		passage("kb", "e.txt", 0, "高亮显示搜索结果：:set hls，语法方面的内容见帮助。"),
+	)
+	for _, q := range []string{"vimrc 语法高亮", "vimrc语法高亮", "怎么在vimrc里打开语法高亮"} {
+		hits := ix.Search(Query{Text: q, K: 5})
+		if len(hits) == 0 || hits[0].Source != "c.txt" {
+			var got []string
+			for _, h := range hits {
+				got = append(got, h.Source)
+			}
+			t.Errorf("%q: got %v, want c.txt first", q, got)
+		}
+	}
+}
