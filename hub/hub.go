@@ -104,6 +104,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/chat/completions", h.completions)
 	mux.HandleFunc("OPTIONS /v1/chat/completions", h.preflight)
 	mux.HandleFunc("GET /v1/models", h.models)
+	mux.Handle("/mcp/{agent}", h.mcpHandler())
 	mux.Handle("POST /api/publish", h.admin(h.publish))
 	mux.Handle("DELETE /api/agents/{name}", h.admin(h.unpublish))
 	mux.Handle("POST /api/agents/{name}/rollback", h.admin(h.rollback))
