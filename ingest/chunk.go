@@ -30,6 +30,7 @@ type section struct {
 	trail   []string
 	units   []span
 	hasBody bool
+	own     bool // blocks with a Cite: never merged into a neighbour
 }
 
 // Split cuts a document into chunks. Headings start sections (a chunk never
@@ -56,13 +57,14 @@ func Split(doc *Document, opt ChunkOptions) []Chunk {
 	// Sections of units, in global rune offsets.
 	var secs []*section
 	var trail []string
+	cite := ""
 	pos := 0
 	for i, b := range doc.Blocks {
 		if i > 0 {
 			pos += utf8.RuneCountInString(blockSep)
 		}
 		n := utf8.RuneCountInString(b.Text)
-		if b.Kind == KindHeading || len(secs) == 0 {
+		if b.Kind == KindHeading || len(secs) == 0 || b.Cite != cite {
 			if b.Kind == KindHeading {
 				lvl := max(1, min(b.Level, 6))
 				if len(trail) >= lvl {
@@ -70,7 +72,12 @@ func Split(doc *Document, opt ChunkOptions) []Chunk {
 				}
 				trail = append(trail, strings.Join(strings.Fields(b.Text), " "))
 			}
-			secs = append(secs, &section{trail: append([]string(nil), trail...)})
+			t := append([]string(nil), trail...)
+			if b.Cite != "" {
+				t = append(t, b.Cite)
+			}
+			secs = append(secs, &section{trail: t, own: b.Cite != ""})
+			cite = b.Cite
 		}
 		s := secs[len(secs)-1]
 		s.hasBody = s.hasBody || b.Kind != KindHeading
@@ -131,14 +138,14 @@ func Split(doc *Document, opt ChunkOptions) []Chunk {
 			out = out[:n-1]
 		}
 		if carry != nil {
-			if carry.c.page == out[0].page && out[0].end-carry.c.start <= opt.Target+opt.Min {
+			if !s.own && carry.c.page == out[0].page && out[0].end-carry.c.start <= opt.Target+opt.Min {
 				out[0].start = carry.c.start
 			} else {
 				chunks = append(chunks, Chunk{Page: carry.c.page, Headings: carry.tr, Start: carry.c.start, End: carry.c.end})
 			}
 			carry = nil
 		}
-		if len(out) == 1 && (out[0].end-out[0].start < opt.Min || !s.hasBody) && si < len(secs)-1 {
+		if !s.own && len(out) == 1 && (out[0].end-out[0].start < opt.Min || !s.hasBody) && si < len(secs)-1 {
 			carry = &tiny{out[0], s.trail}
 			continue
 		}

@@ -22,12 +22,17 @@ type Block struct {
 	Level int    // heading level 1..6
 	Page  int    // 1-based page, 0 if the format has no pages
 	Text  string
+	// Cite names the block's place where pages and headings cannot: a
+	// spreadsheet's sheet and row, a slide. Consecutive blocks with the same
+	// Cite form chunks of their own, with Cite as their last heading, so a
+	// citation says "Sheet "Cakes" · row 14" or "Slide 3".
+	Cite string
 }
 
 // Document is the extracted text of one file.
 type Document struct {
 	Path     string
-	Format   string // "pdf", "docx", "html", "markdown", "text", "csv", "image"
+	Format   string // "pdf", "docx", "xlsx", "pptx", "ods", "html", "markdown", "text", "csv", "image"
 	Pages    int
 	Blocks   []Block  // reading order
 	Warnings []string // one plain sentence each, e.g. "page 3 has no extractable text (scanned or an unsupported font)"
@@ -101,6 +106,16 @@ func (b *builder) add(kind string, level, page int, text string) bool {
 	}
 	b.doc.Blocks = append(b.doc.Blocks, Block{Kind: kind, Level: level, Page: page, Text: text})
 	return true
+}
+
+// addCited is add for a block that names its own place (see Block.Cite).
+func (b *builder) addCited(kind, text, cite string) bool {
+	n := len(b.doc.Blocks)
+	ok := b.add(kind, 0, 0, text)
+	if len(b.doc.Blocks) > n {
+		b.doc.Blocks[n].Cite = cite
+	}
+	return ok
 }
 
 func (b *builder) warn(s string) { b.doc.Warnings = append(b.doc.Warnings, s) }

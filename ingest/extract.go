@@ -92,7 +92,16 @@ func ExtractWith(ctx context.Context, path string, lim Limits, opt ExtractOption
 	case "image":
 		err = extractImage(ctx, path, doc, lim, opt.OCR)
 	case "docx":
-		err = extractDOCX(ctx, f, fi.Size(), doc, lim)
+		switch doc.Format = zipKind(f, fi.Size(), ext); doc.Format {
+		case "xlsx":
+			err = extractXLSX(ctx, f, fi.Size(), doc, lim)
+		case "pptx":
+			err = extractPPTX(ctx, f, fi.Size(), doc, lim)
+		case "ods":
+			err = extractODS(ctx, f, fi.Size(), doc, lim)
+		default:
+			err = extractDOCX(ctx, f, fi.Size(), doc, lim)
+		}
 	default:
 		err = extractTextual(ctx, f, doc, lim)
 	}
@@ -179,7 +188,7 @@ func sniff(head []byte, ext string) (format, reason string) {
 		return "pdf", ""
 	}
 	if bytes.HasPrefix(head, []byte("PK\x03\x04")) || bytes.HasPrefix(head, []byte("PK\x05\x06")) {
-		return "docx", "" // extractDOCX says so if it is another kind of zip
+		return "docx", "" // an office zip: zipKind tells which
 	}
 	if bytes.HasPrefix(head, []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")) {
 		if ext == ".docx" {
