@@ -56,6 +56,14 @@ type Settings struct {
 	// off, only this computer's Ollama may be set here, so questions and
 	// documents cannot leave it by a mistyped address.
 	AllowRemoteOllama bool `json:"allowRemoteOllama"`
+	// RerankURL, when set, turns on reranking: a /v1/rerank endpoint
+	// (llama.cpp server, Hugging Face TEI, Jina-compatible) re-orders the
+	// best RerankTopN passages of each search (0: 20). Off by default. It
+	// reads the passages, so it is held to the same this-computer rule as
+	// the Ollama address.
+	RerankURL   string `json:"rerankURL,omitempty"`
+	RerankModel string `json:"rerankModel,omitempty"`
+	RerankTopN  int    `json:"rerankTopN,omitempty"`
 }
 
 // DefaultEmbedModel is suggested for new knowledge bases.
@@ -130,7 +138,7 @@ func (a *App) connect(url string) error {
 	a.model = c
 	a.ingester = knowledge.New(a.store, c)
 	a.ingester.Explain = llm.Sentence
-	a.searcher = &knowledge.Searcher{Store: a.store, Embedder: c}
+	a.searcher = &knowledge.Searcher{Store: a.store, Embedder: c, Reranker: reranker(a.settings)}
 	a.runner = agent.NewRunner(c, a.searcher, a.convs)
 	a.runner.Leads = a.leads
 	a.runner.HTTPTools = func() []agent.HTTPTool { return LoadHTTPTools(a.cfg.DataDir) }
@@ -683,12 +691,25 @@ func (a *App) SaveSettings(s Settings) (Settings, error) {
 	if !s.AllowRemoteOllama && !isLocalURL(s.OllamaURL) && s.OllamaURL != a.current().OllamaURL {
 		return Settings{}, fmt.Errorf("%s is not on this computer: turn on \"Allow an Ollama server on another machine\" first — your questions and documents will be sent there", s.OllamaURL)
 	}
+	s.RerankURL = strings.TrimSpace(s.RerankURL)
+	if s.RerankURL != "" {
+		if _, err := reranker(s).Endpoint(); err != nil {
+			return Settings{}, err
+		}
+		if !s.AllowRemoteOllama && !isLocalURL(s.RerankURL) && s.RerankURL != a.current().RerankURL {
+			return Settings{}, fmt.Errorf("%s is not on this computer: turn on \"Allow an Ollama server on another machine\" first — your questions and passages will be sent there", s.RerankURL)
+		}
+	}
+	if s.RerankTopN < 0 || s.RerankTopN > 100 {
+		return Settings{}, fmt.Errorf("rerank %d passages is out of range: choose 1 to 100, or 0 for 20", s.RerankTopN)
+	}
 	b, _ := json.MarshalIndent(s, "", "  ")
 	if err := store.WriteFileAtomic(filepath.Join(a.cfg.DataDir, "settings.json"), b, 0o600); err != nil {
 		return Settings{}, err
 	}
 	a.mu.Lock()
-	changed := s.OllamaURL != a.settings.OllamaURL || s.MemoryOff != a.settings.MemoryOff
+	changed := s.OllamaURL != a.settings.OllamaURL || s.MemoryOff != a.settings.MemoryOff ||
+		s.RerankURL != a.settings.RerankURL || s.RerankModel != a.settings.RerankModel || s.RerankTopN != a.settings.RerankTopN
 	a.settings = s
 	a.mu.Unlock()
 	if changed {
@@ -787,6 +808,14 @@ func (a *App) sourceFile(path, format string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is not a PDF in any knowledge base", filepath.Base(path))
 	}
 	return nil, fmt.Errorf("%s is not an image in any knowledge base", filepath.Base(path))
+}
+
+// reranker is the settings' reranker, nil (off) without an address.
+func reranker(s Settings) *knowledge.Reranker {
+	if strings.TrimSpace(s.RerankURL) == "" {
+		return nil
+	}
+	return &knowledge.Reranker{URL: strings.TrimSpace(s.RerankURL), Model: s.RerankModel, TopN: s.RerankTopN}
 }
 
 // isLocalURL reports whether an Ollama address is this computer.

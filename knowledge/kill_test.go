@@ -72,7 +72,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func makeDocs(t *testing.T, n int) string {
+func makeDocs(t testing.TB, n int) string {
 	dir := t.TempDir()
 	for i := 0; i < n; i++ {
 		var b strings.Builder

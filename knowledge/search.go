@@ -20,6 +20,9 @@ type QueryEmbedder interface {
 type Searcher struct {
 	Store    *store.Store
 	Embedder QueryEmbedder // nil: lexical only
+	// Reranker, when set, re-orders the best Reranker.TopN candidates; when
+	// it fails the search keeps its own order. Off (nil) by default.
+	Reranker *Reranker
 }
 
 // Retrieve searches kbs for query and returns the best k hits.
@@ -48,9 +51,13 @@ func (s *Searcher) Search(ctx context.Context, kbs []string, query string, k int
 		kbsOf[m] = append(kbsOf[m], kb)
 		opened[name] = kb
 	}
+	n := k // candidates to find: more when a reranker chooses among them
+	if s.Reranker != nil {
+		n = max(k, s.Reranker.topN())
+	}
 	var hits []rag.Hit
 	for model, ixs := range byModel {
-		q := rag.Query{Text: query, K: k, Sources: sources}
+		q := rag.Query{Text: query, K: n, Sources: sources}
 		if model != "" && s.Embedder != nil {
 			s.measureFusion(ctx, model, kbsOf[model])
 			if v, err := s.Embedder.Embed(ctx, model, []string{query}); err == nil && len(v) == 1 {
@@ -61,9 +68,19 @@ func (s *Searcher) Search(ctx context.Context, kbs []string, query string, k int
 	}
 	if len(byModel) > 1 {
 		sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
-		if len(hits) > k {
-			hits = hits[:k]
+	}
+	if s.Reranker != nil && len(hits) > 1 {
+		hits = hits[:min(len(hits), n)]
+		texts := make([]string, len(hits))
+		for i, h := range hits {
+			texts[i] = h.Text
 		}
+		if scores, err := s.Reranker.Scores(ctx, query, texts); err == nil {
+			hits = rerank(hits, scores)
+		}
+	}
+	if len(hits) > k {
+		hits = hits[:k]
 	}
 	alsoIn(hits, opened)
 	return hits, nil
