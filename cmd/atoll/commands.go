@@ -26,11 +26,13 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"ingest", "--kb NAME [--embed-model MODEL [--reembed]] PATH...", "add files and folders to a knowledge base (a new --embed-model for an existing one needs --reembed)", (*env).ingest},
+		{"ingest", "--kb NAME [--embed-model MODEL [--reembed]] [--ocr-lang LANG] [--crawl DEPTH] [--max-pages N] [--delay 1s] [--schedule off|hourly|daily|weekly] PATH-OR-URL...", "add files, folders, web pages, sitemaps or sites (--crawl) to a knowledge base (a new --embed-model for an existing one needs --reembed)", (*env).ingest},
+		{"sync", "[--kb NAME] [--due] [--delay 1s]", "fetch every source again (web pages conditionally; folders rescanned): for cron", (*env).sync},
 		{"search", "--kb NAME[,NAME...] [--source FILE] [--k N] [--json] QUERY", "search knowledge bases", (*env).search},
 		{"kb list", "[--json]", "list knowledge bases", (*env).kbList},
 		{"kb docs", "NAME [--json]", "list a knowledge base's documents: status, pages, passages, pending embeddings", (*env).kbDocs},
 		{"kb rm", "NAME", "delete a knowledge base", (*env).kbRm},
+		{"kb sources", "NAME [--remove SOURCE] [--json]", "a knowledge base's sources (folders, files, websites): kind, last and next sync, counts, errors", (*env).kbSources},
 		{"agent new", `--kb KB[,KB...] [--model MODEL] [--yes] "ONE SENTENCE"`, "draft an agent from one sentence; review, then save", (*env).agentNew},
 		{"agent create", "NAME --kb KB[,KB...] --model MODEL [--system TEXT] [--tools LIST] [--lead-form FILE.json]", "save an agent (a new version if it exists)", (*env).agentCreate},
 		{"agent list", "[--json]", "list agents", (*env).agentList},

@@ -13,6 +13,7 @@ import (
 	"atoll/app"
 	"atoll/knowledge"
 	"atoll/llm"
+	"atoll/web"
 )
 
 func (e *env) ingest(args []string) error {
@@ -21,12 +22,39 @@ func (e *env) ingest(args []string) error {
 	embed := fs.String("embed-model", "", "embedding model (default: the knowledge base's, else "+app.DefaultEmbedModel+")")
 	reembed := fs.Bool("reembed", false, "confirm that --embed-model replaces the knowledge base's embedding model: every passage is embedded again")
 	ocrLang := fs.String("ocr-lang", "", "language of the knowledge base's scans and photos: eng, chi_sim, eng+chi_sim, or auto (picked per page; the default)")
-	paths, err := parse(fs, args)
+	crawl := fs.Int("crawl", 0, "for a URL: follow links on the same site this many clicks deep")
+	maxPages := fs.Int("max-pages", 0, fmt.Sprintf("for a URL: read at most this many pages (default %d)", knowledge.DefaultMaxPages))
+	delay := fs.Duration("delay", web.DefaultDelay, "for a URL: wait between two requests to one site")
+	schedule := fs.String("schedule", "", "for a URL: sync again hourly, daily or weekly (while the app is open, or by `atoll sync --due`)")
+	args, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if *kb == "" || len(paths) == 0 {
-		return errUsage{"ingest needs --kb NAME and at least one PATH"}
+	if *kb == "" || len(args) == 0 {
+		return errUsage{"ingest needs --kb NAME and at least one PATH or URL"}
+	}
+	var paths, urls []string
+	for _, a := range args {
+		if isURL(a) {
+			urls = append(urls, a)
+		} else {
+			paths = append(paths, a)
+		}
+	}
+	if (*crawl != 0 || *maxPages != 0 || *schedule != "") && len(urls) == 0 {
+		return errUsage{"--crawl, --max-pages and --schedule apply to web addresses (http:// or https://)"}
+	}
+	if *crawl < 0 || *maxPages < 0 {
+		return errUsage{"--crawl and --max-pages take a number of 0 or more"}
+	}
+	if _, ok := knowledge.Schedules[*schedule]; !ok && *schedule != "" {
+		return errUsage{"--schedule takes off, hourly, daily or weekly"}
+	}
+	f := e.fetcher(*delay)
+	for _, u := range urls {
+		if _, err := f.Name(u); err != nil {
+			return errUsage{safe(u) + " is not a web address Atoll can read"}
+		}
 	}
 	if err := validKB(*kb); err != nil {
 		return err
@@ -74,6 +102,19 @@ func (e *env) ingest(args []string) error {
 	in := knowledge.New(st, c)
 	in.Explain = llm.Sentence
 	in.ProgressEvery = -1 // every change: the bar and the timer throttle
+	webFailed := false
+	if len(urls) > 0 {
+		webFailed, err = e.syncWeb(ctx, in, *kb, model, urls, knowledge.WebOptions{Depth: *crawl, MaxPages: *maxPages, Schedule: *schedule}, f)
+		if err != nil {
+			return err
+		}
+		if len(paths) == 0 {
+			if webFailed {
+				return errSomeFailed
+			}
+			return nil
+		}
+	}
 	bar := e.startProgress()
 	embedded := 0
 	sum, err := in.Run(ctx, "cli", *kb, model, paths, func(p knowledge.Progress) {
@@ -114,6 +155,7 @@ func (e *env) ingest(args []string) error {
 	if err != nil {
 		return err
 	}
+	_ = knowledge.RecordPaths(st, *kb, paths, sum) // the sources list is a record, not the ingest's outcome
 	for _, f := range sum.Errors {
 		fmt.Fprintf(e.stderr, "failed: %s: %s\n", safe(f.File), safeText(f.Reason))
 	}
@@ -132,7 +174,7 @@ func (e *env) ingest(args []string) error {
 		fmt.Fprintln(e.stderr, "Stopped. Run the same command again to resume; finished files are kept.")
 		return errSomeFailed
 	}
-	if sum.Failed > 0 {
+	if sum.Failed > 0 || webFailed {
 		return errSomeFailed
 	}
 	return nil
