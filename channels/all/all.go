@@ -1,0 +1,8 @@
+// Package all registers every channel kind; the hub imports it for its
+// side effect.
+package all
+
+import (
+	_ "atoll/channels/slack"
+	_ "atoll/channels/telegram"
+)

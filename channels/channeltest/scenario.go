@@ -1,0 +1,91 @@
+package channeltest
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"atoll/channels"
+)
+
+// Platform is what a kind's test gives the common scenario.
+type Platform struct {
+	// Deliver sends message n (text "question N") as the platform would,
+	// signed (or, with forged, with a wrong signature), and returns the
+	// webhook's response status.
+	Deliver func(t testing.TB, n int, forged bool) int
+	// Replies are the texts the fake send API received, in order.
+	Replies func() []string
+	// Ack is the platform's acknowledgement deadline.
+	Ack time.Duration
+}
+
+// Run is the scenario every kind passes: a slow answer still acknowledged
+// in time, a retry deduplicated, a forged callback refused with 401 and
+// not answered, exactly one reply per message through the send API.
+func Run(t *testing.T, h *Hub, id string, a *Answerer, p Platform) {
+	t.Helper()
+	gate := make(chan struct{})
+	a.Gate = gate
+
+	start := time.Now()
+	if st := p.Deliver(t, 1, false); st != http.StatusOK {
+		t.Fatalf("message 1: status %d, want 200", st)
+	}
+	if took := time.Since(start); took > p.Ack {
+		t.Errorf("message 1 acknowledged after %v, past the platform's %v", took, p.Ack)
+	}
+	// The answer is still blocked: the acknowledgement did not wait for it.
+	WaitFor(t, "the agent to be asked question 1", func() bool { return len(a.Questions()) == 1 })
+	if n := len(p.Replies()); n != 0 {
+		t.Fatalf("%d replies before the answer was ready", n)
+	}
+	if st := p.Deliver(t, 1, false); st != http.StatusOK {
+		t.Fatalf("retry of message 1: status %d, want 200", st)
+	}
+	if st := p.Deliver(t, 2, true); st != http.StatusUnauthorized {
+		t.Fatalf("forged message 2: status %d, want 401", st)
+	}
+	close(gate)
+	WaitFor(t, "the reply to message 1", func() bool { return len(p.Replies()) >= 1 })
+
+	if st := p.Deliver(t, 3, false); st != http.StatusOK {
+		t.Fatalf("message 3: status %d, want 200", st)
+	}
+	WaitFor(t, "the reply to message 3", func() bool { return len(p.Replies()) >= 2 })
+	ch, _ := h.D.Get(id)
+	WaitFor(t, "the channel to count two answers", func() bool { return ch.Status().Answered == 2 })
+
+	replies := p.Replies()
+	if len(replies) != 2 || !strings.Contains(replies[0], "answer: question 1") || !strings.Contains(replies[1], "answer: question 3") {
+		t.Fatalf("replies = %q, want one for question 1 then one for question 3", replies)
+	}
+	var asked []string
+	for _, q := range a.Questions() {
+		asked = append(asked, q.Text)
+		if q.Agent != ch.Config().Agent || q.Channel != id || !strings.HasPrefix(q.UserKey, string(ch.Config().Kind)+":") || len(q.UserKey) <= len(ch.Config().Kind)+1 {
+			t.Errorf("question %+v: wrong agent, channel or user key", q)
+		}
+	}
+	if !slices.Equal(asked, []string{"question 1", "question 3"}) {
+		t.Errorf("the agent was asked %q, want question 1 and question 3 once each", asked)
+	}
+	st := ch.Status()
+	if st.Received != 2 || st.Duplicates != 1 || st.Rejected != 1 || st.Answered != 2 || st.LastMessage.IsZero() || st.LastReply.IsZero() {
+		t.Errorf("status = %+v", st)
+	}
+	if !strings.Contains(st.LastError, "refused") {
+		t.Errorf("last error %q does not mention the refused callback", st.LastError)
+	}
+}
+
+// Question is the text of message n.
+func Question(n int) string { return "question " + strconv.Itoa(n) }
+
+// Options are dispatcher options for tests: the answerer and a clock.
+func Options(a *Answerer, now func() time.Time) channels.Options {
+	return channels.Options{Answerer: a, Now: now}
+}
