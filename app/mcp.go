@@ -73,11 +73,17 @@ func (a *App) ListMCPTools(server string) ([]agent.MCPTool, error) {
 	return a.mcpManager().Tools(ctx, server)
 }
 
-// MCPToolList is every configured server's tools; Errors has one sentence
+// MCPToolList is every configured server's tools; Errors has one entry
 // for each server that could not be started or reached.
 type MCPToolList struct {
-	Tools  []agent.MCPTool `json:"tools"`
-	Errors []string        `json:"errors"`
+	Tools  []agent.MCPTool   `json:"tools"`
+	Errors []MCPServerFailed `json:"errors"`
+}
+
+// MCPServerFailed is a server that could not be listed, and why.
+type MCPServerFailed struct {
+	Server string `json:"server"`
+	Error  string `json:"error"`
 }
 
 // ListAllMCPTools lists the tools of every configured server; a server that
@@ -92,11 +98,11 @@ func (a *App) ListAllMCPTools() (MCPToolList, error) {
 		}
 	}
 	sort.Strings(names)
-	out := MCPToolList{Tools: []agent.MCPTool{}, Errors: []string{}}
+	out := MCPToolList{Tools: []agent.MCPTool{}, Errors: []MCPServerFailed{}}
 	for _, n := range names {
 		ts, err := a.ListMCPTools(n)
 		if err != nil {
-			out.Errors = append(out.Errors, err.Error())
+			out.Errors = append(out.Errors, MCPServerFailed{Server: n, Error: err.Error()})
 			continue
 		}
 		out.Tools = append(out.Tools, ts...)

@@ -27,11 +27,13 @@ func TestMCPMethodsInTheBrowser(t *testing.T) {
 		t.Fatalf("GetMCPServers: %+v", got)
 	}
 	var list struct {
-		Tools  []any    `json:"tools"`
-		Errors []string `json:"errors"`
+		Tools  []any `json:"tools"`
+		Errors []struct {
+			Server, Error string
+		} `json:"errors"`
 	}
 	h.mustCall("ListAllMCPTools", &list)
-	if list.Tools == nil || len(list.Tools) != 0 || len(list.Errors) != 1 || !strings.Contains(list.Errors[0], "MCP server broken could not be started") {
+	if list.Tools == nil || len(list.Tools) != 0 || len(list.Errors) != 1 || list.Errors[0].Server != "broken" || !strings.Contains(list.Errors[0].Error, "MCP server broken could not be started") {
 		t.Fatalf("ListAllMCPTools: %+v", list)
 	}
 	if code, b := h.call("SaveMCPServers", `{"mcpServers": {"x": {}}}`); code != 422 || !strings.Contains(string(b), "give the command") {

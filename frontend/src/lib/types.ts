@@ -65,6 +65,8 @@ export interface Agent {
   followups: boolean;
   memory: boolean;
   tools?: string[] | null;
+  /** Tools ("http:NAME", "mcp:SERVER/TOOL") whose calls run without asking. */
+  allow?: string[] | null;
   leadForm?: LeadForm | null;
   version: number;
   updated: string;
