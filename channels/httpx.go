@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // maxResponse bounds what is read of a platform's API answer.
@@ -79,4 +81,17 @@ func short(b []byte) string {
 		return string(b[:n]) + "…"
 	}
 	return string(b)
+}
+
+// Redact replaces secret (a token in a URL) in err's text, keeping whether
+// it is retryable.
+func Redact(err error, secret string) error {
+	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	red := errors.New(strings.ReplaceAll(err.Error(), secret, "<secret>"))
+	if IsRetryable(err) {
+		return Retryable(red)
+	}
+	return red
 }

@@ -5,4 +5,5 @@ package all
 import (
 	_ "atoll/channels/slack"
 	_ "atoll/channels/telegram"
+	_ "atoll/channels/wechatoa"
 )
