@@ -142,8 +142,10 @@ func TestWeChatOASafeModeScenario(t *testing.T) {
 	e := setup(t, true)
 	f, _ := channels.Lookup(channels.WeChatOA)
 	channeltest.Run(t, e.h, "oa", e.a, channeltest.Platform{
-		Ack:     f.Ack,
-		Deliver: func(t testing.TB, n int, forged bool) int { return e.deliver(t, 7000+n, channeltest.Question(n), true, forged) },
+		Ack: f.Ack,
+		Deliver: func(t testing.TB, n int, forged bool) int {
+			return e.deliver(t, 7000+n, channeltest.Question(n), true, forged)
+		},
 		Replies: e.f.texts,
 	})
 	for _, m := range e.f.sent.All() {
