@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "atoll/channels/feishu"
 	_ "atoll/channels/slack"
 	_ "atoll/channels/telegram"
 	_ "atoll/channels/wechatoa"
