@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,14 @@ func init() {
 	for _, ext := range []string{".xlsx", ".xlsm", ".pptx", ".ods"} {
 		supportedExt[ext] = true
 	}
+}
+
+// Supported reports whether Collect picks a file of this name up inside a
+// folder: a type Atoll reads, and not hidden (editors' lock and swap files
+// are hidden or of other types).
+func Supported(name string) bool {
+	base := filepath.Base(name)
+	return !strings.HasPrefix(base, ".") && !strings.HasPrefix(base, "~$") && supportedExt[strings.ToLower(filepath.Ext(base))]
 }
 
 // rowSep joins "column: value" pairs in a spreadsheet row's passage. The

@@ -49,7 +49,7 @@ func walk(t *testing.T, args ...string) (result, *env, bool) {
 // flag, tried on every command). A new command in the table must be listed
 // here, with nil when it has no required argument to leave out.
 var usageErrors = map[string][][]string{
-	"ingest":           {{}, {"--kb", "x"}, {"--kb", "a/b", "f.md"}, {"--kb"}, {"--kb", "x", "--reembed", "f.md"}, {"--kb", "x", "--crawl", "2", "f.md"}, {"--kb", "x", "--crawl", "-1", "http://127.0.0.1:9/"}, {"--kb", "x", "--schedule", "monthly", "http://127.0.0.1:9/"}},
+	"ingest":           {{}, {"--kb", "x"}, {"--kb", "a/b", "f.md"}, {"--kb"}, {"--kb", "x", "--reembed", "f.md"}, {"--kb", "x", "--crawl", "2", "f.md"}, {"--kb", "x", "--crawl", "-1", "http://127.0.0.1:9/"}, {"--kb", "x", "--schedule", "monthly", "http://127.0.0.1:9/"}, {"--kb", "x", "--watch", "http://127.0.0.1:9/"}},
 	"sync":             {{"extra"}, {"--kb", "a/b"}},
 	"kb sources":       {{}, {"a", "b"}, {"a/b"}},
 	"search":           {{}, {"--kb", "x"}, {"cake"}, {"--kb", "x", "--k", "0", "cake"}, {"--kb", "../x", "cake"}},

@@ -26,7 +26,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"ingest", "--kb NAME [--embed-model MODEL [--reembed]] [--ocr-lang LANG] [--crawl DEPTH] [--max-pages N] [--delay 1s] [--schedule off|hourly|daily|weekly] PATH-OR-URL...", "add files, folders, web pages, sitemaps or sites (--crawl) to a knowledge base (a new --embed-model for an existing one needs --reembed)", (*env).ingest},
+		{"ingest", "--kb NAME [--embed-model MODEL [--reembed]] [--ocr-lang LANG] [--crawl DEPTH] [--max-pages N] [--delay 1s] [--schedule off|hourly|daily|weekly] [--watch] PATH-OR-URL...", "add files, folders, web pages, sitemaps or sites (--crawl) to a knowledge base, or keep folders in sync (--watch) (a new --embed-model for an existing one needs --reembed)", (*env).ingest},
 		{"sync", "[--kb NAME] [--due] [--delay 1s]", "fetch every source again (web pages conditionally; folders rescanned): for cron", (*env).sync},
 		{"search", "--kb NAME[,NAME...] [--source FILE] [--k N] [--json] QUERY", "search knowledge bases", (*env).search},
 		{"kb list", "[--json]", "list knowledge bases", (*env).kbList},

@@ -25,6 +25,7 @@ func (e *env) ingest(args []string) error {
 	crawl := fs.Int("crawl", 0, "for a URL: follow links on the same site this many clicks deep")
 	maxPages := fs.Int("max-pages", 0, fmt.Sprintf("for a URL: read at most this many pages (default %d)", knowledge.DefaultMaxPages))
 	delay := fs.Duration("delay", web.DefaultDelay, "for a URL: wait between two requests to one site")
+	watch := fs.Bool("watch", false, "keep watching the folders and files: changes are ingested within seconds, until Ctrl-C")
 	schedule := fs.String("schedule", "", "for a URL: sync again hourly, daily or weekly (while the app is open, or by `atoll sync --due`)")
 	args, err := parse(fs, args)
 	if err != nil {
@@ -43,6 +44,9 @@ func (e *env) ingest(args []string) error {
 	}
 	if (*crawl != 0 || *maxPages != 0 || *schedule != "") && len(urls) == 0 {
 		return errUsage{"--crawl, --max-pages and --schedule apply to web addresses (http:// or https://)"}
+	}
+	if *watch && len(paths) == 0 {
+		return errUsage{"--watch applies to folders and files; web addresses are kept fresh by `atoll sync`"}
 	}
 	if *crawl < 0 || *maxPages < 0 {
 		return errUsage{"--crawl and --max-pages take a number of 0 or more"}
@@ -173,6 +177,9 @@ func (e *env) ingest(args []string) error {
 	if sum.Cancelled {
 		fmt.Fprintln(e.stderr, "Stopped. Run the same command again to resume; finished files are kept.")
 		return errSomeFailed
+	}
+	if *watch {
+		return e.watch(ctx, in, *kb, model, paths)
 	}
 	if sum.Failed > 0 || webFailed {
 		return errSomeFailed

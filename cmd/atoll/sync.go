@@ -262,3 +262,26 @@ func (e *env) kbSources(args []string) error {
 	}
 	return nil
 }
+
+// watch is `atoll ingest --watch`: the folders and files kept in step with
+// the knowledge base until Ctrl-C.
+func (e *env) watch(ctx context.Context, in *knowledge.Ingester, kb, model string, paths []string) error {
+	fmt.Fprintf(e.stderr, "Watching %s for changes; Ctrl-C stops.\n", safe(strings.Join(paths, ", ")))
+	w := &knowledge.Watcher{In: in, KB: kb, Model: model, Roots: paths, OnBatch: func(b knowledge.Batch) {
+		stamp := time.Now().Format("15:04:05")
+		for _, p := range b.Changed {
+			fmt.Fprintf(e.stderr, "%s %s: stored %s\n", stamp, safe(kb), safe(p))
+		}
+		for _, p := range b.Removed {
+			fmt.Fprintf(e.stderr, "%s %s: removed %s\n", stamp, safe(kb), safe(p))
+		}
+		for _, f := range b.Failed {
+			fmt.Fprintf(e.stderr, "%s failed: %s: %s\n", stamp, safe(f.File), safeText(f.Reason))
+		}
+	}}
+	if err := w.Run(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stderr, "Stopped watching.")
+	return nil
+}
