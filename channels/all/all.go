@@ -3,8 +3,10 @@
 package all
 
 import (
+	_ "atoll/channels/dingtalk"
 	_ "atoll/channels/feishu"
 	_ "atoll/channels/slack"
 	_ "atoll/channels/telegram"
 	_ "atoll/channels/wechatoa"
+	_ "atoll/channels/whatsapp"
 )
