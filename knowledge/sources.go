@@ -289,6 +289,9 @@ type WebOptions struct {
 	Schedule string
 }
 
+// maxKeptLinks bounds the links kept per crawled page.
+const maxKeptLinks = 500
+
 // DefaultMaxPages bounds a site when the user gave no --max-pages.
 const DefaultMaxPages = 1000
 
@@ -661,7 +664,9 @@ func (s *webSync) store(u string, resp *web.Response) []string {
 		}
 		body, ext, name = []byte(pg.HTML), ".html", pg.Title
 		if s.src.Kind == SourceCrawl {
-			st.Links = pg.Links
+			// Kept for refreshes that get a 304; bounded so sources.json
+			// stays small (a crawl reaches MaxPages pages at most anyway).
+			st.Links = pg.Links[:min(len(pg.Links), maxKeptLinks)]
 		}
 	}
 	if ext == "" {

@@ -3,6 +3,8 @@ package knowledge
 import (
 	"context"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -244,5 +246,47 @@ func TestFetcherAddressesAndTypes(t *testing.T) {
 	}
 	if _, err := f.Name("ftp://example.com/x"); err == nil {
 		t.Fatal("ftp accepted")
+	}
+}
+
+// Folder and file sources are recorded by an ingest, counted from the
+// knowledge base, scheduled, and removing one removes its documents only.
+func TestFolderSourcesCountedAndRemoved(t *testing.T) {
+	docs := makeDocs(t, 3)
+	other := t.TempDir()
+	one := filepath.Join(other, "one.md")
+	if err := os.WriteFile(one, []byte("# One\n\nA single file named on its own.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := store.Open(t.TempDir())
+	defer st.Close()
+	in := New(st, nil)
+	sum, err := in.Run(context.Background(), "j", "kb", "", []string{docs, one}, nil)
+	if err != nil || sum.OK != 4 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if err := RecordPaths(st, "kb", []string{docs, one}, sum); err != nil {
+		t.Fatal(err)
+	}
+	srcs, err := Sources(st, "kb")
+	if err != nil || len(srcs) != 2 {
+		t.Fatalf("%+v %v", srcs, err)
+	}
+	byKind := map[string]Source{}
+	for _, s := range srcs {
+		byKind[s.Kind] = s
+	}
+	if byKind[SourceFolder].Docs != 3 || byKind[SourceFile].Docs != 1 || byKind[SourceFolder].LastSync.IsZero() || !byKind[SourceFolder].NextSync.IsZero() {
+		t.Fatalf("sources %+v", srcs)
+	}
+	n, err := RemoveSource(st, "kb", docs)
+	if err != nil || n != 3 {
+		t.Fatalf("removed %d, %v", n, err)
+	}
+	if got := docPaths(t, st, "kb"); len(got) != 1 || got[0] != one {
+		t.Fatalf("left %v", got)
+	}
+	if _, err := RemoveSource(st, "kb", docs); err == nil {
+		t.Fatal("removing a source twice did not say it is not one")
 	}
 }

@@ -33,7 +33,7 @@ type Watcher struct {
 	// while nobody watched.
 	Rescan bool
 	// OnBatch is told what each batch did (files ingested, removed, failed).
-	OnBatch func(Batch)
+	OnBatch    func(Batch)
 	embedAfter time.Time // embeddings are not tried before (the server was down)
 	// onObserve is told each file size the watcher sees (tests).
 	onObserve func(path string, size int64)
