@@ -72,6 +72,41 @@ func TestAgentOverMCP(t *testing.T) {
 	}
 }
 
+// TestMCPServesTheCurrentVersion: a republished agent is served as its new
+// version at once, and an unpublished one is gone.
+func TestMCPServesTheCurrentVersion(t *testing.T) {
+	th := newTestHub(t, 0, nil)
+	describe := func() string {
+		sess, err := mcpConnect(t, th.srv.URL+"/mcp/baker")
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		defer sess.Close()
+		tools, err := sess.ListTools(context.Background(), nil)
+		if err != nil || len(tools.Tools) != 1 {
+			t.Fatalf("%+v %v", tools, err)
+		}
+		return tools.Tools[0].Description
+	}
+	if d := describe(); strings.Contains(d, "pastries") {
+		t.Fatalf("version 1: %q", d)
+	}
+	def, _ := th.h.agents.Get("baker")
+	def.Description = "Now with pastries."
+	if _, err := th.h.agents.Save(def); err != nil {
+		t.Fatal(err)
+	}
+	if d := describe(); !strings.Contains(d, "Now with pastries.") {
+		t.Fatalf("version 2: %q", d)
+	}
+	if err := th.h.agents.Delete("baker"); err != nil {
+		t.Fatal(err)
+	}
+	if d := describe(); !strings.HasPrefix(d, "error:") {
+		t.Fatalf("unpublished: %q", d)
+	}
+}
+
 func TestMCPUnknownAgent(t *testing.T) {
 	th := newTestHub(t, 0, nil)
 	if _, err := mcpConnect(t, th.srv.URL+"/mcp/nobody"); err == nil {
@@ -136,5 +171,34 @@ func TestMCPRateLimitedAndBounded(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("a body over %d KB: %d", maxChatBody>>10, res.StatusCode)
+	}
+}
+
+// BenchmarkAgentMCPServer is the cost of building an agent's MCP server,
+// which the hub does on every /mcp request.
+func BenchmarkAgentMCPServer(b *testing.B) {
+	th := newTestHub(b, 0, nil)
+	def, _ := th.h.agents.Get("baker")
+	for b.Loop() {
+		th.h.agentMCPServer(def)
+	}
+}
+
+// BenchmarkMCPAsk is one question from a new MCP client: connect
+// (initialize and its notification) and call ask, the model a scripted fake.
+func BenchmarkMCPAsk(b *testing.B) {
+	th := newTestHub(b, 0, nil)
+	th.fake.OnChat(func(ollamafake.ChatRequest) ollamafake.Reply { return ollamafake.Reply{Text: "48 hours [1]."} })
+	ctx := context.Background()
+	for b.Loop() {
+		c := sdk.NewClient(&sdk.Implementation{Name: "bench", Version: "1"}, nil)
+		sess, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: th.srv.URL + "/mcp/baker", DisableStandaloneSSE: true}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := sess.CallTool(ctx, &sdk.CallToolParams{Name: "ask", Arguments: map[string]any{"question": "Notice for cakes?"}}); err != nil {
+			b.Fatal(err)
+		}
+		sess.Close()
 	}
 }
