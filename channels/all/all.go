@@ -8,5 +8,6 @@ import (
 	_ "atoll/channels/slack"
 	_ "atoll/channels/telegram"
 	_ "atoll/channels/wechatoa"
+	_ "atoll/channels/wecomkf"
 	_ "atoll/channels/whatsapp"
 )
