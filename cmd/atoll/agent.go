@@ -347,6 +347,12 @@ func (e *env) agentTest(args []string) error {
 		if len(r.Forbidden) > 0 {
 			fmt.Fprintf(e.stdout, "   should not say: %s\n", safeText(strings.Join(r.Forbidden, "; ")))
 		}
+		if len(r.ToolsMissing) > 0 {
+			fmt.Fprintf(e.stdout, "   tools not called: %s\n", safeText(strings.Join(r.ToolsMissing, ", ")))
+		}
+		if len(r.ToolsForbidden) > 0 {
+			fmt.Fprintf(e.stdout, "   tools called that should not be: %s\n", safeText(strings.Join(r.ToolsForbidden, ", ")))
+		}
 		if r.Retrieval == "fail" {
 			from := safe(strings.Join(r.Sources, ", "))
 			if from == "" {

@@ -79,8 +79,10 @@ func TestLeadsAndAgentTest(t *testing.T) {
 		t.Fatalf("agent test: %v %s %s", err, r.stdout, r.stderr)
 	}
 	script("It costs 40 euros [1].")
+	set = write(t, t.TempDir(), "set.jsonl", `{"q": "How much is a chocolate cake?", "source": "faq-en.md", "must": ["38 euros"], "tools": ["calculate"], "no_tools": ["search_knowledge"]}`+"\n")
 	r = atoll(t, "--data", data, "--ollama", fake.URL, "agent", "test", "baker", "--questions", set)
-	if r.code != 0 || !strings.Contains(r.stdout, "worse") || !strings.Contains(r.stdout, "missing: 38 euros") || !strings.Contains(r.stdout, "0 better, 1 worse") {
+	if r.code != 0 || !strings.Contains(r.stdout, "worse") || !strings.Contains(r.stdout, "missing: 38 euros") || !strings.Contains(r.stdout, "0 better, 1 worse") ||
+		!strings.Contains(r.stdout, "tools not called: calculate") || !strings.Contains(r.stdout, "tools called that should not be: search_knowledge") {
 		t.Fatalf("agent test text: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	// Ollama down: a sentence, and no run stored that would only score the setup.
