@@ -46,6 +46,9 @@ type Runner struct {
 	// when its Tools names it as "mcp:<server>/<tool>", and each call goes
 	// through Confirm as an HTTP tool's does.
 	MCP MCPTools
+	// ReadImage reads the text of an attached image (OCR) for a model that
+	// cannot see images; nil refuses images on such models.
+	ReadImage func(ctx context.Context, img []byte) (string, error)
 
 	mu   sync.Mutex
 	show map[string]llm.ModelInfo
@@ -67,6 +70,9 @@ type Answer struct {
 	TTFT         float64    `json:"ttftSeconds"`
 	Tools        []ToolUse  `json:"tools,omitempty"` // tool calls made for this answer
 	Lead         *Lead      `json:"lead,omitempty"`  // saved by save_lead in this turn
+	// ImageRead says how an attached image reached the model: "vision"
+	// (sent as an image) or "ocr" (its text added to the question).
+	ImageRead string `json:"imageRead,omitempty"`
 }
 
 // AskOptions are the rarer settings of one question.
@@ -78,6 +84,86 @@ type AskOptions struct {
 	// User is the end user, whose memories an agent with Memory reads and
 	// adds to; "" is LocalUser.
 	User string
+	// Images are attached to the question (PNG, JPEG, WebP...): sent as
+	// images to a vision model, otherwise read by ReadImage.
+	Images [][]byte
+
+	note string // said before the answer (how the image was read)
+}
+
+// MaxImages bounds the images attached to one question.
+const MaxImages = 4
+
+// AskWith is Ask with options.
+//
+// An attached image goes to a vision model as an image. Any other model
+// gets the image's text, read by OCR, after the question, and the answer
+// starts with a note saying so: the user should know the model did not see
+// the picture.
+func (r *Runner) AskWith(ctx context.Context, def Definition, opt AskOptions, question string, onToken func(string) error) (Answer, error) {
+	if len(opt.Images) == 0 {
+		return r.askWith(ctx, def, opt, question, onToken)
+	}
+	if len(opt.Images) > MaxImages {
+		return Answer{}, fmt.Errorf("attach at most %d images to one question", MaxImages)
+	}
+	if strings.TrimSpace(question) == "" {
+		return Answer{}, fmt.Errorf("the question is empty")
+	}
+	info, err := r.modelInfo(ctx, def.Model)
+	if err != nil {
+		return Answer{}, err
+	}
+	if info.Has(llm.CapVision) {
+		ans, err := r.askWith(ctx, def, opt, question, onToken)
+		ans.ImageRead = "vision"
+		return ans, err
+	}
+	if r.ReadImage == nil {
+		return Answer{}, fmt.Errorf("%s cannot see images and no OCR is set up here: ask in words, or choose a vision model", def.Model)
+	}
+	var texts []string
+	for _, img := range opt.Images {
+		text, err := r.ReadImage(ctx, img)
+		if err != nil {
+			return Answer{}, err
+		}
+		if text = strings.TrimSpace(text); text != "" {
+			texts = append(texts, text)
+		}
+	}
+	lang := languageOf(def.Language, question)
+	opt.Images = nil
+	opt.note = imageNote(lang, len(texts) > 0)
+	if len(texts) > 0 {
+		label := "\n\nText of the attached image, read by OCR:\n"
+		if lang == "zh" {
+			label = "\n\n附图中的文字（由 OCR 识别）：\n"
+		}
+		question += label + strings.Join(texts, "\n\n")
+	}
+	if onToken != nil {
+		if err := onToken(opt.note); err != nil {
+			return Answer{}, err
+		}
+	}
+	ans, err := r.askWith(ctx, def, opt, question, onToken)
+	ans.Answer = opt.note + ans.Answer
+	ans.ImageRead = "ocr"
+	return ans, err
+}
+
+// imageNote starts an answer whose image was read by OCR.
+func imageNote(lang string, read bool) string {
+	switch {
+	case lang == "zh" && read:
+		return "_（当前模型无法查看图片：图片中的文字已由 OCR 识别并附在问题后。）_\n\n"
+	case lang == "zh":
+		return "_（当前模型无法查看图片，OCR 也没有在图片中识别出文字。）_\n\n"
+	case read:
+		return "_(This model cannot see images: the image's text was read by OCR and added to the question.)_\n\n"
+	}
+	return "_(This model cannot see images, and OCR found no text in the image.)_\n\n"
 }
 
 // Ask answers question as agent def, streaming tokens through onToken, and
@@ -86,13 +172,14 @@ func (r *Runner) Ask(ctx context.Context, def Definition, convID, question strin
 	return r.AskWith(ctx, def, AskOptions{Conversation: convID}, question, onToken)
 }
 
-// AskWith is Ask with options.
+// askWith answers a question whose images, if any, go to the model as
+// images.
 //
 // An agent with tools enabled, on a model that supports tool calling, answers
 // through the tool loop (see askTools); otherwise the knowledge bases are
 // searched before every answer and a question they do not cover is answered
 // without calling the model.
-func (r *Runner) AskWith(ctx context.Context, def Definition, opt AskOptions, question string, onToken func(string) error) (Answer, error) {
+func (r *Runner) askWith(ctx context.Context, def Definition, opt AskOptions, question string, onToken func(string) error) (Answer, error) {
 	question = strings.TrimSpace(question)
 	if question == "" {
 		return Answer{}, fmt.Errorf("the question is empty")
@@ -130,6 +217,7 @@ func (r *Runner) AskWith(ctx context.Context, def Definition, opt AskOptions, qu
 		if opt.Ephemeral {
 			return
 		}
+		ans.Answer = opt.note + ans.Answer
 		r.record(conv, question, ans)
 		if memory {
 			r.remember(ctx, def, user, conv.ID, question, ans.Answer, known)
@@ -141,7 +229,7 @@ func (r *Runner) AskWith(ctx context.Context, def Definition, opt AskOptions, qu
 			return ans, err
 		}
 		if info.Has(llm.CapTools) {
-			ans, err := r.askTools(ctx, def, conv, lang, question, info, tools, opt.Ephemeral, onToken)
+			ans, err := r.askTools(ctx, def, conv, lang, question, opt.Images, info, tools, opt.Ephemeral, onToken)
 			if err == nil {
 				finish(ans)
 			}
@@ -155,7 +243,9 @@ func (r *Runner) AskWith(ctx context.Context, def Definition, opt AskOptions, qu
 		if err != nil {
 			return ans, err
 		}
-		if !rag.Covered(hits, question) {
+		// A question about an attached image is the model's to answer
+		// even when the knowledge bases know nothing of it.
+		if !rag.Covered(hits, question) && len(opt.Images) == 0 && opt.note == "" {
 			ans.NotCovered = true
 			ans.Answer = rag.NotCoveredAnswer(lang)
 			if onToken != nil {
@@ -182,6 +272,9 @@ func (r *Runner) AskWith(ctx context.Context, def Definition, opt AskOptions, qu
 	msgs := make([]llm.Message, len(p.Messages))
 	for i, m := range p.Messages {
 		msgs[i] = llm.Message{Role: m.Role, Content: m.Content}
+	}
+	if len(msgs) > 0 {
+		msgs[len(msgs)-1].Images = opt.Images // the question's turn
 	}
 	temp := def.Temperature
 	res, err := r.Model.Chat(ctx, llm.ChatRequest{Model: def.Model, Messages: msgs, Temperature: &temp, NumCtx: p.NumCtx}, onToken)
@@ -226,7 +319,7 @@ func contextLength(def Definition, info llm.ModelInfo) int {
 // Without search_knowledge, an agent with knowledge bases gets its passages
 // up front as on the plain path — but a question they do not cover still
 // reaches the model, which may need its other tools (a lead, a sum).
-func (r *Runner) askTools(ctx context.Context, def Definition, conv Conversation, lang, question string, info llm.ModelInfo, enabled []string, dryRun bool, onToken func(string) error) (Answer, error) {
+func (r *Runner) askTools(ctx context.Context, def Definition, conv Conversation, lang, question string, images [][]byte, info llm.ModelInfo, enabled []string, dryRun bool, onToken func(string) error) (Answer, error) {
 	ans := Answer{Conversation: conv.ID, Citations: []Citation{}, Followups: []string{}}
 	t := &turn{r: r, def: def, conv: conv.ID, enabled: enabled, dryRun: dryRun}
 	user := question
@@ -254,7 +347,7 @@ func (r *Runner) askTools(ctx context.Context, def Definition, conv Conversation
 	for _, m := range conv.Messages[start:] {
 		msgs = append(msgs, llm.Message{Role: m.Role, Content: m.Content})
 	}
-	msgs = append(msgs, llm.Message{Role: "user", Content: user})
+	msgs = append(msgs, llm.Message{Role: "user", Content: user, Images: images})
 
 	temp := def.Temperature
 	tools := t.specs()

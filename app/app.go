@@ -144,6 +144,7 @@ func (a *App) connect(url string) error {
 	a.runner.HTTPTools = func() []agent.HTTPTool { return LoadHTTPTools(a.cfg.DataDir) }
 	a.runner.Confirm = a.confirm
 	a.runner.MCP = a.mcpManager()
+	a.runner.ReadImage = ReadImageText
 	if !a.settings.MemoryOff {
 		a.runner.Memory = a.memory
 	}
@@ -534,6 +535,10 @@ type AskDone struct {
 // Ask starts answering question; tokens arrive as chat:token events and the
 // outcome as chat:done. It returns the stream id.
 func (a *App) Ask(agentName, conversationID, question string) (string, error) {
+	return a.ask(agentName, conversationID, question, nil)
+}
+
+func (a *App) ask(agentName, conversationID, question string, images [][]byte) (string, error) {
 	def, err := a.agents.Get(agentName)
 	if err != nil {
 		return "", userError(err)
@@ -557,7 +562,7 @@ func (a *App) Ask(agentName, conversationID, question string) (string, error) {
 		watch := time.AfterFunc(a.firstTokenTimeout, func() { cancelCause(errStalled) })
 		defer watch.Stop()
 		tb := &tokenBatcher{id: id, send: a.send}
-		ans, err := runner.Ask(ctx, def, conversationID, question, func(s string) error {
+		ans, err := runner.AskWith(ctx, def, agent.AskOptions{Conversation: conversationID, Images: images}, question, func(s string) error {
 			watch.Reset(a.stallTimeout)
 			return tb.add(s)
 		})

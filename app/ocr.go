@@ -1,12 +1,17 @@
 package app
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 
+	"atoll/ingest"
 	"atoll/store"
 )
 
@@ -68,4 +73,80 @@ func (a *App) SourceImage(path string) (string, error) {
 		return "", fmt.Errorf("%s cannot be previewed here (TIFF); the passage text is still shown", filepath.Base(path))
 	}
 	return "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b), nil
+}
+
+// MaxImageBytes bounds an image attached to a question.
+const MaxImageBytes = 20 << 20
+
+// AskImage is Ask with a photo attached (a data: URL or plain base64): a
+// vision model sees it; any other model gets its text, read by OCR, and the
+// answer says so.
+func (a *App) AskImage(agentName, conversationID, question, image string) (string, error) {
+	img, err := decodeImage(image)
+	if err != nil {
+		return "", err
+	}
+	return a.ask(agentName, conversationID, question, [][]byte{img})
+}
+
+func decodeImage(s string) ([]byte, error) {
+	if rest, ok := strings.CutPrefix(s, "data:"); ok {
+		_, data, found := strings.Cut(rest, ";base64,")
+		if !found {
+			return nil, errors.New("the attached image could not be read: attach it again")
+		}
+		s = data
+	}
+	if base64.StdEncoding.DecodedLen(len(s)) > MaxImageBytes+3 {
+		return nil, fmt.Errorf("the image is larger than %d MB: attach a smaller one", MaxImageBytes>>20)
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b) == 0 {
+		return nil, errors.New("the attached image could not be read: attach it again")
+	}
+	if !isImage(b) {
+		return nil, errors.New("the attachment is not a PNG, JPEG, WebP or TIFF image")
+	}
+	return b, nil
+}
+
+func isImage(b []byte) bool {
+	switch {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")), bytes.HasPrefix(b, []byte("\xff\xd8\xff")),
+		bytes.HasPrefix(b, []byte("II*\x00")), bytes.HasPrefix(b, []byte("MM\x00*")):
+		return true
+	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
+		return true
+	}
+	return false
+}
+
+// ReadImageText reads an image's text with Tesseract (the chat's OCR for
+// models that cannot see images). Missing Tesseract is a sentence saying
+// how to install it.
+func ReadImageText(ctx context.Context, img []byte) (string, error) {
+	f, err := os.CreateTemp("", "atoll-chat-image-")
+	if err != nil {
+		return "", fmt.Errorf("the image could not be saved for OCR: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(img)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("the image could not be saved for OCR: %w", err)
+	}
+	doc, err := ingest.ExtractWith(ctx, f.Name(), ingest.DefaultLimits(), ingest.ExtractOptions{OCR: &ingest.OCR{}})
+	if err != nil {
+		var fe *ingest.FileError
+		if errors.As(err, &fe) {
+			return "", fmt.Errorf("the attached image %s", fe.Reason)
+		}
+		return "", err
+	}
+	if len(doc.PendingOCR()) > 0 {
+		return "", fmt.Errorf("this model cannot see images and the image could not be read: %s", strings.Join(doc.Warnings, "; "))
+	}
+	return doc.Text(), nil
 }

@@ -1,9 +1,12 @@
 package app
 
 import (
+	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,5 +67,53 @@ func TestSourceImageAndOCRLang(t *testing.T) {
 	a.SetOCRLang("kb", "auto")
 	if l, _ := a.OCRLang("kb"); l != "" {
 		t.Fatalf("auto is stored as %q", l)
+	}
+}
+
+func TestDecodeAttachedImage(t *testing.T) {
+	png := []byte("\x89PNG\r\n\x1a\nrest")
+	b64 := base64.StdEncoding.EncodeToString(png)
+	for _, in := range []string{"data:image/png;base64," + b64, b64} {
+		if b, err := decodeImage(in); err != nil || string(b) != string(png) {
+			t.Fatalf("%q: %q %v", in[:12], b, err)
+		}
+	}
+	for in, want := range map[string]string{
+		base64.StdEncoding.EncodeToString([]byte("#!/bin/sh")): "not a PNG",
+		"data:image/png,raw": "could not be read",
+		"%%%":                "could not be read",
+		strings.Repeat("A", (MaxImageBytes/3+8)*4): "larger than 20 MB",
+	} {
+		if _, err := decodeImage(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.20q: %v, want %q", in, err, want)
+		}
+	}
+}
+
+// TestReadImageText: the chat's OCR reads a photo's text with Tesseract;
+// without it, the error says how to install it.
+func TestReadImageText(t *testing.T) {
+	if _, err := exec.LookPath("tesseract"); err != nil {
+		t.Fatalf("tesseract is needed (make test installs it): %v", err)
+	}
+	convert := "/usr/bin/convert"
+	if _, err := os.Stat(convert); err != nil {
+		convert = "convert"
+	}
+	img := filepath.Join(t.TempDir(), "menu.png")
+	if out, err := exec.Command(convert, "-density", "300", "-size", "2000x", "-background", "white", "-fill", "black", "-font", "DejaVu-Sans",
+		"-pointsize", "14", "caption:Lemon tart costs four euros fifty", "-bordercolor", "white", "-border", "100", img).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	b, _ := os.ReadFile(img)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	text, err := ReadImageText(context.Background(), b)
+	if err != nil || !strings.Contains(text, "Lemon tart costs four euros") {
+		t.Fatalf("%q %v", text, err)
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // not from the cache
+	t.Setenv("PATH", t.TempDir())
+	if _, err := ReadImageText(context.Background(), b); err == nil || !strings.Contains(err.Error(), "install Tesseract") {
+		t.Fatalf("without Tesseract: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 // Limits on what a request may carry.
 const (
 	MaxCallBody    = 1 << 20   // JSON arguments
+	MaxImageCall   = 28 << 20  // AskImage: a photo of app.MaxImageBytes, in base64
 	MaxUploadBody  = 512 << 20 // one upload request
 	MaxUploadFiles = 10000     // files in one upload request
 	MaxFileName    = 255       // bytes in an uploaded file's name
@@ -106,7 +107,7 @@ var Bound = []string{
 	"ListKBs", "CreateKB", "RemoveKB", "SetEmbedModel", "SetOCRLang", "OCRLang", "ListDocuments", "DocumentChunks", "RemoveDocument",
 	"Ingest", "CancelJob", "ChooseFiles", "ChooseFolder", "Search",
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent", "AgentVersions", "GetAgentVersion", "RestoreAgentVersion",
-	"Ask", "StopAsk", "ConfirmTool", "ListHTTPTools", "SaveHTTPTools",
+	"Ask", "AskImage", "StopAsk", "ConfirmTool", "ListHTTPTools", "SaveHTTPTools",
 	"GetMCPServers", "SaveMCPServers", "ListMCPTools", "ListAllMCPTools", "AlwaysAllowTool", "ListConversations", "GetConversation", "SourcePDF", "SourceImage",
 	"ListLeads", "ExportLeadsCSV", "PullLeads", "RunAgentTest", "AgentTestSet",
 	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",
@@ -143,13 +144,17 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("unknown method %q", name))
 		return
 	}
-	if r.ContentLength > MaxCallBody {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the request is larger than %d bytes", MaxCallBody))
+	limit := int64(MaxCallBody)
+	if name == "AskImage" {
+		limit = MaxImageCall
+	}
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the request is larger than %d bytes", limit))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCallBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the request is larger than %d bytes", MaxCallBody))
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the request is larger than %d bytes", limit))
 		return
 	}
 	var raw []json.RawMessage

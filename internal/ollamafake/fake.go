@@ -85,8 +85,9 @@ type ChatRequest struct {
 
 // ChatMessage is one message of a received chat request.
 type ChatMessage struct {
-	Role      string `json:"role"`
-	Content   string `json:"content"`
+	Role      string   `json:"role"`
+	Content   string   `json:"content"`
+	Images    []string `json:"images"` // base64, as Ollama takes them
 	ToolCalls []struct {
 		Function struct {
 			Name      string         `json:"name"`
