@@ -95,6 +95,23 @@ export interface Citation {
   text: string;
   used: boolean;
   headings?: string[] | null;
+  /** Where the passage is on a scanned page or image (OCR'd text). */
+  boxes?: Box[] | null;
+}
+
+/** A photo attached to a question. */
+export interface Attachment {
+  name: string;
+  dataUrl: string;
+}
+
+/** A rectangle on a page image, in fractions of its size, origin top left. */
+export interface Box {
+  page: number;
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
 }
 
 export interface Message {
@@ -185,7 +202,10 @@ export interface IngestProgress {
   rate: number;
   etaSeconds: number;
   current: string;
-  phase?: 'reading' | 'embedding';
+  phase?: 'reading' | 'ocr' | 'embedding';
+  /** The page being read by OCR (phase "ocr"), of ocrPages. */
+  ocrPage?: number;
+  ocrPages?: number;
   embedded?: number;
   toEmbed?: number;
   pages?: number;

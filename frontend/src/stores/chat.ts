@@ -4,9 +4,11 @@
 import { writable, get, type Readable } from 'svelte/store';
 import { call as realCall, on as realOn } from '../lib/transport';
 import { EVENTS } from '../lib/events';
-import type { ChatDone, ChatToken, Citation, Conversation, Message } from '../lib/types';
+import type { Attachment, ChatDone, ChatToken, Citation, Conversation, Message } from '../lib/types';
 
 export interface UIMessage extends Message {
+  /** The name of a photo attached to this question. */
+  attachment?: string;
   streaming?: boolean;
   error?: string;
   notCovered?: boolean;
@@ -36,7 +38,7 @@ export interface ChatStore extends Readable<ChatState> {
   loadConversations(): Promise<void>;
   open(id: string): Promise<void>;
   newConversation(): void;
-  ask(question: string): Promise<void>;
+  ask(question: string, image?: Attachment): Promise<void>;
   stop(): Promise<void>;
   destroy(): void;
 }
@@ -202,7 +204,7 @@ export function createChat(deps: ChatDeps = {}): ChatStore {
     state.update((s) => ({ ...s, conversationId: '', messages: [] }));
   }
 
-  async function ask(question: string) {
+  async function ask(question: string, image?: Attachment) {
     const q = question.trim();
     const s0 = get(state);
     if (!q || s0.busy || !s0.agent) return;
@@ -216,14 +218,16 @@ export function createChat(deps: ChatDeps = {}): ChatStore {
       stopping: false,
       messages: [
         ...s.messages,
-        { role: 'user', content: q, citations: [], followups: [], at },
+        { role: 'user', content: q, citations: [], followups: [], at, ...(image ? { attachment: image.name } : {}) },
         { role: 'assistant', content: '', citations: [], followups: [], at, streaming: true },
       ],
     }));
     awaitingId = true;
     let id: string;
     try {
-      id = await call<string>('Ask', s0.agent, s0.conversationId, q);
+      id = image
+        ? await call<string>('AskImage', s0.agent, s0.conversationId, q, image.dataUrl)
+        : await call<string>('Ask', s0.agent, s0.conversationId, q);
     } catch (e) {
       awaitingId = false;
       updateLast((m) => ({ ...m, streaming: false, error: e instanceof Error ? e.message : String(e) }));
