@@ -127,6 +127,7 @@ func New(cfg Config, emit Emitter, dialogs Dialogs) (*App, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	a.kick, a.stop = make(chan struct{}, 1), stop
 	go a.backgroundEmbed(ctx, time.Minute)
+	go a.runSources(ctx, time.Minute)
 	return a, nil
 }
 
@@ -382,6 +383,8 @@ func (a *App) Ingest(kbName string, paths []string) (string, error) {
 		sum, err := ing.Run(ctx, job, kbName, embed, paths, func(p knowledge.Progress) { a.send(EventIngestProgress, p) })
 		if err != nil {
 			sum.Errors = append(sum.Errors, knowledge.FileFailure{File: "", Reason: err.Error()})
+		} else if !sum.Cancelled {
+			_ = knowledge.RecordPaths(a.store, kbName, paths, sum) // the Sources list; a record, not the job's outcome
 		}
 		a.send(EventIngestDone, sum)
 	}()

@@ -46,6 +46,7 @@ type Source struct {
 	Depth    int       `json:"depth,omitempty"`    // crawl: links followed from the start page
 	MaxPages int       `json:"maxPages,omitempty"` // web: pages at most
 	Schedule string    `json:"schedule,omitempty"` // off (""), hourly, daily, weekly
+	Watch    bool      `json:"watch,omitempty"`    // a folder kept in sync while the app runs
 	Added    time.Time `json:"added"`
 	LastSync time.Time `json:"lastSync,omitzero"`
 	NextSync time.Time `json:"nextSync,omitzero"`
@@ -287,6 +288,7 @@ type WebOptions struct {
 	Depth    int // > 0: crawl that many links deep
 	MaxPages int // 0: DefaultMaxPages
 	Schedule string
+	Job      string // names the job in progress reports ("sync" if empty)
 }
 
 // maxKeptLinks bounds the links kept per crawled page.
@@ -303,7 +305,11 @@ const DefaultMaxPages = 1000
 // linked) is removed. The Fetcher must have been told the URL (Name).
 func (in *Ingester) SyncWeb(ctx context.Context, kbName, embedModel, rawURL string, opt WebOptions, f *web.Fetcher, progress func(Progress)) (SyncResult, error) {
 	start := time.Now()
-	res := SyncResult{Summary: Summary{Job: "sync", KB: kbName, Errors: []FileFailure{}}}
+	job := opt.Job
+	if job == "" {
+		job = "sync"
+	}
+	res := SyncResult{Summary: Summary{Job: job, KB: kbName, Errors: []FileFailure{}}}
 	if progress == nil {
 		progress = func(Progress) {}
 	}
@@ -352,7 +358,7 @@ func (in *Ingester) SyncWeb(ctx context.Context, kbName, embedModel, rawURL stri
 
 	s := &webSync{in: in, kb: kb, f: f, src: &src, ctx: ctx, res: &res,
 		pages: map[string]PageState{}, sitemaps: map[string]PageState{}, seen: map[string]bool{}, keep: true}
-	p := Progress{Job: "sync", KB: kbName, Phase: "reading"}
+	p := Progress{Job: job, KB: kbName, Phase: "reading"}
 	tick := newTicker(progress, in.ProgressEvery)
 	s.onPage = func(current string, done, total int) {
 		p.Current, p.FilesDone, p.Files = current, done, total
@@ -725,4 +731,25 @@ func extractBytes(ctx context.Context, body []byte, ext string, lim ingest.Limit
 		return nil, err
 	}
 	return ingest.Extract(ctx, tmp.Name(), lim)
+}
+
+// UpdateSource changes one source in place (its schedule, keep-in-sync).
+func UpdateSource(st *store.Store, kbName, id string, fn func(*Source)) error {
+	found := false
+	err := updateSources(st, kbName, func(list []Source) []Source {
+		for i := range list {
+			if list[i].ID == id {
+				found = true
+				fn(&list[i])
+				if !list[i].LastSync.IsZero() {
+					list[i].schedule(list[i].LastSync)
+				}
+			}
+		}
+		return list
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("%q is not a source of %q", id, kbName)
+	}
+	return err
 }

@@ -106,6 +106,7 @@ var _ app.Emitter = (*Broker)(nil)
 var Bound = []string{
 	"ListKBs", "CreateKB", "RemoveKB", "SetEmbedModel", "SetOCRLang", "OCRLang", "ListDocuments", "DocumentChunks", "RemoveDocument",
 	"Ingest", "CancelJob", "ChooseFiles", "ChooseFolder", "Search",
+	"ListSources", "AddWebsite", "SyncSource", "RemoveSource", "SetSourceSchedule", "SetSourceWatch",
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent", "AgentVersions", "GetAgentVersion", "RestoreAgentVersion",
 	"Ask", "AskImage", "StopAsk", "ConfirmTool", "ListHTTPTools", "SaveHTTPTools",
 	"GetMCPServers", "SaveMCPServers", "ListMCPTools", "ListAllMCPTools", "AlwaysAllowTool", "ListConversations", "GetConversation", "SourcePDF", "SourceImage",
