@@ -377,14 +377,17 @@ func (a *App) Ingest(kbName string, paths []string) (string, error) {
 		embed = a.current().EmbedModel
 	}
 	ing := a.ingesterNow()
+	// The Sources list, recorded before the job so nothing is written
+	// after its last event; a record, not the job's outcome.
+	if _, err := a.store.Create(kbName, embed); err == nil {
+		_ = knowledge.RecordPaths(a.store, kbName, paths, knowledge.Summary{})
+	}
 	go func() {
 		defer a.jobs.Delete(job)
 		defer cancel()
 		sum, err := ing.Run(ctx, job, kbName, embed, paths, func(p knowledge.Progress) { a.send(EventIngestProgress, p) })
 		if err != nil {
 			sum.Errors = append(sum.Errors, knowledge.FileFailure{File: "", Reason: err.Error()})
-		} else if !sum.Cancelled {
-			_ = knowledge.RecordPaths(a.store, kbName, paths, sum) // the Sources list; a record, not the job's outcome
 		}
 		a.send(EventIngestDone, sum)
 	}()
