@@ -311,8 +311,12 @@ func (p *Pool) checkAll(ctx context.Context) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, m := range p.members {
+		first := m.lastCheck.IsZero()
 		m.lastCheck = now
 		if err := res[i].err; err != nil {
+			if first {
+				p.log.Warn("model server down", "backend", m.url, "error", err.Error())
+			}
 			p.downLocked(m, err)
 			continue
 		}

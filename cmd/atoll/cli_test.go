@@ -74,7 +74,7 @@ var usageErrors = map[string][][]string{
 	"export":           {{}, {"--agent", "baker"}, {"--agent", "baker", "-o", "f", "--format", "zip"}},
 	"import":           {{}, {"a.atoll", "b.atoll"}, {"a.atoll", "--embed-model", "m"}},
 	"publish":          {{}},
-	"hub":              {{"--backend", "nope"}, {"frobnicate"}},
+	"hub":              {{"--backend", "nope"}, {"frobnicate"}, {"--backend", "vllm=http://x:1"}, {"--backend", "openai"}, {"--backend", "ollama", "--backend", "ollama=http://x:1"}, {"--backend-url", "http://x:1/v1"}, {"--backend", "ollama=http://x:1", "--backend", "ollama=http://x:1/"}, {"--backend-concurrency", "0"}},
 	"hub token create": nil,
 	"hub token list":   nil,
 	"hub token revoke": {{}},

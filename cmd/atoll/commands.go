@@ -51,7 +51,7 @@ func commands() []command {
 		{"export", "--agent NAME -o FILE.atoll [--with-sources] | --format dify -o DIR | --format modelfile -o FILE [--without-knowledge]", "the agent and its knowledge as one bundle, a Dify app or an Ollama Modelfile", (*env).export},
 		{"import", "FILE.atoll [--as NAME] [--reembed [--embed-model MODEL]] [--json]", "add a bundle's agent and knowledge here", (*env).importBundle},
 		{"publish", "--agent NAME [--to URL] [--token TOKEN] [--with-sources] [--yes] | --agent NAME --rollback", "upload to a hub after showing what leaves this computer (or roll back to the previous version); prints the chat page and widget", (*env).publishCmd},
-		{"hub", "[--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--behind-proxy] [--conns-per-ip N] [--max-bundle-mb 1024] [--backend ollama|openai --backend-url URL [--backend-key KEY] [--context-length 8192]]", "the hosted platform (--data is the hub's folder)", (*env).hubCmd},
+		{"hub", "[--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--behind-proxy] [--conns-per-ip N] [--max-bundle-mb 1024] [--backend KIND=URL]... [--backend-concurrency 4] [--backend-queue 64] [--backend-key KEY] [--context-length 8192] [--backend ollama|openai --backend-url URL]", "the hosted platform (--data is the hub's folder); repeat --backend ollama=URL or openai=URL for a pool of model servers", (*env).hubCmd},
 		{"hub token create", "[--label TEXT]", "a publisher token (only its hash is stored)", nil},
 		{"hub token list", "[--json]", "the hub's publisher tokens", nil},
 		{"hub token revoke", "ID", "revoke a publisher token", nil},

@@ -32,7 +32,7 @@ func (e *env) hubCmd(args []string) error {
 		}
 		return errUsage{fmt.Sprintf("unknown hub subcommand %q: use `atoll hub [flags]` to serve or `atoll hub token create|list|revoke`", args[0])}
 	}
-	f := e.flags("hub", "[--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--backend ollama|openai --backend-url URL]\n       atoll hub token create [--label TEXT] | token list [--json] | token revoke ID")
+	f := e.flags("hub", "[--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--backend KIND=URL]... [--backend-concurrency 4] [--backend-queue 64]\n       atoll hub token create [--label TEXT] | token list [--json] | token revoke ID")
 	addr := f.String("addr", "127.0.0.1:8080", "address to listen on")
 	rate := f.Int("rate", 60, "requests a minute per client IP on public routes (0 = no limit)")
 	retention := f.Duration("retention", 30*24*time.Hour, "delete end users' conversations older than this (0 = keep)")
@@ -41,10 +41,13 @@ func (e *env) hubCmd(args []string) error {
 	behindProxy := f.Bool("behind-proxy", false, "the same as --trusted-proxy 127.0.0.0/8 --trusted-proxy ::1 (a proxy on this machine)")
 	perIP := f.Int("conns-per-ip", hub.DefaultServeLimits.ConnsPerIP, "open connections allowed per client address (trusted proxies are exempt)")
 	maxBundle := f.Int64("max-bundle-mb", 1024, "largest bundle accepted, in MB")
-	backend := f.String("backend", "ollama", `model server: "ollama" (--ollama URL) or "openai" (any OpenAI-compatible server)`)
-	backendURL := f.String("backend-url", "", `with --backend openai: its base address, e.g. http://gpu-box:8000/v1`)
-	backendKey := f.String("backend-key", os.Getenv("ATOLL_BACKEND_KEY"), "with --backend openai: API key (default $ATOLL_BACKEND_KEY)")
-	ctxLen := f.Int("context-length", 8192, "with --backend openai: the served models' context window in tokens")
+	var backends backendList
+	f.Var(&backends, "backend", `a model server, as KIND=URL with KIND ollama or openai (any OpenAI-compatible server, e.g. vLLM); repeat it for a pool: --backend ollama=http://gpu1:11434 --backend ollama=http://gpu2:11434. Without it: the Ollama at --ollama. The older forms "--backend ollama" and "--backend openai --backend-url URL" still work`)
+	backendURL := f.String("backend-url", "", `with the older form --backend openai: its base address, e.g. http://gpu-box:8000/v1`)
+	backendKey := f.String("backend-key", os.Getenv("ATOLL_BACKEND_KEY"), "API key for the openai backends (default $ATOLL_BACKEND_KEY)")
+	ctxLen := f.Int("context-length", 8192, "the openai backends' context window in tokens (they do not report it)")
+	concurrency := f.Int("backend-concurrency", llm.DefaultPoolConcurrency, "requests sent to one model server at once (match its parallel slots, e.g. OLLAMA_NUM_PARALLEL)")
+	queue := f.Int("backend-queue", llm.DefaultPoolQueue, "requests that may wait for a free model server; beyond it the hub answers 429 with Retry-After (0 = none wait)")
 	pos, err := parse(f, args)
 	if err != nil {
 		return err
@@ -56,25 +59,28 @@ func (e *env) hubCmd(args []string) error {
 	if *behindProxy {
 		trusted = append(trusted, hub.LoopbackProxies...)
 	}
-	c, err := llm.New(e.ollama)
+	specs, err := backends.specs(e.ollama, *backendURL, *backendKey, *ctxLen)
 	if err != nil {
-		return errUsage{err.Error()}
+		return err
 	}
-	var model agent.Model = c
-	var embedder knowledge.QueryEmbedder = c
-	var served publish.ModelLister = c
-	switch *backend {
-	case "ollama":
-	case "openai":
-		o, err := llm.NewOpenAI(*backendURL, *backendKey, *ctxLen)
-		if err != nil {
-			return errUsage{"--backend-url: " + err.Error()}
-		}
-		model, embedder, served = o, o, o
-	default:
-		return errUsage{fmt.Sprintf("--backend %q: use ollama or openai", *backend)}
+	if *concurrency <= 0 || *queue < 0 {
+		return errUsage{"--backend-concurrency must be at least 1 and --backend-queue at least 0"}
 	}
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
+	q := *queue
+	if q == 0 {
+		q = -1 // PoolConfig's "none may wait"
+	}
+	pool, err := llm.NewPool(llm.PoolConfig{Backends: specs, MaxConcurrent: *concurrency, MaxQueue: q, Log: log})
+	if err != nil {
+		return errUsage{"--backend: " + err.Error()}
+	}
+	defer pool.Close()
+	var (
+		model    agent.Model             = pool
+		embedder knowledge.QueryEmbedder = pool
+		served   publish.ModelLister     = pool
+	)
 	lim := hub.DefaultServeLimits
 	lim.ConnsPerIP = *perIP
 	h, err := hub.New(hub.Config{Dir: e.data, Model: model, Embedder: embedder, Import: hub.Importer(served), RatePerMinute: *rate,
@@ -91,6 +97,58 @@ func (e *env) hubCmd(args []string) error {
 	defer stop()
 	fmt.Fprintf(e.stdout, "Atoll hub serving on http://%s/ (data in %s)\n", ln.Addr(), e.data)
 	return h.Serve(ctx, ln)
+}
+
+// backendList is the repeatable --backend flag: KIND=URL values, or one
+// bare KIND (the older single-backend form).
+type backendList []string
+
+func (b *backendList) String() string { return strings.Join(*b, " ") }
+
+func (b *backendList) Set(v string) error {
+	*b = append(*b, v)
+	return nil
+}
+
+// specs turns the flags into the pool's backends. A bare "ollama" is the
+// server at --ollama, a bare "openai" the one at --backend-url; a bare kind
+// cannot be mixed with KIND=URL values, so a pool is always spelled out.
+func (b backendList) specs(ollamaURL, openaiURL, key string, ctxLen int) ([]llm.BackendSpec, error) {
+	var out []llm.BackendSpec
+	bare := ""
+	for _, v := range b {
+		if !strings.Contains(v, "=") {
+			if v != "ollama" && v != "openai" {
+				return nil, errUsage{fmt.Sprintf("--backend %q: write KIND=URL with KIND ollama or openai, e.g. --backend ollama=http://gpu1:11434", v)}
+			}
+			if bare != "" || len(b) > 1 {
+				return nil, errUsage{fmt.Sprintf("--backend %q: with several backends give each as KIND=URL (ollama=http://host:11434, openai=http://host:8000/v1)", v)}
+			}
+			bare = v
+			continue
+		}
+		s, err := llm.ParseBackend(v)
+		if err != nil {
+			return nil, errUsage{"--backend " + err.Error()}
+		}
+		out = append(out, s)
+	}
+	switch {
+	case bare == "openai" && openaiURL == "":
+		return nil, errUsage{"--backend openai needs --backend-url URL (or write --backend openai=URL)"}
+	case bare == "openai":
+		out = append(out, llm.BackendSpec{Kind: "openai", URL: openaiURL})
+	case openaiURL != "":
+		return nil, errUsage{"--backend-url goes with --backend openai; for a pool write --backend openai=URL"}
+	case len(out) == 0:
+		out = append(out, llm.BackendSpec{Kind: "ollama", URL: ollamaURL})
+	}
+	for i := range out {
+		if out[i].Kind == "openai" {
+			out[i].Key, out[i].ContextLength = key, ctxLen
+		}
+	}
+	return out, nil
 }
 
 // proxyList is the repeatable --trusted-proxy flag.
