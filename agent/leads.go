@@ -267,6 +267,12 @@ func (l *Leads) list(agent string) ([]Lead, error) {
 // values win, the rest are kept. It returns the stored lead and whether it
 // was merged.
 func (l *Leads) Save(agent, conversation string, form LeadForm, fields map[string]string, now time.Time) (Lead, bool, error) {
+	return l.Merge(agent, form.NewLead(agent, conversation, fields, now))
+}
+
+// NewLead makes a lead of form values (empty ones dropped), with the core
+// fields filled from the form's name, email and phone fields.
+func (f LeadForm) NewLead(agent, conversation string, fields map[string]string, now time.Time) Lead {
 	now = now.UTC()
 	in := Lead{ID: NewID(), Agent: agent, Conversation: conversation, Created: now, Updated: now, Fields: map[string]string{}}
 	for k, v := range fields {
@@ -274,8 +280,8 @@ func (l *Leads) Save(agent, conversation string, form LeadForm, fields map[strin
 			in.Fields[k] = v
 		}
 	}
-	in.Name, in.Email, in.Phone = form.core(in.Fields)
-	return l.Merge(agent, in)
+	in.Name, in.Email, in.Phone = f.core(in.Fields)
+	return in
 }
 
 // Merge stores a complete lead — one saved here, or one pulled from a hub's

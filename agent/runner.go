@@ -34,6 +34,11 @@ type Runner struct {
 	// Memory keeps facts about users for agents with Definition.Memory;
 	// nil turns memory off.
 	Memory *Memories
+	// SaveLead, when set, stores what save_lead gathers instead of Leads
+	// (the hub keeps leads in its database). n counts the save_lead calls
+	// of one answer (1, 2, …), so with an idempotency key carried in ctx a
+	// retried request stores each lead once.
+	SaveLead func(ctx context.Context, agent, conversation string, n int, form LeadForm, fields map[string]string, now time.Time) (Lead, bool, error)
 	// Now is the clock for current_datetime and stored times; nil is time.Now.
 	Now func() time.Time
 	// HTTPTools lists the user's own tools (from their settings); an agent
@@ -87,6 +92,11 @@ type AskOptions struct {
 	// Images are attached to the question (PNG, JPEG, WebP...): sent as
 	// images to a vision model, otherwise read by ReadImage.
 	Images [][]byte
+	// Kept: the caller keeps the conversation (the hub, in its database).
+	// Conversation is its id and History its earlier messages; nothing is
+	// read from or written to Convs, and the caller stores the turn.
+	Kept    bool
+	History []Message
 
 	note string // said before the answer (how the image was read)
 }
@@ -185,7 +195,12 @@ func (r *Runner) askWith(ctx context.Context, def Definition, opt AskOptions, qu
 		return Answer{}, fmt.Errorf("the question is empty")
 	}
 	conv := Conversation{ID: NewID(), Agent: def.Name, Title: title(question)}
-	if opt.Conversation != "" && !opt.Ephemeral {
+	if opt.Kept {
+		conv.Messages = opt.History
+		if opt.Conversation != "" {
+			conv.ID = opt.Conversation
+		}
+	} else if opt.Conversation != "" && !opt.Ephemeral {
 		c, err := r.Convs.Get(opt.Conversation)
 		if err != nil {
 			return Answer{}, err
@@ -218,7 +233,9 @@ func (r *Runner) askWith(ctx context.Context, def Definition, opt AskOptions, qu
 			return
 		}
 		ans.Answer = opt.note + ans.Answer
-		r.record(conv, question, ans)
+		if !opt.Kept {
+			r.record(conv, question, ans)
+		}
 		if memory {
 			r.remember(ctx, def, user, conv.ID, question, ans.Answer, known)
 		}

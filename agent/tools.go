@@ -75,6 +75,7 @@ type turn struct {
 	given   []rag.Hit
 	uses    []ToolUse
 	lead    *Lead
+	leads   int // save_lead calls so far
 	// dryRun validates save_lead without storing (test-set runs must not
 	// fill the leads list with test people).
 	dryRun bool
@@ -204,7 +205,7 @@ func (t *turn) run(ctx context.Context, tc llm.ToolCall) (string, error) {
 		now := t.r.now()
 		return fmt.Sprintf("%s, %s (time zone %s)", now.Weekday(), now.Format("2006-01-02 15:04"), now.Format("MST -07:00")), nil
 	case ToolSaveLead:
-		return t.saveLead(tc.Arguments)
+		return t.saveLead(ctx, tc.Arguments)
 	}
 	return "", fmt.Errorf("the tool %q is not available to this agent; answer without it", tc.Name)
 }
@@ -280,7 +281,7 @@ func passageText(n int, h rag.Hit) string {
 	return fmt.Sprintf("[%d] (%s)\n%s", n, label, strings.TrimSpace(h.Text))
 }
 
-func (t *turn) saveLead(args map[string]any) (string, error) {
+func (t *turn) saveLead(ctx context.Context, args map[string]any) (string, error) {
 	values, err := t.def.LeadForm.check(args)
 	if err != nil {
 		return "", err
@@ -288,10 +289,17 @@ func (t *turn) saveLead(args map[string]any) (string, error) {
 	if t.dryRun {
 		return "Saved. Thank the user and tell them they will be contacted.", nil
 	}
-	if t.r.Leads == nil {
+	t.leads++
+	var ld Lead
+	var merged bool
+	switch {
+	case t.r.SaveLead != nil:
+		ld, merged, err = t.r.SaveLead(ctx, t.def.Name, t.conv, t.leads, *t.def.LeadForm, values, t.r.now())
+	case t.r.Leads != nil:
+		ld, merged, err = t.r.Leads.Save(t.def.Name, t.conv, *t.def.LeadForm, values, t.r.now())
+	default:
 		return "", fmt.Errorf("leads cannot be saved here")
 	}
-	ld, merged, err := t.r.Leads.Save(t.def.Name, t.conv, *t.def.LeadForm, values, t.r.now())
 	if err != nil {
 		return "", fmt.Errorf("the lead could not be stored: %v", err)
 	}

@@ -3,6 +3,7 @@ package hub
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"atoll/internal/ollamafake"
 	"atoll/publish"
 )
 
@@ -57,7 +59,7 @@ func TestAttackTraversalInPathParameters(t *testing.T) {
 	canary := filepath.Join(outside, "v1.json")
 	os.WriteFile(canary, []byte(`{"name":"canary"}`), 0o600)
 	os.MkdirAll(filepath.Join(outside, "kb", "x"), 0o700)
-	rel, _ := filepath.Rel(filepath.Join(th.h.DataDir(), "agents"), outside)
+	rel, _ := filepath.Rel(th.h.cache.dir, outside)
 	targets := []string{"baker", "etc/passwd", rel, "agents", "kb/bakery", "..", "tokens.json"}
 	type route struct{ method, path string }
 	for i := 0; i < 150; i++ {
@@ -87,11 +89,15 @@ func TestAttackTraversalInPathParameters(t *testing.T) {
 	if _, err := os.Stat(canary); err != nil {
 		t.Fatal("a file outside the hub was removed")
 	}
-	if d, err := th.h.agents.Get("baker"); err != nil || d.Version != 1 {
-		t.Fatalf("a published agent changed: %+v %v", d, err)
+	if a, err := th.h.st.Agent(context.Background(), th.ws, "baker"); err != nil || a.Current != 1 || a.Latest != 1 {
+		t.Fatalf("a published agent changed: %+v %v", a, err)
 	}
-	if _, err := th.h.store.KB("bakery"); err != nil {
-		t.Fatal("a knowledge base was removed")
+	th.fake.Script(ollamafake.Reply{Text: "48 hours [1]."})
+	res := post(t, th.srv.URL+"/v1/chat/completions", `{"model":"baker","messages":[{"role":"user","content":"How much notice do birthday cakes need?"}]}`)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(b), `"used":true`) {
+		t.Fatalf("the agent's knowledge is gone: %s", b)
 	}
 }
 

@@ -9,27 +9,35 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"atoll/agent"
+	"atoll/hubstore"
+	"atoll/hubstore/embedded"
 	"atoll/knowledge"
 	"atoll/store"
 )
 
 // Config sets up a hub.
 type Config struct {
-	Dir string // the hub's own folder: tokens, and an Atoll data folder in data/
+	// Dir is the replica's own folder: the embedded database (hub.db) when
+	// Store is nil, the cache of materialised bundles (cache/), and, from
+	// hubs before the database, tokens.json and data/, imported once.
+	Dir string
+	// Store keeps everything that changes. Nil: the embedded store in Dir.
+	// Several replicas share one PostgreSQL store (hubstore/postgres).
+	Store hubstore.Storage
 	// Model answers (an Ollama server through package llm); Embedder embeds
 	// queries for knowledge bases that have vectors (nil: lexical only).
 	Model    agent.Model
 	Embedder knowledge.QueryEmbedder
-	// Import validates a bundle completely, then installs it into the
-	// hub's data folder (its store and agents), and returns the published
-	// agent's name. It is package publish's importer (Importer), passed in
-	// so the hub does not depend on its flags.
+	// Import validates a bundle completely, then installs it into a data
+	// folder (its store and agents), and returns the agent's name. It is
+	// package publish's importer (Importer), passed in so the hub does not
+	// depend on its flags. Nil: Importer(nil), which checks no models.
 	Import func(ctx context.Context, bundle string, st *store.Store, agents *agent.Repo) (string, error)
 
 	RatePerMinute int           // per client IP on public routes; 0 = no limit
@@ -40,28 +48,34 @@ type Config struct {
 	// the header is ignored and the connection's address is the client.
 	TrustedProxies []netip.Prefix
 	Limits         ServeLimits // zero fields: DefaultServeLimits
-	Log            *slog.Logger
+	// ShutdownGrace is how long streams may run on after SIGTERM before
+	// they are cut; 0 is 30 s.
+	ShutdownGrace time.Duration
+	Log           *slog.Logger
 }
 
 // Hub serves published agents.
 type Hub struct {
-	cfg    Config
-	tokens *Tokens
-	store  *store.Store
-	agents *agent.Repo
-	convs  *agent.Conversations
-	runner *agent.Runner
-	limit  *limiter
-	limits ServeLimits
+	cfg       Config
+	st        hubstore.Storage
+	ownStore  bool
+	cache     *cache
+	runner    *agent.Runner
+	limit     *limiter
+	limits    ServeLimits
+	streams   *streamCounter
+	draining  atomic.Bool
+	stopWatch context.CancelFunc
 }
 
-// DataDir is where published agents and their knowledge live.
-func (h *Hub) DataDir() string { return filepath.Join(h.cfg.Dir, "data") }
-
-// Runner is the answer loop the hub uses (for wiring leads and memory).
+// Runner is the answer loop the hub uses.
 func (h *Hub) Runner() *agent.Runner { return h.runner }
 
-// New opens (or creates) a hub folder.
+// Store is the hub's state.
+func (h *Hub) Store() hubstore.Storage { return h.st }
+
+// New opens a hub: its store (the embedded one in Dir unless cfg.Store is
+// given), importing a folder from before the database on first start.
 func New(cfg Config) (*Hub, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -69,29 +83,58 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.MaxBundle <= 0 {
 		cfg.MaxBundle = 1 << 30
 	}
-	data := filepath.Join(cfg.Dir, "data")
-	st, err := store.Open(data)
+	if cfg.Import == nil {
+		cfg.Import = Importer(nil)
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 30 * time.Second
+	}
+	h := &Hub{cfg: cfg, st: cfg.Store,
+		limit:   newLimiter(cfg.RatePerMinute, max(10, cfg.RatePerMinute/2)),
+		limits:  cfg.Limits.withDefaults(),
+		streams: newStreamCounter(),
+	}
+	ctx := context.Background()
+	if h.st == nil {
+		st, err := embedded.Open(ctx, cfg.Dir, embedded.Options{})
+		if err != nil {
+			return nil, err
+		}
+		h.st, h.ownStore = st, true
+	}
+	c, err := newCache(filepath.Join(cfg.Dir, "cache"), h.st, cfg.Import, cfg.Embedder, cfg.Log)
 	if err != nil {
+		h.closeStore()
 		return nil, err
 	}
-	st.SetLockHolder("the Atoll hub")
-	h := &Hub{cfg: cfg, tokens: NewTokens(cfg.Dir), store: st,
-		agents: agent.NewRepo(filepath.Join(data, "agents")),
-		convs:  agent.NewConversations(filepath.Join(data, "conversations")),
-		limit:  newLimiter(cfg.RatePerMinute, max(10, cfg.RatePerMinute/2)),
-		limits: cfg.Limits.withDefaults(),
+	h.cache = c
+	h.runner = agent.NewRunner(cfg.Model, retriever{}, nil)
+	h.runner.SaveLead = h.saveLead
+	if err := h.importLegacy(ctx); err != nil {
+		h.closeStore()
+		return nil, fmt.Errorf("couldn't import the hub folder %s into its database: %w", cfg.Dir, err)
 	}
-	h.runner = agent.NewRunner(cfg.Model, &knowledge.Searcher{Store: st, Embedder: cfg.Embedder}, h.convs)
-	// Leads captured by published agents land in the inbox (GET /api/leads).
-	h.runner.Leads = agent.NewLeads(filepath.Join(data, "leads"))
+	wctx, stop := context.WithCancel(context.Background())
+	h.stopWatch = stop
+	h.cache.watch(wctx)
 	return h, nil
 }
 
-// Tokens manages publisher tokens.
-func (h *Hub) Tokens() *Tokens { return h.tokens }
+func (h *Hub) closeStore() {
+	if h.ownStore {
+		_ = h.st.Close()
+	}
+}
 
-// Close releases the data folder.
-func (h *Hub) Close() { h.store.Close() }
+// Close stops following changes, releases the cached bundles and closes
+// the store when the hub opened it.
+func (h *Hub) Close() {
+	if h.stopWatch != nil {
+		h.stopWatch()
+	}
+	h.cache.close()
+	h.closeStore()
+}
 
 // Handler is the hub's HTTP API and pages.
 func (h *Hub) Handler() http.Handler {
@@ -100,6 +143,8 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /a/{name}", h.chatPage)
 	mux.HandleFunc("GET /static/chat.js", h.chatJS)
 	mux.HandleFunc("GET /widget.js", h.widgetJS)
+	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("GET /readyz", h.readyz)
 	mux.HandleFunc("GET /api/agents", h.listAgents)
 	mux.HandleFunc("POST /v1/chat/completions", h.completions)
 	mux.HandleFunc("OPTIONS /v1/chat/completions", h.preflight)
@@ -108,25 +153,59 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("POST /api/publish", h.admin(h.publish))
 	mux.Handle("DELETE /api/agents/{name}", h.admin(h.unpublish))
 	mux.Handle("POST /api/agents/{name}/rollback", h.admin(h.rollback))
+	mux.Handle("PUT /api/agents/{name}/access", h.admin(h.setAccess))
+	mux.Handle("GET /api/agents/{name}/keys", h.admin(h.listKeys))
+	mux.Handle("POST /api/agents/{name}/keys", h.admin(h.createKey))
+	mux.Handle("DELETE /api/agents/{name}/keys/{id}", h.admin(h.revokeKey))
+	mux.Handle("GET /api/workspace/agents", h.admin(h.workspaceAgents))
+	mux.Handle("GET /api/conversations", h.admin(h.conversations))
+	mux.Handle("GET /api/usage", h.admin(h.usage))
 	mux.Handle("GET /api/leads", h.admin(h.leads))
 	return h.logged(mux)
 }
 
-// admin requires a publisher token.
+type ctxKey int
+
+const (
+	wsKey ctxKey = iota
+	logKey
+	searchKey
+	turnKey
+)
+
+// workspaceOf is the workspace of the publisher token that authenticated r.
+func workspaceOf(r *http.Request) string { s, _ := r.Context().Value(wsKey).(string); return s }
+
+// admin requires a publisher token and puts its workspace in the request's
+// context: every admin handler acts only inside it.
 func (h *Hub) admin(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !h.tokens.Valid(tok) {
-			writeErr(w, http.StatusUnauthorized, "a valid publisher token is required (Authorization: Bearer …; create one with `atoll hub token create`)")
+		var t hubstore.Token
+		var err error
+		if ok && tok != "" {
+			t, err = h.st.TokenByHash(r.Context(), hashToken(tok))
+		}
+		if !ok || tok == "" || err != nil {
+			if err != nil && !errors.Is(err, hubstore.ErrNotFound) {
+				h.logFor(r).Error("token lookup", "err", err)
+				writeErr(w, http.StatusServiceUnavailable, "the hub's database did not answer; try again in a moment")
+				return
+			}
+			writeErr(w, http.StatusUnauthorized, "a valid publisher token is required (Authorization: Bearer …; create one with `atoll hub token create --workspace NAME`)")
 			return
 		}
-		next(w, r)
+		if lw, ok := w.(*statusWriter); ok {
+			lw.ws = t.Workspace
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), wsKey, t.Workspace)))
 	})
 }
 
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	ws     string
 }
 
 func (s *statusWriter) WriteHeader(c int) { s.status = c; s.ResponseWriter.WriteHeader(c) }
@@ -136,22 +215,66 @@ func (s *statusWriter) Flush() {
 	}
 }
 
-// logged rate-limits public traffic and writes one structured log line per request.
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (h *Hub) logFor(r *http.Request) *slog.Logger {
+	if l, ok := r.Context().Value(logKey).(*slog.Logger); ok {
+		return l
+	}
+	return h.cfg.Log
+}
+
+// requestID is the proxy's X-Request-ID when a trusted proxy sent a sane
+// one (so one id follows a request through haproxy and the hub), else new.
+func (h *Hub) requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 64 {
+		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && h.trusted(ap.Addr().Unmap()) && saneID(id) {
+			return id
+		}
+	}
+	return hubstore.NewID()
+}
+
+func saneID(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// logged rate-limits public traffic and writes one structured log line per
+// request, with its request id (also sent back as X-Request-ID).
 func (h *Hub) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ip := h.clientIP(r)
+		id := h.requestID(r)
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("X-Request-ID", id)
+		log := h.cfg.Log.With("request", id)
+		r = r.WithContext(context.WithValue(r.Context(), logKey, log))
+		probe := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
 		// The limit is decided on the headers alone: a refused request's
 		// body is never read (writeErr closes the connection instead).
-		if !h.limit.allow(ip, start) {
+		// Load-balancer probes are not clients and are never limited.
+		if !probe && !h.limit.allow(ip, start) {
 			writeErr(sw, http.StatusTooManyRequests, "too many requests; wait a minute and try again")
 		} else {
 			guardBody(w, r, h.limits, start)
 			next.ServeHTTP(sw, r)
 		}
-		h.cfg.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds(), "ip", ip)
+		if probe && sw.status == 200 {
+			return
+		}
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds(), "ip", ip}
+		if sw.ws != "" {
+			attrs = append(attrs, "workspace", sw.ws)
+		}
+		log.Info("request", attrs...)
 	})
 }
 
@@ -170,6 +293,42 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// storeErr answers a store failure: a missing thing is a 404 with what,
+// anything else a 503 (the database), logged.
+func (h *Hub) storeErr(w http.ResponseWriter, r *http.Request, err error, notFound string) {
+	switch {
+	case errors.Is(err, hubstore.ErrNotFound) || errors.Is(err, hubstore.ErrForbidden):
+		writeErr(w, http.StatusNotFound, notFound)
+	case errors.Is(err, hubstore.ErrAlreadyExists):
+		writeErr(w, http.StatusConflict, err.Error())
+	case errors.Is(err, hubstore.ErrConflict):
+		writeErr(w, http.StatusConflict, err.Error())
+	default:
+		h.logFor(r).Error("store", "err", err)
+		writeErr(w, http.StatusServiceUnavailable, "the hub's database did not answer; try again in a moment")
+	}
+}
+
+func (h *Hub) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]string{"status": "ok"})
+}
+
+// readyz says whether a load balancer should send requests here: not while
+// draining for shutdown, not while the database does not answer.
+func (h *Hub) readyz(w http.ResponseWriter, r *http.Request) {
+	if h.draining.Load() {
+		writeErr(w, http.StatusServiceUnavailable, "this hub is shutting down")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := h.st.Workspace(ctx, "readyz-probe"); err != nil && !errors.Is(err, hubstore.ErrNotFound) {
+		writeErr(w, http.StatusServiceUnavailable, "the hub's database does not answer")
+		return
+	}
+	writeJSON(w, map[string]any{"status": "ready", "streams": h.streams.total()})
+}
+
 // publicAgent is what end users may see of an agent.
 type publicAgent struct {
 	Name        string   `json:"name"`
@@ -177,150 +336,36 @@ type publicAgent struct {
 	Opening     string   `json:"opening"`
 	Starters    []string `json:"starters"`
 	Version     int      `json:"version"`
+	Access      string   `json:"access"`
+}
+
+func (h *Hub) publicAgents(ctx context.Context) []publicAgent {
+	as, err := h.st.PublicAgents(ctx)
+	out := []publicAgent{}
+	if err != nil {
+		return out
+	}
+	for _, a := range as {
+		sv, err := h.cache.agent(ctx, a.Name)
+		if err != nil {
+			continue
+		}
+		d := sv.def
+		out = append(out, publicAgent{Name: d.Name, Description: d.Description, Opening: d.Opening, Starters: d.Starters, Version: sv.ver.Number, Access: string(sv.agent.Access)})
+	}
+	return out
 }
 
 func (h *Hub) listAgents(w http.ResponseWriter, r *http.Request) {
-	defs, err := h.agents.List()
-	if err != nil {
-		writeErr(w, 500, err.Error())
-		return
-	}
-	out := []publicAgent{}
-	for _, d := range defs {
-		out = append(out, publicAgent{Name: d.Name, Description: d.Description, Opening: d.Opening, Starters: d.Starters, Version: d.Version})
-	}
-	writeJSON(w, out)
+	writeJSON(w, h.publicAgents(r.Context()))
 }
 
 func (h *Hub) models(w http.ResponseWriter, r *http.Request) {
-	defs, _ := h.agents.List()
 	data := []map[string]any{}
-	for _, d := range defs {
+	for _, d := range h.publicAgents(r.Context()) {
 		data = append(data, map[string]any{"id": d.Name, "object": "model", "owned_by": "atoll"})
 	}
 	writeJSON(w, map[string]any{"object": "list", "data": data})
-}
-
-func (h *Hub) publish(w http.ResponseWriter, r *http.Request) {
-	if h.cfg.Import == nil {
-		writeErr(w, http.StatusNotImplemented, "this hub was started without bundle import")
-		return
-	}
-	tmp, err := os.CreateTemp(h.cfg.Dir, "upload-*.atoll")
-	if err != nil {
-		writeErr(w, 500, err.Error())
-		return
-	}
-	defer os.Remove(tmp.Name())
-	_, err = io.Copy(tmp, http.MaxBytesReader(w, r.Body, h.cfg.MaxBundle))
-	tmp.Close()
-	if errors.Is(err, errSlowBody) {
-		writeErr(w, http.StatusRequestTimeout, fmt.Sprintf("the bundle arrived slower than %d KB/s; publish again over a better connection", h.limits.MinBodyRate>>10))
-		return
-	}
-	if err != nil {
-		writeErr(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the bundle could not be received or is larger than %d MB", h.cfg.MaxBundle>>20))
-		return
-	}
-	name, err := h.cfg.Import(r.Context(), tmp.Name(), h.store, h.agents)
-	if err != nil {
-		writeErr(w, http.StatusUnprocessableEntity, err.Error())
-		return
-	}
-	d, err := h.agents.Get(name)
-	if err != nil {
-		writeErr(w, 500, err.Error())
-		return
-	}
-	h.cfg.Log.Info("published", "agent", name, "version", d.Version)
-	writeJSON(w, map[string]any{"agent": name, "version": d.Version, "chat": "/a/" + name, "widget": widgetSnippet(r, name)})
-}
-
-// unpublish removes an agent with every version, and the knowledge-base
-// copies its versions used (documents and original files are inside them),
-// unless another agent uses one too.
-func (h *Hub) unpublish(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	vs, err := h.agents.Versions(name)
-	if err != nil {
-		writeErr(w, http.StatusNotFound, fmt.Sprintf("no agent named %q is published here", name))
-		return
-	}
-	kbs := map[string]bool{}
-	for _, v := range vs {
-		if d, err := h.agents.GetVersion(name, v); err == nil {
-			for _, kb := range d.KBs {
-				kbs[kb] = true
-			}
-		}
-	}
-	if err := h.agents.Delete(name); err != nil {
-		writeErr(w, 500, err.Error())
-		return
-	}
-	// The agent is gone first: were the hub to stop here, what is left is
-	// unreferenced knowledge, never an agent pointing at missing knowledge.
-	others, _ := h.agents.List()
-	for _, d := range others {
-		vs, _ := h.agents.Versions(d.Name)
-		for _, v := range vs {
-			if od, err := h.agents.GetVersion(d.Name, v); err == nil {
-				for _, kb := range od.KBs {
-					delete(kbs, kb)
-				}
-			}
-		}
-	}
-	removed := []string{}
-	for kb := range kbs {
-		if err := h.store.Remove(kb); err != nil && !errors.Is(err, store.ErrNotFound) {
-			h.cfg.Log.Warn("unpublish: knowledge base not removed", "agent", name, "kb", kb, "err", err)
-			continue
-		}
-		removed = append(removed, kb)
-	}
-	h.cfg.Log.Info("unpublished", "agent", name, "knowledgeBases", removed)
-	writeJSON(w, map[string]any{"unpublished": name, "knowledgeBasesRemoved": len(removed)})
-}
-
-// rollback republishes the previous version of an agent's definition.
-func (h *Hub) rollback(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	vs, err := h.agents.Versions(name)
-	if err != nil || len(vs) < 2 {
-		writeErr(w, http.StatusConflict, "there is no earlier version to roll back to")
-		return
-	}
-	prev, err := h.agents.GetVersion(name, vs[len(vs)-2])
-	if err != nil {
-		writeErr(w, 500, err.Error())
-		return
-	}
-	saved, err := h.agents.Save(prev)
-	if err != nil {
-		writeErr(w, 500, err.Error())
-		return
-	}
-	writeJSON(w, map[string]any{"agent": name, "version": saved.Version, "restored": vs[len(vs)-2]})
-}
-
-// leads returns the leads captured by an agent (the inbox).
-func (h *Hub) leads(w http.ResponseWriter, r *http.Request) {
-	name := r.URL.Query().Get("agent")
-	if _, err := h.agents.Get(name); err != nil {
-		writeErr(w, http.StatusNotFound, "no such agent")
-		return
-	}
-	b, err := os.ReadFile(filepath.Join(h.DataDir(), "leads", name+".jsonl"))
-	out := []json.RawMessage{}
-	if err == nil {
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			if json.Valid([]byte(line)) {
-				out = append(out, json.RawMessage(line))
-			}
-		}
-	}
-	writeJSON(w, out)
 }
 
 // PruneConversations deletes conversations older than the retention period.
@@ -328,26 +373,28 @@ func (h *Hub) PruneConversations(now time.Time) int {
 	if h.cfg.Retention <= 0 {
 		return 0
 	}
-	dir := filepath.Join(h.DataDir(), "conversations")
-	entries, _ := os.ReadDir(dir)
-	n := 0
-	for _, e := range entries {
-		fi, err := e.Info()
-		if err == nil && now.Sub(fi.ModTime()) > h.cfg.Retention {
-			if os.Remove(filepath.Join(dir, e.Name())) == nil {
-				n++
-			}
-		}
+	n, err := h.st.PruneConversations(context.Background(), now.Add(-h.cfg.Retention))
+	if err != nil {
+		h.cfg.Log.Warn("pruning conversations", "err", err)
 	}
 	return n
 }
 
-// Run prunes conversations every hour until ctx ends.
+// Run prunes conversations every hour and sweeps expired counters every
+// minute until ctx ends.
 func (h *Hub) Run(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
+	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	last := time.Time{}
 	for {
-		h.PruneConversations(time.Now())
+		now := time.Now()
+		if now.Sub(last) >= time.Hour {
+			h.PruneConversations(now)
+			last = now
+		}
+		if err := h.st.Sweep(ctx, now); err != nil && ctx.Err() == nil {
+			h.cfg.Log.Warn("sweeping expired counters", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,35 +28,60 @@ type testHub struct {
 	srv  *httptest.Server
 	fake *ollamafake.Server
 	tok  string
+	ws   string // the workspace of tok
 }
 
-// newTestHub makes a hub with one agent, "baker", answering from a small
-// knowledge base, as an import would leave it.
+// legacyFolder writes a hub folder as hubs kept it before the database:
+// one agent, "baker", answering from a small knowledge base, as an import
+// left it in data/.
+func legacyFolder(t testing.TB, dir, model string) {
+	t.Helper()
+	data := filepath.Join(dir, "data")
+	st, err := store.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.Create("bakery", "")
+	kb, _ := st.KB("bakery")
+	kb.Put(store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{
+		{Text: "Custom birthday cakes need at least 48 hours notice."},
+		{Text: "A 20 cm chocolate cake costs 38 euros."},
+	}})
+	if _, err := agent.NewRepo(filepath.Join(data, "agents")).Save(agent.Definition{Name: "baker", Model: model, KBs: []string{"bakery"}, Opening: "Hello!", Starters: []string{"Prices?"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newTestHub makes a hub on the embedded store from a folder of before
+// the database, so "baker" arrives by the one-time import, in the
+// workspace "default", whose token tok is.
 func newTestHub(t testing.TB, rate int, imp func(context.Context, string, *store.Store, *agent.Repo) (string, error)) *testHub {
 	fake := ollamafake.New(t)
 	c, _ := llm.New(fake.URL)
 	dir := t.TempDir()
+	legacyFolder(t, dir, ollamafake.DefaultChatModel)
 	h, err := New(Config{Dir: dir, Model: c, Embedder: c, Import: imp, RatePerMinute: rate, Retention: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	h.store.Create("bakery", "")
-	kb, _ := h.store.KB("bakery")
-	kb.Put(store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{
-		{Text: "Custom birthday cakes need at least 48 hours notice."},
-		{Text: "A 20 cm chocolate cake costs 38 euros."},
-	}})
-	if _, err := h.agents.Save(agent.Definition{Name: "baker", Model: ollamafake.DefaultChatModel, KBs: []string{"bakery"}, Opening: "Hello!", Starters: []string{"Prices?"}}); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := h.Tokens().Create("test")
+	ws, err := h.st.WorkspaceByName(context.Background(), DefaultWorkspace)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h.Handler())
 	t.Cleanup(srv.Close)
-	return &testHub{h: h, srv: srv, fake: fake, tok: tok}
+	return &testHub{h: h, srv: srv, fake: fake, tok: newTokenIn(t, h, ws.ID), ws: ws.ID}
+}
+
+func newTokenIn(t testing.TB, h *Hub, ws string) string {
+	t.Helper()
+	tok, hash := NewToken()
+	if _, err := h.st.CreateToken(context.Background(), ws, "test", hash); err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 func TestTokensStoredHashed(t *testing.T) {
@@ -79,17 +103,59 @@ func TestTokensStoredHashed(t *testing.T) {
 	}
 }
 
+// TestLegacyFolderImported: a hub folder from before the database (its
+// tokens.json and data/) keeps working after the upgrade: its tokens
+// publish, its agent answers, its leads are in the inbox; the import runs
+// once.
+func TestLegacyFolderImported(t *testing.T) {
+	fake := ollamafake.New(t)
+	c, _ := llm.New(fake.URL)
+	dir := t.TempDir()
+	legacyFolder(t, dir, ollamafake.DefaultChatModel)
+	old, err := NewTokens(dir).Create("old laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leads := agent.NewLeads(filepath.Join(dir, "data", "leads"))
+	if _, _, err := leads.Merge("baker", agent.Lead{ID: "l1", Name: "Ann", Email: "ann@example.com", Agent: "baker", Created: time.Now(), Updated: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 2; round++ {
+		h, err := New(Config{Dir: dir, Model: c, Embedder: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h.Handler())
+		th := &testHub{h: h, srv: srv, tok: old}
+		code, body := th.do(t, "GET", "/api/leads?agent=baker", nil)
+		if code != 200 || strings.Count(body, "ann@example.com") != 1 {
+			t.Fatalf("round %d: leads with the old token: %d %s", round, code, body)
+		}
+		code, body = th.do(t, "GET", "/api/workspace/agents", nil)
+		if code != 200 || !strings.Contains(body, `"name":"baker"`) || !strings.Contains(body, `"version":1}`) {
+			t.Fatalf("round %d: agents: %d %s", round, code, body)
+		}
+		fake.Script(ollamafake.Reply{Text: "48 hours [1]."})
+		res := post(t, srv.URL+"/v1/chat/completions", `{"model":"baker","messages":[{"role":"user","content":"How much notice do birthday cakes need?"}]}`)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(b), `"used":true`) {
+			t.Fatalf("round %d: answer from the imported knowledge: %d %s", round, res.StatusCode, b)
+		}
+		srv.Close()
+		h.Close()
+	}
+}
+
 func TestAdminRoutesNeedToken(t *testing.T) {
-	imported := 0
-	th := newTestHub(t, 0, func(context.Context, string, *store.Store, *agent.Repo) (string, error) {
-		imported++
-		return "baker", nil
-	})
+	th := newTestHub(t, 0, nil)
 	routes := []struct{ method, path string }{
 		{"POST", "/api/publish"}, {"DELETE", "/api/agents/baker"}, {"POST", "/api/agents/baker/rollback"}, {"GET", "/api/leads?agent=baker"},
+		{"PUT", "/api/agents/baker/access"}, {"GET", "/api/agents/baker/keys"}, {"POST", "/api/agents/baker/keys"}, {"DELETE", "/api/agents/baker/keys/x"},
+		{"GET", "/api/workspace/agents"}, {"GET", "/api/conversations?agent=baker"}, {"GET", "/api/usage"},
 	}
 	for _, rt := range routes {
-		for _, auth := range []string{"", "Bearer wrong", "Basic " + th.tok, "Bearer " + th.tok + "x"} {
+		for _, auth := range []string{"", "Bearer wrong", "Basic " + th.tok, "Bearer " + th.tok + "x", "Bearer "} {
 			req, _ := http.NewRequest(rt.method, th.srv.URL+rt.path, strings.NewReader("PK"))
 			if auth != "" {
 				req.Header.Set("Authorization", auth)
@@ -104,29 +170,17 @@ func TestAdminRoutesNeedToken(t *testing.T) {
 			}
 		}
 	}
-	if imported != 0 {
-		t.Fatal("an unauthorised publish reached the importer")
-	}
-	if _, err := th.h.agents.Get("baker"); err != nil {
+	if sv, err := th.h.cache.agent(context.Background(), "baker"); err != nil || sv.ver.Number != 1 {
 		t.Fatal("an unauthorised request changed the hub")
 	}
-	// With the token: publish calls the importer; a refused bundle is a 422 and changes nothing.
-	req, _ := http.NewRequest("POST", th.srv.URL+"/api/publish", strings.NewReader("PK"))
-	req.Header.Set("Authorization", "Bearer "+th.tok)
-	res, _ := http.DefaultClient.Do(req)
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 || imported != 1 || !strings.Contains(string(b), "widget.js") {
-		t.Fatalf("publish: %d %s", res.StatusCode, b)
+	// With the token: a bundle is published; a refused one is a 422 and changes nothing.
+	code, body := th.do(t, "POST", "/api/publish", bundleFor(t, "pastry"))
+	if code != 200 || !strings.Contains(body, "widget.js") {
+		t.Fatalf("publish: %d %s", code, body)
 	}
-	bad := newTestHub(t, 0, func(context.Context, string, *store.Store, *agent.Repo) (string, error) {
-		return "", errors.New("bundle refused: entry ../evil is outside the bundle")
-	})
-	req, _ = http.NewRequest("POST", bad.srv.URL+"/api/publish", strings.NewReader("PK"))
-	req.Header.Set("Authorization", "Bearer "+bad.tok)
-	res, _ = http.DefaultClient.Do(req)
-	b, _ = io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), "outside the bundle") {
-		t.Fatalf("refused bundle: %d %s", res.StatusCode, b)
+	code, body = th.do(t, "POST", "/api/publish", []byte("PK"))
+	if code != http.StatusUnprocessableEntity {
+		t.Fatalf("refused bundle: %d %s", code, body)
 	}
 }
 
@@ -198,9 +252,9 @@ func TestChatCompletions(t *testing.T) {
 	if !done || chunks < 4 || text.String() != "A 20 cm cake costs 38 euros." || extra == nil || extra.Conversation != out.Atoll.Conversation {
 		t.Fatalf("stream: done %v chunks %d text %q extra %+v", done, chunks, text.String(), extra)
 	}
-	conv, _ := th.h.convs.Get(out.Atoll.Conversation)
-	if len(conv.Messages) != 4 {
-		t.Fatalf("the conversation should hold both turns: %d", len(conv.Messages))
+	turns, err := th.h.st.Turns(context.Background(), th.ws, out.Atoll.Conversation, 10)
+	if err != nil || len(turns) != 2 || turns[1].Answer != "A 20 cm cake costs 38 euros." {
+		t.Fatalf("the conversation should hold both turns: %+v %v", turns, err)
 	}
 
 	for _, c := range []struct {
@@ -254,16 +308,17 @@ func TestRateLimit(t *testing.T) {
 
 func TestRollbackAndRetention(t *testing.T) {
 	th := newTestHub(t, 0, nil)
-	d, _ := th.h.agents.Get("baker")
-	d.Opening = "Version two"
-	th.h.agents.Save(d)
-	req, _ := http.NewRequest("POST", th.srv.URL+"/api/agents/baker/rollback", nil)
-	req.Header.Set("Authorization", "Bearer "+th.tok)
-	res, _ := http.DefaultClient.Do(req)
-	res.Body.Close()
-	cur, _ := th.h.agents.Get("baker")
-	if res.StatusCode != 200 || cur.Opening != "Hello!" || cur.Version != 3 {
-		t.Fatalf("rollback: %d %+v", res.StatusCode, cur)
+	code, body := th.do(t, "POST", "/api/publish?as=baker", bundleFor(t, "other"))
+	if code != 200 || !strings.Contains(body, `"version":2`) {
+		t.Fatalf("publish version 2: %d %s", code, body)
+	}
+	if sv, _ := th.h.cache.agent(context.Background(), "baker"); sv.def.Opening != "" || sv.ver.Number != 2 {
+		t.Fatalf("version 2 not served: %+v", sv.ver)
+	}
+	code, body = th.do(t, "POST", "/api/agents/baker/rollback", nil)
+	sv, _ := th.h.cache.agent(context.Background(), "baker")
+	if code != 200 || sv.def.Opening != "Hello!" || sv.ver.Number != 1 {
+		t.Fatalf("rollback: %d %s %+v", code, body, sv.ver)
 	}
 	th.fake.Script(ollamafake.Reply{Text: "ok"})
 	post(t, th.srv.URL+"/v1/chat/completions", `{"model":"baker","messages":[{"role":"user","content":"birthday cakes notice"}]}`).Body.Close()
@@ -357,15 +412,13 @@ func TestOpenAICompatibleBackend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Dir: t.TempDir(), Model: o})
+	dir := t.TempDir()
+	legacyFolder(t, dir, "cluster-model")
+	h, err := New(Config{Dir: dir, Model: o})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	h.store.Create("bakery", "")
-	kb, _ := h.store.KB("bakery")
-	kb.Put(store.Doc{Path: "/docs/faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
-	h.agents.Save(agent.Definition{Name: "baker", Model: "cluster-model", KBs: []string{"bakery"}})
 	srv := httptest.NewServer(h.Handler())
 	defer srv.Close()
 	res := post(t, srv.URL+"/v1/chat/completions", `{"model":"baker","stream":true,"messages":[{"role":"user","content":"How much notice do birthday cakes need?"}]}`)

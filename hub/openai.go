@@ -1,16 +1,20 @@
 package hub
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"atoll/agent"
+	"atoll/hubstore"
 	"atoll/llm"
+	"atoll/rag"
 )
 
 // chatRequest is the OpenAI chat-completions request; "conversation" is
@@ -50,8 +54,35 @@ func (h *Hub) preflight(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// requestState rides in an answer's context: the workspace and the
+// request's idempotency key, which make the lead store exactly-once.
+type requestState struct {
+	ws, idem string
+}
+
+// saveLead is the runner's save_lead store: one lead per conversation,
+// request and call, so a request retried with the same Idempotency-Key
+// (on any replica) stores its lead once.
+func (h *Hub) saveLead(ctx context.Context, name, conv string, n int, form agent.LeadForm, fields map[string]string, now time.Time) (agent.Lead, bool, error) {
+	rs, ok := ctx.Value(turnKey).(requestState)
+	if !ok {
+		return agent.Lead{}, false, errors.New("leads cannot be saved here")
+	}
+	in := form.NewLead(name, conv, fields, now)
+	st, merged, err := h.st.SaveLead(ctx, rs.ws, name, fmt.Sprintf("%s/%s/%d", conv, rs.idem, n), fromAgentLead(in))
+	if err != nil {
+		return agent.Lead{}, false, err
+	}
+	return toAgentLead(st), merged, nil
+}
+
+// historyTurns is how many earlier turns an answer sees.
+const historyTurns = 20
+
 func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 	cors(w)
+	ctx := r.Context()
+	start := time.Now()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxChatBody))
 	if err != nil {
 		writeErr(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request is larger than %d KB", maxChatBody>>10))
@@ -62,9 +93,21 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "the body must be a chat-completions JSON object")
 		return
 	}
-	def, err := h.agents.Get(req.Model)
+	sv, err := h.cache.agent(ctx, req.Model)
 	if err != nil {
-		writeErr(w, http.StatusNotFound, fmt.Sprintf("no published agent is called %q (model = the agent's name)", req.Model))
+		if errors.Is(err, hubstore.ErrNotFound) {
+			writeErr(w, http.StatusNotFound, fmt.Sprintf("no published agent is called %q (model = the agent's name)", req.Model))
+		} else {
+			h.storeErr(w, r, err, "")
+		}
+		return
+	}
+	ws := sv.agent.Workspace
+	if lw, ok := w.(*statusWriter); ok {
+		lw.ws = ws
+	}
+	keyID, ok := h.checkAccess(w, r, sv)
+	if !ok {
 		return
 	}
 	q, err := lastQuestion(req)
@@ -72,23 +115,85 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if req.Conversation != "" {
-		if c, err := h.convs.Get(req.Conversation); err != nil || c.Agent != def.Name {
-			req.Conversation = "" // unknown or another agent's: start afresh
+	release, ok := h.checkQuota(w, r, ws, start)
+	if !ok {
+		return
+	}
+	defer release()
+	usage := hubstore.Usage{Requests: 1, TokensIn: int64(rag.EstimateTokens(q))}
+	defer func() {
+		// Usage is the workspace's record; a failure to count is logged,
+		// never the user's problem.
+		if err := h.st.AddUsage(context.WithoutCancel(ctx), ws, keyID, start, usage); err != nil {
+			h.logFor(r).Warn("usage not counted", "err", err)
 		}
+	}()
+
+	conv := ""
+	var history []agent.Message
+	if req.Conversation != "" {
+		// Unknown, another agent's or another workspace's: start afresh.
+		if c, err := h.st.Conversation(ctx, ws, req.Conversation); err == nil && c.Agent == sv.agent.Name {
+			conv = c.ID
+			ts, err := h.st.Turns(ctx, ws, conv, historyTurns)
+			if err != nil {
+				usage.Errors++
+				h.storeErr(w, r, err, "")
+				return
+			}
+			for _, t := range ts {
+				history = append(history, agent.Message{Role: "user", Content: t.Question, At: t.At}, agent.Message{Role: "assistant", Content: t.Answer, At: t.At})
+				usage.TokensIn += int64(rag.EstimateTokens(t.Question) + rag.EstimateTokens(t.Answer))
+			}
+		}
+	}
+	if conv == "" {
+		conv = agent.NewID()
+	}
+	// The client's Idempotency-Key makes a retried request (after a cut
+	// stream, on any replica) store its turn and leads once.
+	idem := strings.TrimSpace(r.Header.Get("Idempotency-Key"))
+	if idem == "" || len(idem) > 200 {
+		idem = hubstore.NewID()
+	}
+	b, err := h.cache.acquire(ctx, ws, sv.ver.Bundle)
+	if err != nil {
+		usage.Errors++
+		h.logFor(r).Error("bundle", "agent", sv.agent.Name, "bundle", sv.ver.Bundle, "err", err)
+		writeErr(w, http.StatusServiceUnavailable, fmt.Sprintf("the agent %q could not be loaded on this server; try again in a moment", sv.agent.Name))
+		return
+	}
+	defer h.cache.release(b)
+	actx := context.WithValue(context.WithValue(ctx, searchKey, b.search), turnKey, requestState{ws: ws, idem: idem})
+	opt := agent.AskOptions{Kept: true, Conversation: conv, History: history}
+	def := sv.def
+	// record stores the answered turn; only a stored turn is acknowledged
+	// (the final chunk or the JSON answer), so an acknowledged turn is never lost.
+	record := func(ans agent.Answer) (string, error) {
+		meta, _ := json.Marshal(atollExtra{Conversation: conv, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered})
+		stored, _, err := h.st.AppendTurn(context.WithoutCancel(ctx), ws, sv.agent.Name, conv, hubstore.Turn{Key: idem, Question: q, Answer: ans.Answer, Meta: meta, At: time.Now().UTC()})
+		usage.TokensOut += int64(rag.EstimateTokens(ans.Answer))
+		return stored.Answer, err
 	}
 	id := "chatcmpl-" + agent.NewID()
 	created := time.Now().Unix()
 	if !req.Stream {
-		ans, err := h.runner.Ask(r.Context(), def, req.Conversation, q, nil)
+		ans, err := h.runner.AskWith(actx, def, opt, q, nil)
 		if err != nil {
+			usage.Errors++
 			writeErr(w, http.StatusBadGateway, llm.Sentence(err))
+			return
+		}
+		text, err := record(ans)
+		if err != nil {
+			usage.Errors++
+			h.storeErr(w, r, err, "")
 			return
 		}
 		writeJSON(w, map[string]any{
 			"id": id, "object": "chat.completion", "created": created, "model": def.Name,
-			"choices": []map[string]any{{"index": 0, "message": map[string]string{"role": "assistant", "content": ans.Answer}, "finish_reason": "stop"}},
-			"atoll":   atollExtra{Conversation: ans.Conversation, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered},
+			"choices": []map[string]any{{"index": 0, "message": map[string]string{"role": "assistant", "content": text}, "finish_reason": "stop"}},
+			"atoll":   atollExtra{Conversation: conv, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered},
 		})
 		return
 	}
@@ -112,21 +217,95 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 		fl.Flush()
 		return nil
 	}
+	streamErr := func(msg string) {
+		usage.Errors++
+		b, _ := json.Marshal(map[string]any{"error": map[string]string{"message": msg}})
+		fmt.Fprintf(w, "data: %s\n\n", b)
+		fl.Flush()
+	}
 	if err := chunk(map[string]string{"role": "assistant"}, nil, nil); err != nil {
 		return
 	}
-	ans, err := h.runner.Ask(r.Context(), def, req.Conversation, q, func(s string) error {
+	ans, err := h.runner.AskWith(actx, def, opt, q, func(s string) error {
 		return chunk(map[string]string{"content": s}, nil, nil)
 	})
 	if err != nil {
-		b, _ := json.Marshal(map[string]any{"error": map[string]string{"message": llm.Sentence(err)}})
-		fmt.Fprintf(w, "data: %s\n\n", b)
-		fl.Flush()
+		streamErr(llm.Sentence(err))
 		return
 	}
-	_ = chunk(map[string]string{}, "stop", &atollExtra{Conversation: ans.Conversation, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered})
+	if _, err := record(ans); err != nil {
+		h.logFor(r).Error("turn not stored", "agent", def.Name, "err", err)
+		streamErr("the answer could not be saved; ask again")
+		return
+	}
+	_ = chunk(map[string]string{}, "stop", &atollExtra{Conversation: conv, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered})
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	fl.Flush()
+}
+
+// checkAccess lets a request use an agent: a key-required agent needs one
+// of its keys (Authorization: Bearer atk_…), whose id is returned for
+// usage; an open agent is limited per client address across replicas.
+func (h *Hub) checkAccess(w http.ResponseWriter, r *http.Request, sv served) (string, bool) {
+	if sv.agent.Access == hubstore.AccessKey {
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if tok != "" {
+			k, err := h.st.KeyByHash(r.Context(), hashToken(tok))
+			if err == nil && k.Workspace == sv.agent.Workspace && k.Agent == sv.agent.Name {
+				return k.ID, true
+			}
+			if err != nil && !errors.Is(err, hubstore.ErrNotFound) {
+				h.storeErr(w, r, err, "")
+				return "", false
+			}
+		}
+		writeErr(w, http.StatusUnauthorized, fmt.Sprintf("the agent %q needs an API key (Authorization: Bearer …); its publisher creates keys", sv.agent.Name))
+		return "", false
+	}
+	if h.cfg.RatePerMinute > 0 {
+		now := time.Now()
+		n, resets, err := h.st.Incr(r.Context(), "", "ip:"+h.clientIP(r), now, time.Minute)
+		if err == nil && n > int64(h.cfg.RatePerMinute) {
+			tooMany(w, resets.Sub(now), "too many questions from your address; wait a minute and try again")
+			return "", false
+		}
+	}
+	return "", true
+}
+
+// checkQuota applies the workspace's quotas: requests a day (counted in
+// the store, across replicas) and concurrent streams.
+func (h *Hub) checkQuota(w http.ResponseWriter, r *http.Request, ws string, now time.Time) (func(), bool) {
+	wsp, err := h.st.Workspace(r.Context(), ws)
+	if err != nil {
+		h.storeErr(w, r, err, "")
+		return nil, false
+	}
+	if wsp.RequestsPerDay > 0 {
+		n, resets, err := h.st.Incr(r.Context(), ws, "requests/day", now, 24*time.Hour)
+		if err != nil {
+			h.storeErr(w, r, err, "")
+			return nil, false
+		}
+		if n > wsp.RequestsPerDay {
+			tooMany(w, resets.Sub(now), fmt.Sprintf("this agent's workspace has used its %d requests for today; try again later", wsp.RequestsPerDay))
+			return nil, false
+		}
+	}
+	if !h.streams.acquire(ws, wsp.MaxStreams) {
+		tooMany(w, time.Second, fmt.Sprintf("this agent's workspace already has %d answers running; try again in a moment", wsp.MaxStreams))
+		return nil, false
+	}
+	return func() { h.streams.release(ws) }, true
+}
+
+func tooMany(w http.ResponseWriter, after time.Duration, msg string) {
+	secs := int(after.Round(time.Second).Seconds())
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeErr(w, http.StatusTooManyRequests, msg)
 }
 
 func lastQuestion(req chatRequest) (string, error) {

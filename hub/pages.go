@@ -45,11 +45,12 @@ button[type=submit]{background:var(--accent);color:#fff;border:0;border-radius:8
 </body></html>`))
 
 func (h *Hub) chatPage(w http.ResponseWriter, r *http.Request) {
-	d, err := h.agents.Get(r.PathValue("name"))
+	sv, err := h.cache.agent(r.Context(), r.PathValue("name"))
 	if err != nil {
 		http.Error(w, "No published agent has this name.", http.StatusNotFound)
 		return
 	}
+	d := sv.def
 	zh := strings.HasPrefix(d.Language, "zh")
 	data := map[string]any{"Name": d.Name, "Title": d.Name, "Description": d.Description, "Opening": d.Opening, "Starters": d.Starters,
 		"Lang": "en", "Placeholder": "Ask a question…", "Send": "Send"}
@@ -73,7 +74,7 @@ func (h *Hub) widgetJS(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Hub) index(w http.ResponseWriter, r *http.Request) {
-	defs, _ := h.agents.List()
+	defs := h.publicAgents(r.Context())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", pageCSP)
 	fmt.Fprint(w, "<!doctype html><meta charset=utf-8><title>Atoll hub</title><h1>Published agents</h1><ul>")

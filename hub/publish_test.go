@@ -56,8 +56,9 @@ func (th *testHub) do(t testing.TB, method, path string, body []byte) (int, stri
 	return res.StatusCode, string(b)
 }
 
-func kbFolders(t testing.TB, dataDir string) []string {
-	entries, _ := os.ReadDir(filepath.Join(dataDir, "kb"))
+// cacheFolders lists the bundles materialised in a hub's cache.
+func cacheFolders(t testing.TB, h *Hub) []string {
+	entries, _ := os.ReadDir(h.cache.dir)
 	var out []string
 	for _, e := range entries {
 		if e.IsDir() {
@@ -70,8 +71,8 @@ func kbFolders(t testing.TB, dataDir string) []string {
 
 // TestRepublishLongNameAndUnpublish: an agent whose name has 50+ characters
 // can be republished (before, the staging name went past 64 characters and
-// the hub answered 422), and unpublishing removes every knowledge-base copy
-// its versions used, documents included.
+// the hub answered 422), and unpublishing removes it with its cached
+// bundle, leaving other agents as they were.
 func TestRepublishLongNameAndUnpublish(t *testing.T) {
 	th := newTestHub(t, 0, Importer(nil))
 	name := strings.Repeat("Long agent name ", 4)[:60]
@@ -82,21 +83,23 @@ func TestRepublishLongNameAndUnpublish(t *testing.T) {
 			t.Fatalf("publish %d of a %d-character name: %d %s", v, len(name), code, body)
 		}
 	}
-	if got := kbFolders(t, th.h.DataDir()); len(got) != 3 {
-		t.Fatalf("two versions should each have their own copy beside bakery: %v", got)
+	// Baker's bundle, and the long agent's, stored once for both versions.
+	if got := cacheFolders(t, th.h); len(got) != 2 {
+		t.Fatalf("cache: %v", got)
 	}
-	code, body := th.do(t, "DELETE", "/api/agents/"+strings.ReplaceAll(name, " ", "%20"), nil)
+	escaped := strings.ReplaceAll(name, " ", "%20")
+	code, body := th.do(t, "DELETE", "/api/agents/"+escaped, nil)
 	if code != 200 {
 		t.Fatalf("unpublish: %d %s", code, body)
 	}
-	if got := kbFolders(t, th.h.DataDir()); len(got) != 1 || got[0] != "bakery" {
-		t.Fatalf("unpublishing left knowledge bases behind: %v", got)
+	if code, _ := th.do(t, "GET", "/a/"+escaped, nil); code != 404 {
+		t.Fatalf("the unpublished agent's page: %d", code)
 	}
-	if _, err := os.Stat(filepath.Join(th.h.DataDir(), "agents", name)); !os.IsNotExist(err) {
-		t.Fatalf("the agent's folder is still there: %v", err)
+	if vs, err := th.h.st.Versions(context.Background(), th.ws, name); err == nil || len(vs) != 0 {
+		t.Fatalf("versions left: %v %v", vs, err)
 	}
-	// Another agent's knowledge base is never removed with it.
-	if _, err := th.h.agents.Get("baker"); err != nil {
+	// Another agent is never removed with it.
+	if sv, err := th.h.cache.agent(context.Background(), "baker"); err != nil || sv.ver.Number != 1 {
 		t.Fatal(err)
 	}
 }

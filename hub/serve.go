@@ -87,14 +87,25 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog: log.New(slogWriter{h.cfg.Log}, "", 0),
 	}
 	go h.Run(ctx)
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Draining: /readyz says 503 so the balancer sends no more, new
+		// connections are refused, and running answers may finish within
+		// the grace period; what still runs after it is cut.
+		h.draining.Store(true)
+		h.cfg.Log.Info("shutting down", "streams", h.streams.total(), "grace", h.cfg.ShutdownGrace.String())
+		sctx, cancel := context.WithTimeout(context.Background(), h.cfg.ShutdownGrace)
 		defer cancel()
-		_ = hs.Shutdown(sctx)
+		if err := hs.Shutdown(sctx); err != nil {
+			h.cfg.Log.Warn("shutdown: answers still running were cut", "streams", h.streams.total())
+			_ = hs.Close()
+		}
 	}()
 	err := hs.Serve(newConnLimiter(ln, lim.ConnsPerIP, lim.MaxConns, h.trusted))
 	if errors.Is(err, http.ErrServerClosed) {
+		<-stopped
 		return nil
 	}
 	return err

@@ -20,7 +20,9 @@ import (
 	"atoll/store"
 )
 
-// Tokens are publisher credentials, stored as SHA-256 hashes only: a stolen
+// Tokens are the publisher credentials of a hub from before its database
+// (tokens.json), read once to import them; the hub keeps its tokens in
+// its store since. They are stored as SHA-256 hashes only: a stolen
 // tokens file does not let anyone publish. Each has a short id, shown by
 // `atoll hub token list` and used to revoke it; the id reveals nothing of
 // the token.
@@ -166,6 +168,22 @@ func (t *Tokens) Valid(tok string) bool {
 		}
 	}
 	return ok
+}
+
+// newSecret makes a credential: prefix and 48 hex digits.
+func newSecret(prefix string) string {
+	raw := make([]byte, 24)
+	_, _ = rand.Read(raw)
+	return prefix + hex.EncodeToString(raw)
+}
+
+// HashToken is how a credential is stored: its SHA-256, hex.
+func HashToken(tok string) string { return hashToken(tok) }
+
+// NewToken makes a publisher token and its hash (the only thing stored).
+func NewToken() (tok, hash string) {
+	tok = newSecret("atl_")
+	return tok, hashToken(tok)
 }
 
 func hashToken(tok string) string {
