@@ -68,9 +68,12 @@ func newCache(dir string, st hubstore.Storage, imp func(context.Context, string,
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("couldn't create the bundle cache %s: %w", dir, err)
 	}
-	// Staging folders of an import that was cut short are never used.
-	if old, _ := filepath.Glob(filepath.Join(dir, "*.staging-*")); len(old) > 0 {
-		for _, o := range old {
+	// Staging folders of an import that was cut short are never used; a
+	// recent one may be another process's on the same folder (a CLI
+	// command beside the running hub).
+	old, _ := filepath.Glob(filepath.Join(dir, "*.staging-*"))
+	for _, o := range old {
+		if fi, err := os.Stat(o); err == nil && time.Since(fi.ModTime()) > time.Hour {
 			_ = os.RemoveAll(o)
 		}
 	}

@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"atoll/agent"
 	"atoll/llm"
 	"atoll/mcp"
 )
@@ -36,8 +36,13 @@ type mcpServers struct {
 
 type mcpServerEntry struct {
 	version int
+	bundle  string
 	srv     *sdk.Server
 }
+
+// mcpKeyKey carries the API key id of an /mcp request to its ask call,
+// for usage per key.
+type mcpKeyKey struct{}
 
 // mcpHandler serves /mcp/{agent}. The SDK's handler runs stateless: no
 // session outlives its request, so a client cannot make the hub hold state
@@ -65,13 +70,13 @@ func (h *Hub) mcpHandler() http.Handler {
 			return
 		}
 		name := r.PathValue("agent")
-		def, err := h.agents.Get(name)
+		sv, err := h.cache.agent(r.Context(), name)
 		cache.mu.Lock()
 		e, ok := cache.m[name]
 		if err != nil {
 			delete(cache.m, name) // unpublished
-		} else if !ok || e.version != def.Version {
-			e = mcpServerEntry{def.Version, h.agentMCPServer(def)}
+		} else if !ok || e.version != sv.ver.Number || e.bundle != sv.ver.Bundle {
+			e = mcpServerEntry{sv.ver.Number, sv.ver.Bundle, h.agentMCPServer(sv)}
 			cache.m[name] = e
 		}
 		cache.mu.Unlock()
@@ -79,8 +84,20 @@ func (h *Hub) mcpHandler() http.Handler {
 			writeErr(w, http.StatusNotFound, fmt.Sprintf("no published agent is called %q; GET /api/agents lists them", name))
 			return
 		}
+		keyID, ok := h.checkAccess(w, r, sv)
+		if !ok {
+			return
+		}
+		release, ok := h.checkQuota(w, r, sv.agent.Workspace, time.Now())
+		if !ok {
+			return
+		}
+		defer release()
 		srv := e.srv
-		sdkHandler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), mcpServerKey{}, srv)))
+		ctx := context.WithValue(r.Context(), mcpServerKey{}, srv)
+		ctx = context.WithValue(ctx, mcpKeyKey{}, keyID)
+		r = r.WithContext(ctx)
+		sdkHandler.ServeHTTP(w, r)
 	}))
 }
 
@@ -100,7 +117,8 @@ func mcpCORS(w http.ResponseWriter) {
 
 // agentMCPServer serves one version of an agent: a republished or
 // rolled-back agent gets a new one (a new version) on its next request.
-func (h *Hub) agentMCPServer(def agent.Definition) *sdk.Server {
+func (h *Hub) agentMCPServer(sv served) *sdk.Server {
+	def := sv.def
 	srv := sdk.NewServer(&sdk.Implementation{Name: "atoll-hub", Title: def.Name, Version: fmt.Sprint(def.Version)}, &sdk.ServerOptions{
 		Instructions: fmt.Sprintf("Ask the agent %q with the ask tool; it answers from its documents with numbered citations.", def.Name),
 	})
@@ -117,7 +135,8 @@ func (h *Hub) agentMCPServer(def agent.Definition) *sdk.Server {
 		}
 		// As a chat-completions request without a conversation: a new
 		// conversation, kept for the hub's retention period.
-		ans, err := h.runner.Ask(ctx, def, "", q, nil)
+		keyID, _ := ctx.Value(mcpKeyKey{}).(string)
+		ans, err := h.askOnce(ctx, sv, keyID, q)
 		if err != nil {
 			return nil, mcp.AskOutput{}, fmt.Errorf("the agent could not answer: %s", llm.Sentence(err))
 		}

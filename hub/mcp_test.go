@@ -10,6 +10,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"atoll/agent"
 	"atoll/internal/ollamafake"
 	"atoll/mcp"
 )
@@ -52,12 +53,12 @@ func TestAgentOverMCP(t *testing.T) {
 		t.Fatalf("ask failed: %+v", res.Content)
 	}
 	text := res.Content[0].(*sdk.TextContent).Text
-	if !strings.Contains(text, "48 hours notice [1]") || !strings.Contains(text, "[1] /docs/faq.md") {
+	if !strings.Contains(text, "48 hours notice [1]") || !strings.Contains(text, "[1] docs/faq.md") {
 		t.Fatalf("answer text: %q", text)
 	}
 	var out mcp.AskOutput
 	b, _ := json.Marshal(res.StructuredContent)
-	if err := json.Unmarshal(b, &out); err != nil || len(out.Citations) != 1 || out.Citations[0].File != "/docs/faq.md" || !strings.Contains(out.Citations[0].Text, "48 hours") {
+	if err := json.Unmarshal(b, &out); err != nil || len(out.Citations) != 1 || out.Citations[0].File != "docs/faq.md" || !strings.Contains(out.Citations[0].Text, "48 hours") {
 		t.Fatalf("structured answer: %s (%v)", b, err)
 	}
 	// The question reached the model like a chat-completions question.
@@ -91,16 +92,14 @@ func TestMCPServesTheCurrentVersion(t *testing.T) {
 	if d := describe(); strings.Contains(d, "pastries") {
 		t.Fatalf("version 1: %q", d)
 	}
-	def, _ := th.h.agents.Get("baker")
-	def.Description = "Now with pastries."
-	if _, err := th.h.agents.Save(def); err != nil {
-		t.Fatal(err)
+	if code, body := th.do(t, "POST", "/api/publish", bundleOf(t, agent.Definition{Name: "baker", Model: "tiny", Description: "Now with pastries."})); code != 200 {
+		t.Fatalf("version 2: %d %s", code, body)
 	}
 	if d := describe(); !strings.Contains(d, "Now with pastries.") {
 		t.Fatalf("version 2: %q", d)
 	}
-	if err := th.h.agents.Delete("baker"); err != nil {
-		t.Fatal(err)
+	if code, body := th.do(t, "DELETE", "/api/agents/baker", nil); code != 200 {
+		t.Fatalf("unpublish: %d %s", code, body)
 	}
 	if d := describe(); !strings.HasPrefix(d, "error:") {
 		t.Fatalf("unpublished: %q", d)
@@ -178,9 +177,12 @@ func TestMCPRateLimitedAndBounded(t *testing.T) {
 // which the hub does on every /mcp request.
 func BenchmarkAgentMCPServer(b *testing.B) {
 	th := newTestHub(b, 0, nil)
-	def, _ := th.h.agents.Get("baker")
+	sv, err := th.h.cache.agent(context.Background(), "baker")
+	if err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
-		th.h.agentMCPServer(def)
+		th.h.agentMCPServer(sv)
 	}
 }
 

@@ -243,6 +243,35 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 	fl.Flush()
 }
 
+// askOnce answers one question as a new conversation (an MCP call),
+// stored and counted as a chat request's.
+func (h *Hub) askOnce(ctx context.Context, sv served, keyID, q string) (agent.Answer, error) {
+	ws := sv.agent.Workspace
+	usage := hubstore.Usage{Requests: 1, TokensIn: int64(rag.EstimateTokens(q))}
+	start := time.Now()
+	defer func() { _ = h.st.AddUsage(context.WithoutCancel(ctx), ws, keyID, start, usage) }()
+	b, err := h.cache.acquire(ctx, ws, sv.ver.Bundle)
+	if err != nil {
+		usage.Errors++
+		return agent.Answer{}, err
+	}
+	defer h.cache.release(b)
+	conv, idem := agent.NewID(), hubstore.NewID()
+	actx := context.WithValue(context.WithValue(ctx, searchKey, b.search), turnKey, requestState{ws: ws, idem: idem})
+	ans, err := h.runner.AskWith(actx, sv.def, agent.AskOptions{Kept: true, Conversation: conv}, q, nil)
+	if err != nil {
+		usage.Errors++
+		return ans, err
+	}
+	usage.TokensOut = int64(rag.EstimateTokens(ans.Answer))
+	meta, _ := json.Marshal(atollExtra{Conversation: conv, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered})
+	if _, _, err := h.st.AppendTurn(context.WithoutCancel(ctx), ws, sv.agent.Name, conv, hubstore.Turn{Key: idem, Question: q, Answer: ans.Answer, Meta: meta, At: time.Now().UTC()}); err != nil {
+		usage.Errors++
+		return ans, fmt.Errorf("the answer could not be saved: %w", err)
+	}
+	return ans, nil
+}
+
 // checkAccess lets a request use an agent: a key-required agent needs one
 // of its keys (Authorization: Bearer atk_…), whose id is returned for
 // usage; an open agent is limited per client address across replicas.
@@ -265,7 +294,9 @@ func (h *Hub) checkAccess(w http.ResponseWriter, r *http.Request, sv served) (st
 	if h.cfg.RatePerMinute > 0 {
 		now := time.Now()
 		n, resets, err := h.st.Incr(r.Context(), "", "ip:"+h.clientIP(r), now, time.Minute)
-		if err == nil && n > int64(h.cfg.RatePerMinute) {
+		// The window allows what one replica's bucket allows at once (its
+		// burst), so the shared limit only bites across replicas.
+		if err == nil && n > int64(max(h.cfg.RatePerMinute, 10, h.cfg.RatePerMinute/2)) {
 			tooMany(w, resets.Sub(now), "too many questions from your address; wait a minute and try again")
 			return "", false
 		}

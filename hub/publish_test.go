@@ -20,6 +20,11 @@ import (
 // bundleFor exports agent name with one small knowledge base (no vectors,
 // so no model server is needed to import it).
 func bundleFor(t testing.TB, name string) []byte {
+	return bundleOf(t, agent.Definition{Name: name, Model: "tiny"})
+}
+
+// bundleOf exports def with the knowledge base "recipes" (def.KBs is set).
+func bundleOf(t testing.TB, def agent.Definition) []byte {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(dir)
@@ -32,12 +37,13 @@ func bundleFor(t testing.TB, name string) []byte {
 	kb.Put(store.Doc{Path: "/docs/bread.md", Name: "bread.md", Hash: "1", Status: store.StatusOK,
 		Chunks: []store.Chunk{{Text: "Rye bread proofs for three hours."}}})
 	agents := agent.NewRepo(filepath.Join(dir, "agents"))
-	if _, err := agents.Save(agent.Definition{Name: name, Model: "tiny", KBs: []string{"recipes"}}); err != nil {
+	def.KBs = []string{"recipes"}
+	if _, err := agents.Save(def); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
 	x := &publish.Exporter{Store: st, Agents: agents}
-	if _, _, err := x.Export(context.Background(), &buf, name, publish.ExportOptions{}); err != nil {
+	if _, _, err := x.Export(context.Background(), &buf, def.Name, publish.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

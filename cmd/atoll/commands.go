@@ -51,10 +51,13 @@ func commands() []command {
 		{"export", "--agent NAME -o FILE.atoll [--with-sources] | --format dify -o DIR | --format modelfile -o FILE [--without-knowledge]", "the agent and its knowledge as one bundle, a Dify app or an Ollama Modelfile", (*env).export},
 		{"import", "FILE.atoll [--as NAME] [--reembed [--embed-model MODEL]] [--json]", "add a bundle's agent and knowledge here", (*env).importBundle},
 		{"publish", "--agent NAME [--to URL] [--token TOKEN] [--with-sources] [--yes] | --agent NAME --rollback", "upload to a hub after showing what leaves this computer (or roll back to the previous version); prints the chat page and widget", (*env).publishCmd},
-		{"hub", "[--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--behind-proxy] [--conns-per-ip N] [--max-bundle-mb 1024] [--backend KIND=URL]... [--backend-concurrency 4] [--backend-queue 64] [--backend-key KEY] [--context-length 8192] [--backend ollama|openai --backend-url URL]", "the hosted platform (--data is the hub's folder); repeat --backend ollama=URL or openai=URL for a pool of model servers", (*env).hubCmd},
-		{"hub token create", "[--label TEXT]", "a publisher token (only its hash is stored)", nil},
-		{"hub token list", "[--json]", "the hub's publisher tokens", nil},
-		{"hub token revoke", "ID", "revoke a publisher token", nil},
+		{"hub", "[--db URL] [--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--behind-proxy] [--conns-per-ip N] [--max-bundle-mb 1024] [--shutdown-grace 30s] [--backend KIND=URL]... [--backend-concurrency 4] [--backend-queue 64] [--backend-key KEY] [--context-length 8192] [--backend ollama|openai --backend-url URL]", "the hosted platform (--data is this replica's folder; --db or $ATOLL_HUB_DB a PostgreSQL database shared by replicas); repeat --backend ollama=URL or openai=URL for a pool of model servers", (*env).hubCmd},
+		{"hub workspace create", "NAME [--label TEXT] [--db URL]", "a workspace (one business); prints its first publisher token", nil},
+		{"hub workspace list", "[--json] [--db URL]", "the hub's workspaces and their quotas", nil},
+		{"hub workspace quota", "NAME [--requests-per-day N] [--max-streams N] [--db URL]", "set a workspace's quotas (0 = no limit)", nil},
+		{"hub token create", "[--workspace NAME] [--label TEXT] [--db URL]", "a publisher token of one workspace (only its hash is stored)", nil},
+		{"hub token list", "[--workspace NAME] [--json] [--db URL]", "the hub's publisher tokens", nil},
+		{"hub token revoke", "ID [--db URL]", "revoke a publisher token (on every replica within a second)", nil},
 		{"mcp", "--kb NAME[,NAME...] | --agent NAME", "serve knowledge bases (and an agent) to MCP clients over stdio", (*env).mcpCmd},
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -17,22 +19,32 @@ import (
 
 	"atoll/agent"
 	"atoll/hub"
+	"atoll/hubstore"
+	"atoll/hubstore/embedded"
+	"atoll/hubstore/postgres"
 	"atoll/knowledge"
 	"atoll/llm"
 	"atoll/publish"
 )
 
-// hubCmd: `atoll hub` runs the hosted platform; `atoll hub token
-// create|list|revoke` manages publisher tokens. --data is the hub's own
-// folder. Anything else after `hub` is a usage error, never a server start.
+// hubCmd: `atoll hub` runs the hosted platform; `atoll hub workspace …`
+// and `atoll hub token …` manage workspaces and publisher tokens. --data
+// is the replica's own folder; --db (or ATOLL_HUB_DB) a PostgreSQL
+// database several replicas share. Anything else after `hub` is a usage
+// error, never a server start.
 func (e *env) hubCmd(args []string) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		if args[0] == "token" {
+		switch args[0] {
+		case "token":
 			return e.hubToken(args[1:])
+		case "workspace":
+			return e.hubWorkspace(args[1:])
 		}
-		return errUsage{fmt.Sprintf("unknown hub subcommand %q: use `atoll hub [flags]` to serve or `atoll hub token create|list|revoke`", args[0])}
+		return errUsage{fmt.Sprintf("unknown hub subcommand %q: use `atoll hub [flags]` to serve, `atoll hub workspace create|list|quota` or `atoll hub token create|list|revoke`", args[0])}
 	}
-	f := e.flags("hub", "[--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--backend KIND=URL]... [--backend-concurrency 4] [--backend-queue 64]\n       atoll hub token create [--label TEXT] | token list [--json] | token revoke ID")
+	f := e.flags("hub", "[--db URL] [--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--backend KIND=URL]... [--backend-concurrency 4] [--backend-queue 64]\n       atoll hub workspace create NAME | token create [--workspace NAME] [--label TEXT] | token list [--json] | token revoke ID")
+	db := dbFlag(f)
+	grace := f.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long running answers may finish before they are cut")
 	addr := f.String("addr", "127.0.0.1:8080", "address to listen on")
 	rate := f.Int("rate", 60, "requests a minute per client IP on public routes (0 = no limit)")
 	retention := f.Duration("retention", 30*24*time.Hour, "delete end users' conversations older than this (0 = keep)")
@@ -83,8 +95,13 @@ func (e *env) hubCmd(args []string) error {
 	)
 	lim := hub.DefaultServeLimits
 	lim.ConnsPerIP = *perIP
-	h, err := hub.New(hub.Config{Dir: e.data, Model: model, Embedder: embedder, Import: hub.Importer(served), RatePerMinute: *rate,
-		MaxBundle: *maxBundle << 20, Retention: *retention, TrustedProxies: trusted, Limits: lim, Log: log})
+	st, err := e.openHubStore(*db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	h, err := hub.New(hub.Config{Dir: e.data, Store: st, Model: model, Embedder: embedder, Import: hub.Importer(served), RatePerMinute: *rate,
+		MaxBundle: *maxBundle << 20, Retention: *retention, TrustedProxies: trusted, Limits: lim, ShutdownGrace: *grace, Log: log})
 	if err != nil {
 		return err
 	}
@@ -95,7 +112,11 @@ func (e *env) hubCmd(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(e.stdout, "Atoll hub serving on http://%s/ (data in %s)\n", ln.Addr(), e.data)
+	where := "database " + filepath.Join(e.data, embedded.File)
+	if *db != "" {
+		where = "PostgreSQL database " + redactDSN(*db)
+	}
+	fmt.Fprintf(e.stdout, "Atoll hub serving on http://%s/ (%s, cache in %s)\n", ln.Addr(), where, e.data)
 	return h.Serve(ctx, ln)
 }
 
@@ -171,9 +192,215 @@ func (p *proxyList) Set(v string) error {
 	return nil
 }
 
+// dbFlag is --db, on `atoll hub` and every subcommand.
+func dbFlag(f *flag.FlagSet) *string {
+	return f.String("db", os.Getenv("ATOLL_HUB_DB"), "the hub's PostgreSQL database, postgres://user:password@host:5432/dbname, shared by every replica (default $ATOLL_HUB_DB; empty: hub.db in --data)")
+}
+
+// openHubStore opens the hub's store: PostgreSQL when dsn is set, else the
+// embedded database in --data. Either is migrated on open.
+func (e *env) openHubStore(dsn string) (hubstore.Storage, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if dsn != "" {
+		st, err := postgres.Open(ctx, dsn, postgres.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("couldn't open the hub database %s: %w", redactDSN(dsn), err)
+		}
+		return st, nil
+	}
+	return embedded.Open(ctx, e.data, embedded.Options{})
+}
+
+// redactDSN hides a password in a database address shown to the user.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		return u.String()
+	}
+	return dsn
+}
+
+// hubAdmin opens the store for an operator command, importing a hub
+// folder from before the database first (as the hub does on start), so
+// its tokens are listed and revocable at once.
+func (e *env) hubAdmin(dsn string) (hubstore.Storage, func(), error) {
+	st, err := e.openHubStore(dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := hub.New(hub.Config{Dir: e.data, Store: st})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	h.Close()
+	return st, func() { st.Close() }, nil
+}
+
+// workspaceNamed finds a workspace by name, or says how to make it.
+func workspaceNamed(ctx context.Context, st hubstore.Storage, name string) (hubstore.Workspace, error) {
+	ws, err := st.WorkspaceByName(ctx, name)
+	if errors.Is(err, hubstore.ErrNotFound) {
+		return ws, fmt.Errorf("there is no workspace called %q: create it with `atoll hub workspace create %s`", name, name)
+	}
+	return ws, err
+}
+
+// hubWorkspace: `atoll hub workspace create|list|quota`.
+func (e *env) hubWorkspace(args []string) error {
+	const subs = "create NAME, list [--json] or quota NAME [--requests-per-day N] [--max-streams N]"
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			e.groupHelp("hub workspace", subcommands("hub workspace"))
+			return flag.ErrHelp
+		}
+		return errUsage{"hub workspace needs a subcommand: " + subs}
+	}
+	ctx := context.Background()
+	switch args[0] {
+	case "create":
+		f := e.flags("hub workspace create", "NAME [--label TEXT] [--db URL]")
+		label := f.String("label", "first token", "a note to recognise the first token by")
+		db := dbFlag(f)
+		pos, err := parse(f, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
+			return errUsage{"hub workspace create needs one NAME (a business on the hub, e.g. bakery)"}
+		}
+		st, done, err := e.hubAdmin(*db)
+		if err != nil {
+			return err
+		}
+		defer done()
+		ws, err := st.CreateWorkspace(ctx, pos[0])
+		if errors.Is(err, hubstore.ErrAlreadyExists) {
+			return fmt.Errorf("a workspace called %q exists already: add a token to it with `atoll hub token create --workspace %s`", pos[0], pos[0])
+		}
+		if err != nil {
+			return err
+		}
+		return e.printNewToken(ctx, st, ws, *label)
+	case "list":
+		f := e.flags("hub workspace list", "[--json] [--db URL]")
+		asJSON := f.Bool("json", false, "print the workspaces as JSON")
+		db := dbFlag(f)
+		pos, err := parse(f, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) > 0 {
+			return errUsage{fmt.Sprintf("hub workspace list takes no arguments (got %q)", pos[0])}
+		}
+		st, done, err := e.hubAdmin(*db)
+		if err != nil {
+			return err
+		}
+		defer done()
+		list, err := st.Workspaces(ctx)
+		if err != nil {
+			return err
+		}
+		type wsJSON struct {
+			Name           string    `json:"name"`
+			Created        time.Time `json:"created"`
+			RequestsPerDay int64     `json:"requestsPerDay"`
+			MaxStreams     int       `json:"maxStreams"`
+		}
+		out := []wsJSON{}
+		for _, w := range list {
+			out = append(out, wsJSON{w.Name, w.Created, w.RequestsPerDay, w.MaxStreams})
+		}
+		if *asJSON {
+			return writeJSON(e, out)
+		}
+		if len(out) == 0 {
+			fmt.Fprintln(e.stderr, "No workspaces yet: create one with `atoll hub workspace create NAME`.")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tREQUESTS/DAY\tSTREAMS\tCREATED")
+		for _, w := range out {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cleanCell(w.Name), quota(w.RequestsPerDay), quota(int64(w.MaxStreams)), w.Created.Local().Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
+	case "quota":
+		f := e.flags("hub workspace quota", "NAME [--requests-per-day N] [--max-streams N] [--db URL]")
+		perDay := f.Int64("requests-per-day", -1, "questions a day across the workspace's agents (0 = no limit)")
+		streams := f.Int("max-streams", -1, "answers running at once per replica (0 = no limit)")
+		db := dbFlag(f)
+		pos, err := parse(f, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return errUsage{"hub workspace quota needs one workspace NAME"}
+		}
+		if *perDay < -1 || *streams < -1 {
+			return errUsage{"quotas are 0 (no limit) or more"}
+		}
+		st, done, err := e.hubAdmin(*db)
+		if err != nil {
+			return err
+		}
+		defer done()
+		ws, err := workspaceNamed(ctx, st, pos[0])
+		if err != nil {
+			return err
+		}
+		ws, err = st.UpdateWorkspace(ctx, ws.ID, func(w hubstore.Workspace) (hubstore.Workspace, error) {
+			if *perDay >= 0 {
+				w.RequestsPerDay = *perDay
+			}
+			if *streams >= 0 {
+				w.MaxStreams = *streams
+			}
+			return w, nil
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Workspace %s: %s requests a day, %s answers at once per replica.\n", cleanCell(ws.Name), quota(ws.RequestsPerDay), quota(int64(ws.MaxStreams)))
+		return nil
+	}
+	return errUsage{fmt.Sprintf("unknown hub workspace subcommand %q: use %s", args[0], subs)}
+}
+
+func quota(n int64) string {
+	if n <= 0 {
+		return "unlimited"
+	}
+	return fmt.Sprint(n)
+}
+
+// cleanCell keeps control characters of a name out of the terminal.
+func cleanCell(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+func (e *env) printNewToken(ctx context.Context, st hubstore.Storage, ws hubstore.Workspace, label string) error {
+	tok, hash := hub.NewToken()
+	t, err := st.CreateToken(ctx, ws.ID, label, hash)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, tok)
+	fmt.Fprintf(e.stderr, "Keep this token of workspace %s (id %s): only its hash is stored. Publish with: atoll publish --agent NAME --to URL --token TOKEN\n", cleanCell(ws.Name), t.ID)
+	return nil
+}
+
 // hubToken: `atoll hub token create|list|revoke`.
 func (e *env) hubToken(args []string) error {
-	const subs = "create [--label TEXT], list [--json] or revoke ID"
+	const subs = "create [--workspace NAME] [--label TEXT], list [--workspace NAME] [--json] or revoke ID"
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 			e.groupHelp("hub token", subcommands("hub token"))
@@ -181,11 +408,13 @@ func (e *env) hubToken(args []string) error {
 		}
 		return errUsage{"hub token needs a subcommand: " + subs}
 	}
-	tokens := hub.NewTokens(e.data)
+	ctx := context.Background()
 	switch args[0] {
 	case "create":
-		f := e.flags("hub token create", "[--label TEXT]")
+		f := e.flags("hub token create", "[--workspace NAME] [--label TEXT] [--db URL]")
 		label := f.String("label", "", "a note to recognise the token by")
+		wsName := f.String("workspace", "", `the workspace the token acts in (default "default", made when missing: a hub of one business)`)
+		db := dbFlag(f)
 		pos, err := parse(f, args[1:])
 		if err != nil {
 			return err
@@ -193,16 +422,29 @@ func (e *env) hubToken(args []string) error {
 		if len(pos) > 0 {
 			return errUsage{fmt.Sprintf("hub token create takes no arguments (got %q); give a note with --label TEXT", pos[0])}
 		}
-		tok, id, err := tokens.CreateWithID(*label)
+		st, done, err := e.hubAdmin(*db)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, tok)
-		fmt.Fprintf(e.stderr, "Keep this token (id %s): only its hash is stored. Publish with: atoll publish --agent NAME --to URL --token TOKEN\n", id)
-		return nil
+		defer done()
+		var ws hubstore.Workspace
+		if *wsName == "" {
+			ws, err = st.WorkspaceByName(ctx, hub.DefaultWorkspace)
+			if errors.Is(err, hubstore.ErrNotFound) {
+				ws, err = st.CreateWorkspace(ctx, hub.DefaultWorkspace)
+			}
+		} else {
+			ws, err = workspaceNamed(ctx, st, *wsName)
+		}
+		if err != nil {
+			return err
+		}
+		return e.printNewToken(ctx, st, ws, *label)
 	case "list":
-		f := e.flags("hub token list", "[--json]")
+		f := e.flags("hub token list", "[--workspace NAME] [--json] [--db URL]")
 		asJSON := f.Bool("json", false, "print the tokens as JSON")
+		wsName := f.String("workspace", "", "only this workspace's tokens")
+		db := dbFlag(f)
 		pos, err := parse(f, args[1:])
 		if err != nil {
 			return err
@@ -210,25 +452,55 @@ func (e *env) hubToken(args []string) error {
 		if len(pos) > 0 {
 			return errUsage{fmt.Sprintf("hub token list takes no arguments (got %q)", pos[0])}
 		}
-		list, err := tokens.List()
+		st, done, err := e.hubAdmin(*db)
 		if err != nil {
 			return err
+		}
+		defer done()
+		var wss []hubstore.Workspace
+		if *wsName != "" {
+			ws, err := workspaceNamed(ctx, st, *wsName)
+			if err != nil {
+				return err
+			}
+			wss = []hubstore.Workspace{ws}
+		} else if wss, err = st.Workspaces(ctx); err != nil {
+			return err
+		}
+		type tokJSON struct {
+			ID        string    `json:"id"`
+			Workspace string    `json:"workspace"`
+			Label     string    `json:"label"`
+			Created   time.Time `json:"created"`
+		}
+		list := []tokJSON{}
+		for _, ws := range wss {
+			ts, err := st.Tokens(ctx, ws.ID)
+			if err != nil {
+				return err
+			}
+			for _, t := range ts {
+				if t.Revoked.IsZero() {
+					list = append(list, tokJSON{t.ID, ws.Name, t.Label, t.Created})
+				}
+			}
 		}
 		if *asJSON {
 			return writeJSON(e, list)
 		}
 		if len(list) == 0 {
-			fmt.Fprintln(e.stderr, "No tokens yet: create one with `atoll hub token create --label NOTE`.")
+			fmt.Fprintln(e.stderr, "No tokens yet: create one with `atoll hub token create --workspace NAME --label NOTE`.")
 			return nil
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tLABEL\tCREATED")
+		fmt.Fprintln(tw, "ID\tWORKSPACE\tLABEL\tCREATED")
 		for _, t := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, t.Label, t.Created.Local().Format("2006-01-02 15:04"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, cleanCell(t.Workspace), cleanCell(t.Label), t.Created.Local().Format("2006-01-02 15:04"))
 		}
 		return tw.Flush()
 	case "revoke":
-		f := e.flags("hub token revoke", "ID")
+		f := e.flags("hub token revoke", "ID [--db URL]")
+		db := dbFlag(f)
 		pos, err := parse(f, args[1:])
 		if err != nil {
 			return err
@@ -236,13 +508,25 @@ func (e *env) hubToken(args []string) error {
 		if len(pos) != 1 {
 			return errUsage{"hub token revoke needs one token ID (`atoll hub token list` shows them)"}
 		}
-		if err := tokens.Revoke(pos[0]); err != nil {
-			if errors.Is(err, hub.ErrNoToken) {
-				return fmt.Errorf("there is no token with id %q: `atoll hub token list` shows them", pos[0])
-			}
+		st, done, err := e.hubAdmin(*db)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "Revoked token %s: it can no longer publish.\n", pos[0])
+		defer done()
+		t, err := st.FindToken(ctx, pos[0])
+		if err == nil && !t.Revoked.IsZero() {
+			err = hubstore.ErrNotFound
+		}
+		if err == nil {
+			err = st.RevokeToken(ctx, t.Workspace, t.ID)
+		}
+		if errors.Is(err, hubstore.ErrNotFound) {
+			return fmt.Errorf("there is no token with id %q: `atoll hub token list` shows them", pos[0])
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "Revoked token %s: it can no longer publish, on every replica.\n", pos[0])
 		return nil
 	}
 	return errUsage{fmt.Sprintf("unknown hub token subcommand %q: use %s", args[0], subs)}
