@@ -78,6 +78,7 @@ export function installMock() {
   let job = 0;
   let stream = 0;
   const stopped = new Set<string>();
+  const sources: Record<string, any[]> = {};
   const down = params.get('ollama') === 'down';
 
   const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -95,6 +96,36 @@ export function installMock() {
     },
     async RemoveKB(name: string) {
       kbs.splice(kbs.findIndex((k) => k.name === name), 1);
+      return null;
+    },
+    async ListSources(kb: string) {
+      return sources[kb] ?? [];
+    },
+    async AddWebsite(kb: string, url: string, depth: number, _maxPages: number, schedule: string) {
+      if (!/^https?:\/\//.test(url)) throw new Error(`${url} is not a web address: it must start with http:// or https://`);
+      const now = new Date().toISOString();
+      (sources[kb] ??= []).push({
+        id: url, kind: depth > 0 ? 'crawl' : 'page', schedule: schedule || 'off', watch: false, lastSync: now, nextSync: null,
+        docs: 1, chunks: 3, changed: 1, unchanged: 0, removed: 0, failed: 0, requests: 2, notModified: 0, errors: [],
+      });
+      return App.Ingest(kb, [url]);
+    },
+    async SyncSource(kb: string, id: string) {
+      return App.Ingest(kb, [id]);
+    },
+    async RemoveSource(kb: string, id: string) {
+      const s = (sources[kb] ?? []).find((x) => x.id === id);
+      sources[kb] = (sources[kb] ?? []).filter((x) => x.id !== id);
+      return s?.docs ?? 0;
+    },
+    async SetSourceSchedule(kb: string, id: string, schedule: string) {
+      const s = (sources[kb] ?? []).find((x) => x.id === id);
+      if (s) s.schedule = schedule;
+      return null;
+    },
+    async SetSourceWatch(kb: string, id: string, on: boolean) {
+      const s = (sources[kb] ?? []).find((x) => x.id === id);
+      if (s) s.watch = on;
       return null;
     },
     async ListDocuments(kb: string) {

@@ -262,3 +262,22 @@ export function emptyAgent(): Agent {
     updated: '',
   };
 }
+
+/** Where a knowledge base's documents come from (ListSources). */
+export interface Source {
+  id: string;
+  kind: 'page' | 'sitemap' | 'crawl' | 'folder' | 'file';
+  schedule: 'off' | 'hourly' | 'daily' | 'weekly';
+  watch: boolean;
+  lastSync: string | null;
+  nextSync: string | null;
+  docs: number;
+  chunks: number;
+  changed: number;
+  unchanged: number;
+  removed: number;
+  failed: number;
+  requests: number;
+  notModified: number;
+  errors: { file: string; reason: string }[];
+}

@@ -76,6 +76,20 @@ export async function ingestPaths(kb: string, paths: string[]) {
   return job;
 }
 
+/** Adds a web page, sitemap or (depth > 0) site as a job, like an ingest. */
+export async function addWebsite(kb: string, url: string, depth: number, maxPages: number, schedule: string) {
+  const job = await call<string>('AddWebsite', kb, url, depth, maxPages, schedule);
+  track(job, kb);
+  return job;
+}
+
+/** Fetches a website again (conditionally) or rescans a folder, as a job. */
+export async function syncSource(kb: string, id: string) {
+  const job = await call<string>('SyncSource', kb, id);
+  track(job, kb);
+  return job;
+}
+
 export async function uploadFiles(kb: string, files: File[]) {
   if (!files.length) return '';
   const job = await upload(kb, files);
