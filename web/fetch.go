@@ -476,8 +476,9 @@ func Ext(contentType string) string {
 }
 
 func refuseType(contentType string) string {
-	if contentType == "" {
-		return "" // sniffed by ingestion
+	mt0, _, _ := mime.ParseMediaType(contentType)
+	if contentType == "" || mt0 == "application/octet-stream" {
+		return "" // sniffed: servers send gzipped sitemaps and documents so
 	}
 	if Ext(contentType) != "" {
 		return ""
