@@ -60,8 +60,7 @@ type requestState struct {
 	ws, idem string
 }
 
-// saveLead is the runner's save_lead store: one lead per conversation,
-// request and call, so a request retried with the same Idempotency-Key
+// saveLead is the runner's save_lead store: one lead per request and call, so a request retried with the same Idempotency-Key
 // (on any replica) stores its lead once.
 func (h *Hub) saveLead(ctx context.Context, name, conv string, n int, form agent.LeadForm, fields map[string]string, now time.Time) (agent.Lead, bool, error) {
 	rs, ok := ctx.Value(turnKey).(requestState)
@@ -69,7 +68,10 @@ func (h *Hub) saveLead(ctx context.Context, name, conv string, n int, form agent
 		return agent.Lead{}, false, errors.New("leads cannot be saved here")
 	}
 	in := form.NewLead(name, conv, fields, now)
-	st, merged, err := h.st.SaveLead(ctx, rs.ws, name, fmt.Sprintf("%s/%s/%d", conv, rs.idem, n), fromAgentLead(in))
+	// Keyed by the request, not the conversation: a retry after a cut
+	// stream may get a new conversation (the first one's id never reached
+	// the client), and must still find the lead its first attempt stored.
+	st, merged, err := h.st.SaveLead(ctx, rs.ws, name, fmt.Sprintf("%s/%d", rs.idem, n), fromAgentLead(in))
 	if err != nil {
 		return agent.Lead{}, false, err
 	}
@@ -181,7 +183,7 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 		ans, err := h.runner.AskWith(actx, def, opt, q, nil)
 		if err != nil {
 			usage.Errors++
-			writeErr(w, http.StatusBadGateway, llm.Sentence(err))
+			answerErr(w, err)
 			return
 		}
 		text, err := record(ans)
@@ -202,8 +204,6 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, 500, "streaming unsupported")
 		return
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
 	chunk := func(delta map[string]string, finish any, extra *atollExtra) error {
 		m := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": def.Name,
 			"choices": []map[string]any{{"index": 0, "delta": delta, "finish_reason": finish}}}
@@ -217,25 +217,51 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 		fl.Flush()
 		return nil
 	}
+	// The stream starts with the first token: until then a failure is an
+	// HTTP status (429 with Retry-After when every model server is busy),
+	// which a client or a balancer can act on.
+	started := false
+	begin := func() error {
+		if started {
+			return nil
+		}
+		started = true
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		return chunk(map[string]string{"role": "assistant"}, nil, nil)
+	}
 	streamErr := func(msg string) {
 		usage.Errors++
 		b, _ := json.Marshal(map[string]any{"error": map[string]string{"message": msg}})
 		fmt.Fprintf(w, "data: %s\n\n", b)
 		fl.Flush()
 	}
-	if err := chunk(map[string]string{"role": "assistant"}, nil, nil); err != nil {
-		return
-	}
 	ans, err := h.runner.AskWith(actx, def, opt, q, func(s string) error {
+		if err := begin(); err != nil {
+			return err
+		}
 		return chunk(map[string]string{"content": s}, nil, nil)
 	})
+	if err != nil && !started {
+		usage.Errors++
+		answerErr(w, err)
+		return
+	}
 	if err != nil {
 		streamErr(llm.Sentence(err))
 		return
 	}
 	if _, err := record(ans); err != nil {
 		h.logFor(r).Error("turn not stored", "agent", def.Name, "err", err)
+		if !started {
+			writeErr(w, http.StatusServiceUnavailable, "the answer could not be saved; ask again")
+			usage.Errors++
+			return
+		}
 		streamErr("the answer could not be saved; ask again")
+		return
+	}
+	if begin() != nil {
 		return
 	}
 	_ = chunk(map[string]string{}, "stop", &atollExtra{Conversation: conv, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered})
@@ -328,6 +354,17 @@ func (h *Hub) checkQuota(w http.ResponseWriter, r *http.Request, ws string, now 
 		return nil, false
 	}
 	return func() { h.streams.release(ws) }, true
+}
+
+// answerErr answers a failed answer before anything was sent: 429 with
+// Retry-After when every model server is busy, else 502.
+func answerErr(w http.ResponseWriter, err error) {
+	var busy *llm.BusyError
+	if errors.As(err, &busy) {
+		tooMany(w, busy.RetryAfter, llm.Sentence(err))
+		return
+	}
+	writeErr(w, http.StatusBadGateway, llm.Sentence(err))
 }
 
 func tooMany(w http.ResponseWriter, after time.Duration, msg string) {

@@ -1,0 +1,443 @@
+package hub
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"atoll/hubstore"
+	"atoll/hubstore/postgres"
+	"atoll/internal/ollamafake"
+	"atoll/internal/pgtest"
+	"atoll/internal/testbin"
+)
+
+// The fault suite: real `atoll hub` processes on one PostgreSQL behind
+// haproxy, as docs/deploy.md sets them up, all started by the test.
+
+// hubProc is one replica process.
+type hubProc struct {
+	cmd  *exec.Cmd
+	addr string
+	log  *bytes.Buffer
+	mu   *sync.Mutex
+}
+
+func startReplica(t testing.TB, bin, dsn, ollama string, extra ...string) *hubProc {
+	t.Helper()
+	args := append([]string{"--data", t.TempDir(), "--ollama", ollama, "hub", "--db", dsn, "--addr", "127.0.0.1:0", "--behind-proxy", "--rate", "0"}, extra...)
+	cmd := exec.Command(bin, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &hubProc{cmd: cmd, log: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	cmd.Stderr = lockedWriter{p.mu, p.log}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		re := regexp.MustCompile(`serving on http://([^/]+)/`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case p.addr = <-addr:
+		return p
+	case <-time.After(60 * time.Second):
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		t.Fatalf("a hub replica did not start:\n%s", p.log)
+	}
+	return nil
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func freePort(t testing.TB) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// HAProxyConfig is the configuration docs/deploy.md shows, for replicas at
+// addrs: least-connections balancing, /readyz checks, a retry on another
+// replica when one cannot be reached.
+func HAProxyConfig(listen string, addrs []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `global
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 120s
+    timeout server 120s
+    retries 3
+    option redispatch
+    option forwardfor
+
+frontend hub
+    bind %s
+    http-request set-header X-Request-ID %%[uuid()] unless { req.hdr(X-Request-ID) -m found }
+    default_backend replicas
+
+backend replicas
+    balance leastconn
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 250ms fall 2 rise 1
+`, listen)
+	for i, a := range addrs {
+		fmt.Fprintf(&b, "    server r%d %s check\n", i+1, a)
+	}
+	return b.String()
+}
+
+// startHAProxy runs Debian's haproxy in front of addrs and returns its address.
+func startHAProxy(t testing.TB, addrs []string) string {
+	t.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Fatal("haproxy is not installed: this test needs Debian's haproxy package (scripts/setup.sh installs it)")
+	}
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(HAProxyConfig(listen, addrs)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-db", "-f", cfg)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get("http://" + listen + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return listen
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("haproxy did not start serving on %s", listen)
+	return ""
+}
+
+// atollCmd runs an `atoll` command and returns its standard output.
+func atollCmd(t testing.TB, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("atoll %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String() + errb.String()
+}
+
+// streamOutcome is what one client saw.
+type streamOutcome struct {
+	done bool   // [DONE] arrived: the turn is acknowledged
+	conv string // from the final chunk
+	text string
+}
+
+// stream sends one streamed question and reads it to the end or the cut.
+func stream(client *http.Client, url, model, q, idem, bearer string) (streamOutcome, error) {
+	req, _ := http.NewRequest("POST", url+"/v1/chat/completions", bytes.NewReader(chatBody(model, "", q, true)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", idem)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return streamOutcome{}, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		b, _ := io.ReadAll(res.Body)
+		return streamOutcome{}, fmt.Errorf("status %d: %s", res.StatusCode, b)
+	}
+	var out streamOutcome
+	var text strings.Builder
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		if line == "[DONE]" {
+			out.done = true
+			break
+		}
+		var c struct {
+			Choices []struct{ Delta struct{ Content string } }
+			Atoll   *atollExtra
+			Error   *struct{ Message string }
+		}
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			return out, fmt.Errorf("a damaged chunk %q: a stream must be whole or cut, never garbled", line)
+		}
+		if c.Error != nil {
+			return out, fmt.Errorf("error event: %s", c.Error.Message)
+		}
+		if len(c.Choices) > 0 {
+			text.WriteString(c.Choices[0].Delta.Content)
+		}
+		if c.Atoll != nil {
+			out.conv = c.Atoll.Conversation
+		}
+	}
+	out.text = text.String()
+	if !out.done {
+		return out, fmt.Errorf("cut after %q", out.text)
+	}
+	return out, nil
+}
+
+// TestReplicasBehindHAProxy: three replicas on one PostgreSQL behind
+// haproxy, under 200 concurrent streams: one replica is killed with
+// SIGKILL, a new version is published on another, a token is revoked.
+// Every stream completes or is cut cleanly (and its retry, with the same
+// Idempotency-Key, completes); no acknowledged turn or lead is lost or
+// stored twice; the new version and the revocation reach every live
+// replica within a second.
+func TestReplicasBehindHAProxy(t *testing.T) {
+	const streams, leadEvery = 200, 5
+	pg := pgtest.Start(t, pgtest.Options{})
+	dsn := pg.NewDatabase(t)
+	bin := testbin.Atoll(t)
+	fake := ollamafake.New(t)
+	// Each answer streams 8 tokens 60 ms apart (about half a second), so
+	// the kill lands mid-stream. A question naming an email saves a lead first.
+	emailRe := regexp.MustCompile(`[a-z0-9.-]+@example\.com`)
+	fake.OnChat(func(r ollamafake.ChatRequest) ollamafake.Reply {
+		last := r.Messages[len(r.Messages)-1]
+		if m := emailRe.FindString(last.Content); m != "" && last.Role == "user" {
+			return ollamafake.Reply{ToolCalls: []ollamafake.ToolCall{{Name: "save_lead", Arguments: map[string]any{"name": "Client", "email": m}}}}
+		}
+		return ollamafake.Reply{Tokens: strings.Fields("Cakes need forty eight hours notice here ."), Delay: 60 * time.Millisecond}
+	})
+
+	admin := t.TempDir()
+	tok := strings.TrimSpace(strings.SplitN(atollCmd(t, bin, "--data", admin, "hub", "workspace", "create", "shop", "--db", dsn), "\n", 2)[0])
+	spare := strings.TrimSpace(strings.SplitN(atollCmd(t, bin, "--data", admin, "hub", "token", "create", "--workspace", "shop", "--label", "spare", "--db", dsn), "\n", 2)[0])
+	var reps []*hubProc
+	var addrs []string
+	for range 3 {
+		p := startReplica(t, bin, dsn, fake.URL, "--shutdown-grace", "5s", "--backend-concurrency", "128", "--backend-queue", "256")
+		reps = append(reps, p)
+		addrs = append(addrs, p.addr)
+	}
+	lb := "http://" + startHAProxy(t, addrs)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: streams, MaxConnsPerHost: 0}, Timeout: 120 * time.Second}
+	publishV := func(opening string) (int, string) {
+		req, _ := http.NewRequest("POST", lb+"/api/publish", bytes.NewReader(leadBundle(t, "baker", opening)))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := publishV("one"); code != 200 {
+		t.Fatalf("publish v1: %d %s", code, body)
+	}
+	served := func(addr string) string {
+		res, err := http.Get("http://" + addr + "/api/agents")
+		if err != nil {
+			return "down"
+		}
+		defer res.Body.Close()
+		var as []publicAgent
+		json.NewDecoder(res.Body).Decode(&as)
+		for _, a := range as {
+			if a.Name == "baker" {
+				return a.Opening
+			}
+		}
+		return "none"
+	}
+	for _, a := range addrs {
+		waitFor(t, 20*time.Second, func() bool { return served(a) == "one" })
+	}
+
+	type result struct {
+		idem, email string
+		first       error
+		out         streamOutcome
+		retryErr    error
+	}
+	results := make([]result, streams)
+	var started atomic.Int32
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &results[i]
+			r.idem = fmt.Sprintf("stream-%d", i)
+			q := "How much notice for a cake?"
+			if i%leadEvery == 0 {
+				r.email = fmt.Sprintf("client-%d@example.com", i)
+				q = "Please call me back, my email is " + r.email
+			}
+			started.Add(1)
+			r.out, r.first = stream(client, lb, "baker", q, r.idem, "")
+			if r.first != nil {
+				// A cut stream is retried once, with the same key, through
+				// the balancer (so on a live replica).
+				r.out, r.retryErr = stream(client, lb, "baker", q, r.idem, "")
+			}
+		}()
+	}
+	// Mid-load: kill one replica, publish on the others, revoke a token.
+	waitFor(t, 30*time.Second, func() bool { return len(fake.Chats()) >= streams/4 })
+	if err := reps[0].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killedAt := time.Since(t0)
+	code, body := publishV("two")
+	if code != 200 {
+		t.Fatalf("publish v2 during the load: %d %s", code, body)
+	}
+	published := time.Now()
+	for _, a := range addrs[1:] {
+		waitFor(t, 20*time.Second, func() bool { return served(a) == "two" })
+	}
+	if took := time.Since(published); took > time.Second {
+		t.Errorf("version 2 reached every live replica after %v, more than a second", took)
+	}
+	list := atollCmd(t, bin, "--data", admin, "hub", "token", "list", "--workspace", "shop", "--json", "--db", dsn)
+	var toks []struct{ ID, Label string }
+	json.Unmarshal([]byte(list), &toks)
+	spareID := ""
+	for _, x := range toks {
+		if x.Label == "spare" {
+			spareID = x.ID
+		}
+	}
+	atollCmd(t, bin, "--data", admin, "hub", "token", "revoke", spareID, "--db", dsn)
+	revoked := time.Now()
+	for _, a := range addrs[1:] {
+		req, _ := http.NewRequest("GET", "http://"+a+"/api/workspace/agents", nil)
+		req.Header.Set("Authorization", "Bearer "+spare)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 401 {
+			t.Errorf("a revoked token on %s: %d", a, res.StatusCode)
+		}
+	}
+	if took := time.Since(revoked); took > time.Second {
+		t.Errorf("revocation took %v to check on every live replica", took)
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+
+	// Every stream completed, at once or on its retry.
+	cut, failed := 0, 0
+	for i, r := range results {
+		if r.first != nil {
+			cut++
+		}
+		if r.retryErr != nil || !r.out.done || r.out.conv == "" {
+			failed++
+			t.Errorf("stream %d: first %v, retry %v", i, r.first, r.retryErr)
+		}
+	}
+	t.Logf("%d streams in %v (replica killed at %v): %d cut and retried, %d failed", streams, elapsed.Round(time.Millisecond), killedAt.Round(time.Millisecond), cut, failed)
+
+	// The database: each acknowledged turn once, each lead once.
+	st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	ws, err := st.WorkspaceByName(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range results {
+		if !r.out.done {
+			continue
+		}
+		ts, err := st.Turns(ctx, ws.ID, r.out.conv, 10)
+		if err != nil || len(ts) != 1 || ts[0].Key != r.idem {
+			t.Errorf("stream %d: acknowledged turn in %s: %+v %v", i, r.out.conv, ts, err)
+		}
+	}
+	leads, err := st.Leads(ctx, ws.ID, "baker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byEmail := map[string]int{}
+	for _, l := range leads {
+		byEmail[l.Email]++
+	}
+	for i, r := range results {
+		if r.email != "" && r.out.done && byEmail[r.email] != 1 {
+			t.Errorf("stream %d: lead %s stored %d times", i, r.email, byEmail[r.email])
+		}
+	}
+	if want := (streams + leadEvery - 1) / leadEvery; len(leads) != want {
+		t.Errorf("%d leads stored, want %d (one per asking client)", len(leads), want)
+	}
+	var _ hubstore.Storage = st
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
