@@ -35,9 +35,10 @@ var (
 )
 
 // The window's and taskbar's icon on Linux (Windows and macOS take theirs
-// from build/windows/icon.ico and the .app bundle).
+// from build/windows/icon.ico and the .app bundle). 128 px: GDK drops a
+// window icon larger than one X request, and 1024 px is (no _NET_WM_ICON).
 //
-//go:embed build/appicon.png
+//go:embed build/linux/icons/hicolor/128x128/apps/atoll.png
 var icon []byte
 
 // windowBridge holds the Wails context, the only one its runtime accepts,
@@ -117,6 +118,7 @@ func main() {
 		SingleInstanceLock: &options.SingleInstanceLock{
 			UniqueId: "atoll-" + hex.EncodeToString(id[:8]),
 			OnSecondInstanceLaunch: func(options.SecondInstanceData) {
+				fmt.Fprintln(os.Stderr, "Atoll was started again: showing this window instead.")
 				if bridge.ctx != nil {
 					runtime.WindowUnminimise(bridge.ctx)
 					runtime.WindowShow(bridge.ctx)
