@@ -66,15 +66,17 @@ func NewRunner(m Model, r Retriever, convs *Conversations) *Runner {
 
 // Answer is the outcome of one question.
 type Answer struct {
-	Conversation string     `json:"conversation"`
-	Answer       string     `json:"answer"`
-	Citations    []Citation `json:"citations"`
-	Followups    []string   `json:"followups"`
-	NotCovered   bool       `json:"notCovered"`
-	Dropped      int        `json:"dropped"` // passages that did not fit the context
-	TTFT         float64    `json:"ttftSeconds"`
-	Tools        []ToolUse  `json:"tools,omitempty"` // tool calls made for this answer
-	Lead         *Lead      `json:"lead,omitempty"`  // saved by save_lead in this turn
+	Conversation string `json:"conversation"`
+	// Message is the stored answer's id, for feedback ("" when not stored).
+	Message    string     `json:"message"`
+	Answer     string     `json:"answer"`
+	Citations  []Citation `json:"citations"`
+	Followups  []string   `json:"followups"`
+	NotCovered bool       `json:"notCovered"`
+	Dropped    int        `json:"dropped"` // passages that did not fit the context
+	TTFT       float64    `json:"ttftSeconds"`
+	Tools      []ToolUse  `json:"tools,omitempty"` // tool calls made for this answer
+	Lead       *Lead      `json:"lead,omitempty"`  // saved by save_lead in this turn
 	// ImageRead says how an attached image reached the model: "vision"
 	// (sent as an image) or "ocr" (its text added to the question).
 	ImageRead string `json:"imageRead,omitempty"`
@@ -228,13 +230,14 @@ func (r *Runner) askWith(ctx context.Context, def Definition, opt AskOptions, qu
 			def.System = strings.TrimSpace(def.System + "\n\n" + note)
 		}
 	}
-	finish := func(ans Answer) {
+	finish := func(ans *Answer) {
 		if opt.Ephemeral {
 			return
 		}
-		ans.Answer = opt.note + ans.Answer
+		stored := *ans
+		stored.Answer = opt.note + stored.Answer
 		if !opt.Kept {
-			r.record(conv, question, ans)
+			ans.Message = r.record(conv, question, stored)
 		}
 		if memory {
 			r.remember(ctx, def, user, conv.ID, question, ans.Answer, known)
@@ -248,7 +251,7 @@ func (r *Runner) askWith(ctx context.Context, def Definition, opt AskOptions, qu
 		if info.Has(llm.CapTools) {
 			ans, err := r.askTools(ctx, def, conv, lang, question, opt.Images, info, tools, opt.Ephemeral, onToken)
 			if err == nil {
-				finish(ans)
+				finish(&ans)
 			}
 			return ans, err
 		}
@@ -270,7 +273,7 @@ func (r *Runner) askWith(ctx context.Context, def Definition, opt AskOptions, qu
 					return ans, err
 				}
 			}
-			finish(ans)
+			finish(&ans)
 			return ans, nil
 		}
 	}
@@ -312,7 +315,7 @@ func (r *Runner) askWith(ctx context.Context, def Definition, opt AskOptions, qu
 	if def.Followups && len(p.Given) > 0 {
 		ans.Followups = r.followups(ctx, def, lang, question, ans.Answer, p.Given)
 	}
-	finish(ans)
+	finish(&ans)
 	return ans, nil
 }
 
@@ -434,15 +437,17 @@ func (r *Runner) askTools(ctx context.Context, def Definition, conv Conversation
 	return ans, nil
 }
 
-func (r *Runner) record(conv Conversation, q string, a Answer) {
+// record stores the turn and returns the answer's message id.
+func (r *Runner) record(conv Conversation, q string, a Answer) string {
 	if r.Convs == nil {
-		return
+		return ""
 	}
 	now := time.Now().UTC()
-	conv.Messages = append(conv.Messages,
-		Message{Role: "user", Content: q, At: now},
-		Message{Role: "assistant", Content: a.Answer, Citations: a.Citations, Followups: a.Followups, NotCovered: a.NotCovered, At: now})
-	_ = r.Convs.Save(conv)
+	id := NewID()
+	_ = r.Convs.Append(conv,
+		Message{ID: NewID(), Role: "user", Content: q, At: now},
+		Message{ID: id, Role: "assistant", Content: a.Answer, Citations: a.Citations, Followups: a.Followups, NotCovered: a.NotCovered, TTFT: a.TTFT, At: now})
+	return id
 }
 
 func (r *Runner) modelInfo(ctx context.Context, model string) (llm.ModelInfo, error) {

@@ -361,3 +361,17 @@ func (r TestRun) Summary() string {
 	}
 	return s
 }
+
+// TestSetJSONL writes questions as a test set, one JSON object a line.
+func TestSetJSONL(qs []TestQuestion) (string, error) {
+	var b strings.Builder
+	for _, q := range qs {
+		line, err := json.Marshal(q)
+		if err != nil {
+			return "", err
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
+}

@@ -93,7 +93,9 @@ type App struct {
 	stop context.CancelFunc
 
 	confirms confirmations
-	mcp      *mcp.Manager // the user's MCP servers, started on first use (mcp.go)
+	// correcting serialises corrections: each rewrites an agent's test set.
+	correcting sync.Mutex
+	mcp        *mcp.Manager // the user's MCP servers, started on first use (mcp.go)
 
 	// firstTokenTimeout allows for loading a large model and reading a long
 	// prompt on a CPU; stallTimeout is the longest silence between tokens.

@@ -110,6 +110,7 @@ var Bound = []string{
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent", "AgentVersions", "GetAgentVersion", "RestoreAgentVersion",
 	"Ask", "AskImage", "StopAsk", "ConfirmTool", "ListHTTPTools", "SaveHTTPTools",
 	"GetMCPServers", "SaveMCPServers", "ListMCPTools", "ListAllMCPTools", "AlwaysAllowTool", "ListConversations", "GetConversation", "SourcePDF", "SourceImage",
+	"SetFeedback", "DeleteConversation", "Analytics", "ExportAnalyticsCSV", "ReviewItems", "CorrectItem",
 	"ListLeads", "ExportLeadsCSV", "PullLeads", "RunAgentTest", "AgentTestSet",
 	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",
 	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "PublishSettings", "PublishSummary", "PublishAgent", "RollbackPublished", "GetSettings", "SaveSettings", "About",
