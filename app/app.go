@@ -387,9 +387,13 @@ func (a *App) Ingest(kbName string, paths []string) (string, error) {
 	go func() {
 		defer a.jobs.Delete(job)
 		defer cancel()
+		started := time.Now().UTC()
 		sum, err := ing.Run(ctx, job, kbName, embed, paths, func(p knowledge.Progress) { a.send(EventIngestProgress, p) })
 		if err != nil {
 			sum.Errors = append(sum.Errors, knowledge.FileFailure{File: "", Reason: err.Error()})
+		}
+		if sum.OK > 0 || sum.Removed > 0 {
+			a.knowledgeChanged(kbName, a.changedDocs(kbName, started, paths)) // checks follow the knowledge (checks.go)
 		}
 		a.send(EventIngestDone, sum)
 	}()

@@ -113,6 +113,9 @@ func (a *App) webJob(kbName, url string, opt knowledge.WebOptions, f *web.Fetche
 			sum.Failed++
 			sum.Errors = append(sum.Errors, knowledge.FileFailure{File: url, Reason: reason})
 		}
+		if sum.OK > 0 || sum.Removed > 0 {
+			a.knowledgeChanged(kbName, []string{url})
+		}
 		a.send(EventIngestDone, sum)
 	}()
 	return job
@@ -151,11 +154,15 @@ func (a *App) ingestSource(kbName string, paths []string) string {
 	go func() {
 		defer a.jobs.Delete(job)
 		defer cancel()
+		started := time.Now().UTC()
 		sum, err := ing.Run(ctx, job, kbName, embed, paths, func(p knowledge.Progress) { a.send(EventIngestProgress, p) })
 		if err != nil {
 			sum.Errors = append(sum.Errors, knowledge.FileFailure{File: "", Reason: err.Error()})
 		} else if !sum.Cancelled {
 			_ = knowledge.RecordPaths(a.store, kbName, paths, sum)
+		}
+		if sum.OK > 0 || sum.Removed > 0 {
+			a.knowledgeChanged(kbName, a.changedDocs(kbName, started, paths))
 		}
 		a.send(EventIngestDone, sum)
 	}()
@@ -233,6 +240,9 @@ func (a *App) startWatch(kbName, id string, rescan bool) error {
 	}
 	w := &knowledge.Watcher{In: a.ingesterNow(), KB: kbName, Model: embed, Roots: []string{id}, Rescan: rescan,
 		OnBatch: func(b knowledge.Batch) {
+			if changed := append(append([]string{}, b.Changed...), b.Removed...); len(changed) > 0 {
+				a.knowledgeChanged(kbName, changed)
+			}
 			a.send(EventIngestDone, knowledge.Summary{Job: "watch", KB: kbName, OK: len(b.Changed), Removed: len(b.Removed), Failed: len(b.Failed), Errors: b.Failed, Pending: b.Pending})
 		}}
 	go func() {

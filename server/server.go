@@ -111,7 +111,7 @@ var Bound = []string{
 	"Ask", "AskImage", "StopAsk", "ConfirmTool", "ListHTTPTools", "SaveHTTPTools",
 	"GetMCPServers", "SaveMCPServers", "ListMCPTools", "ListAllMCPTools", "AlwaysAllowTool", "ListConversations", "GetConversation", "SourcePDF", "SourceImage",
 	"SetFeedback", "DeleteConversation", "Analytics", "ExportAnalyticsCSV", "ReviewItems", "CorrectItem",
-	"ListLeads", "ExportLeadsCSV", "PullLeads", "RunAgentTest", "AgentTestSet",
+	"ListLeads", "ExportLeadsCSV", "PullLeads", "RunAgentTest", "AgentTestSet", "AgentCheck",
 	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",
 	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "PublishSettings", "PublishSummary", "PublishAgent", "RollbackPublished", "GetSettings", "SaveSettings", "About",
 }

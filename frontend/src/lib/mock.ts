@@ -98,6 +98,9 @@ export function installMock() {
       kbs.splice(kbs.findIndex((k) => k.name === name), 1);
       return null;
     },
+    async AgentCheck(name: string) {
+      return { agent: name, kb: '', changed: [], state: '', total: 0, failing: [] };
+    },
     async ListSources(kb: string) {
       return sources[kb] ?? [];
     },

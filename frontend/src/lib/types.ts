@@ -281,3 +281,15 @@ export interface Source {
   notModified: number;
   errors: { file: string; reason: string }[];
 }
+
+/** The agent's test set, run again after its knowledge changed (AgentCheck). */
+export interface KnowledgeCheck {
+  agent: string;
+  kb: string;
+  changed: string[];
+  state: '' | 'waiting' | 'running' | 'done' | 'error';
+  ranAt?: string;
+  total: number;
+  failing: string[];
+  error?: string;
+}
