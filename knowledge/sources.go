@@ -110,16 +110,37 @@ func Sources(st *store.Store, kbName string) ([]Source, error) {
 		return nil, err
 	}
 	if kb, err := st.KB(kbName); err == nil && len(list) > 0 {
-		docs := kb.Docs()
-		for i := range list {
-			list[i].Docs, list[i].Chunks = 0, 0
-			for _, d := range docs {
-				if list[i].owns(d) && d.Status == store.StatusOK {
-					list[i].Docs++
-					if full, ok := kb.Doc(d.Path); ok {
-						list[i].Chunks += len(full.Chunks)
-					}
+		// Counted by root and by path in one pass: a browser upload of
+		// thousands of files makes as many file sources.
+		type count struct{ docs, chunks int }
+		byRoot, byPath := map[string]*count{}, map[string]*count{}
+		for _, d := range kb.Docs() {
+			if d.Status != store.StatusOK {
+				continue
+			}
+			n := 0
+			if full, ok := kb.Doc(d.Path); ok {
+				n = len(full.Chunks)
+			}
+			byPath[d.Path] = &count{1, n}
+			if d.Root != "" {
+				c := byRoot[d.Root]
+				if c == nil {
+					c = &count{}
+					byRoot[d.Root] = c
 				}
+				c.docs++
+				c.chunks += n
+			}
+		}
+		for i := range list {
+			c := byRoot[list[i].ID]
+			if list[i].Kind == SourceFile {
+				c = byPath[list[i].ID]
+			}
+			list[i].Docs, list[i].Chunks = 0, 0
+			if c != nil {
+				list[i].Docs, list[i].Chunks = c.docs, c.chunks
 			}
 		}
 	}
