@@ -2,10 +2,11 @@
 # every test. Both install only what is missing (scripts/setup.sh).
 SHELL := /bin/bash
 VERSION ?= 0.1.0-dev
-LDFLAGS := -X main.version=$(VERSION)
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN := build/bin
 
-.PHONY: run test build cli frontend setup setup-test bench unit integration frontend-test e2e window clean
+.PHONY: run test build cli frontend setup setup-test bench unit integration frontend-test e2e window clean dist dist-check
 
 run: setup build
 	@if [ -z "$$DISPLAY" ] && [ -z "$$WAYLAND_DISPLAY" ]; then \
@@ -41,5 +42,15 @@ test: setup-test build
 bench: setup-test build
 	scripts/bench.sh
 
+# Release artefacts in dist/ (scripts/dist.sh): `make dist VERSION=x.y.z`
+# writes the Linux .deb and .rpm for WebKitGTK 4.0 and 4.1; `make dist-check`
+# adds the slower part: CLI archives for every platform and the Windows exe
+# with its installer. Both end with dist/SHA256SUMS.
+dist: frontend
+	@VERSION=$(VERSION) COMMIT=$(COMMIT) scripts/dist.sh linux
+
+dist-check: dist
+	@VERSION=$(VERSION) COMMIT=$(COMMIT) scripts/dist.sh cross
+
 clean:
-	rm -rf $(BIN) frontend/node_modules
+	rm -rf $(BIN) frontend/node_modules dist
