@@ -128,11 +128,16 @@ linux() {
 		export ATOLL_VERSION=$VERSION ATOLL_WORK=$WORK ATOLL_DESKTOP_BIN=$bin
 		ATOLL_DEB_DEPENDS=$(deb_depends "$bin")
 		ATOLL_RPM_DEPENDS=$(rpm_depends "$bin")
-		export ATOLL_DEB_DEPENDS ATOLL_RPM_DEPENDS
 		echo "dist:   Depends: $ATOLL_DEB_DEPENDS"
+		# nfpm expands a variable into one list item: write one item per
+		# dependency into this flavour's copy of the config.
+		awk -v deb="$ATOLL_DEB_DEPENDS" -v rpm="$ATOLL_RPM_DEPENDS" '
+			/[$][{]ATOLL_DEB_DEPENDS[}]/ { n = split(deb, a, /, */); for (i = 1; i <= n; i++) print "      - \"" a[i] "\""; next }
+			/[$][{]ATOLL_RPM_DEPENDS[}]/ { n = split(rpm, a, /,/); for (i = 1; i <= n; i++) print "      - \"" a[i] "\""; next }
+			{ print }' build/linux/nfpm.yaml >"$WORK/nfpm-$flavour.yaml"
 		local stem=atoll_${VERSION}_amd64_webkit2gtk-$flavour
-		nfpm pkg -f build/linux/nfpm.yaml -p deb -t "$DIST/$stem.deb" >/dev/null
-		nfpm pkg -f build/linux/nfpm.yaml -p rpm -t "$DIST/atoll-${VERSION}.x86_64.webkit2gtk-$flavour.rpm" >/dev/null
+		nfpm pkg -f "$WORK/nfpm-$flavour.yaml" -p deb -t "$DIST/$stem.deb" >/dev/null
+		nfpm pkg -f "$WORK/nfpm-$flavour.yaml" -p rpm -t "$DIST/atoll-${VERSION}.x86_64.webkit2gtk-$flavour.rpm" >/dev/null
 	done
 	archive linux amd64
 	sums
