@@ -180,8 +180,7 @@ for deb in "${debs[@]}"; do
 done
 
 for rpm in "${rpms[@]}"; do
-	flavour=$(basename "$rpm" .rpm)
-	flavour=${flavour##*.}
+	flavour=$(basename "$rpm" .rpm | grep -o 'webkit2gtk-[0-9.]*$')
 	check "rpm $flavour: requires its WebKitGTK by soname" bash -c "rpm -qpR '$rpm' | grep -q 'libwebkit2gtk-${flavour#webkit2gtk-}.so'"
 	check "rpm $flavour: desktop entry, icons, man page, binaries" bash -c "
 		l=\$(rpm -qpl '$rpm')
@@ -192,13 +191,18 @@ for rpm in "${rpms[@]}"; do
 done
 
 for setup in "${setups[@]}"; do
+	version=$(basename "$setup" | sed -E 's/^Atoll-(.*)-windows-.*/\1/')
 	7z l "$setup" >"$out/setup-contents.txt" 2>&1
-	check "Windows installer lists the desktop exe, the CLI, the icon and the WebView2 bootstrapper (7z l)" bash -c "
-		for f in atoll-desktop.exe atoll.exe atoll.ico MicrosoftEdgeWebview2Setup.exe; do
+	check "Windows installer holds the desktop exe, the CLI, the icon, the uninstaller and the WebView2 bootstrapper (7z l)" bash -c "
+		for f in atoll-desktop.exe atoll.exe atoll.ico uninstall.exe MicrosoftEdgeWebview2Setup.exe; do
 			grep -q \"\$f\" '$out/setup-contents.txt' || { echo missing \$f; cat '$out/setup-contents.txt'; exit 1; }
 		done"
-	check "Windows installer and exe carry the version resource" bash -c "
-		strings -el '$setup' | grep -q 'ProductVersion' "
+	check "Windows installer says version ${version%%[-+~]*}" bash -c "strings -el '$setup' | grep -A1 -x ProductVersion | grep -qx '${version%%[-+~]*}'"
+	for exe in "$DIST"/atoll-desktop_*_windows_*.exe; do
+		check "$(basename "$exe"): icon, manifest and version ${version%%[-+~]*} in its resources" bash -c "
+			7z l '$exe' | grep -q 'rsrc/.*/ICON/' && 7z l '$exe' | grep -q 'rsrc/.*/MANIFEST/' &&
+			strings -el '$exe' | grep -A1 -x ProductVersion | grep -qx '${version%%[-+~]*}'"
+	done
 done
 if [ -f "$DIST/SHA256SUMS" ]; then
 	check "SHA256SUMS matches every file" bash -c "cd '$DIST' && sha256sum -c --quiet SHA256SUMS"
