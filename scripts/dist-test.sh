@@ -111,9 +111,14 @@ window_test() {
 		bad "$flavour: the window from '$exec' never showed the first-run screen: ${text:-the app exited}"
 		tail -5 "$out/app-$flavour.log" >&2
 	fi
-	wid=$(DISPLAY=$disp xdotool search --class atoll-desktop 2>/dev/null | head -1)
-	if [ -n "$wid" ] && DISPLAY=$disp xprop -id "$wid" _NET_WM_ICON 2>/dev/null | grep -q 'Icon ('; then
-		ok "$flavour: the window has WM_CLASS atoll-desktop and an icon (_NET_WM_ICON)"
+	# GTK's hidden group leader has the class too: look at every such window.
+	local icon=""
+	for wid in $(DISPLAY=$disp xdotool search --class atoll-desktop 2>/dev/null); do
+		icon=$(DISPLAY=$disp xprop -id "$wid" _NET_WM_ICON 2>/dev/null | grep -o 'Icon ([0-9]* x [0-9]*)' | head -1)
+		[ -n "$icon" ] && break
+	done
+	if [ -n "$icon" ]; then
+		ok "$flavour: the window has WM_CLASS atoll-desktop and its icon (_NET_WM_ICON: $icon)"
 	else
 		bad "$flavour: no window of class atoll-desktop with an icon"
 	fi
