@@ -387,6 +387,13 @@ func (in *Ingester) SyncWeb(ctx context.Context, kbName, embedModel, rawURL stri
 	}
 	s.run()
 	notModified = s.notModified
+	for host, n := range s.otherHosts {
+		pages := fmt.Sprintf("%d pages", n)
+		if n == 1 {
+			pages = "1 page"
+		}
+		res.Errors = append(res.Errors, FileFailure{File: id, Reason: fmt.Sprintf("lists %s on %s, a site you did not name: not read; add a URL on %s itself to read them", pages, host, host)})
+	}
 
 	if s.keep && ctx.Err() == nil {
 		for _, d := range kb.Docs() {
@@ -475,6 +482,7 @@ type webSync struct {
 	keep        bool
 	notModified int
 	onPage      func(current string, done, total int)
+	otherHosts  map[string]int // pages a sitemap lists on sites not named
 }
 
 func (s *webSync) fail(u string, err error) {
@@ -630,8 +638,17 @@ func (s *webSync) expand(entries []string, level int) ([]string, bool, bool) {
 			continue
 		}
 		pu, err := url.Parse(e)
-		if err != nil || !s.f.Allowed(pu) {
-			continue // a sitemap may list other sites: never followed
+		if err != nil {
+			continue
+		}
+		if !s.f.Allowed(pu) {
+			// A sitemap may list other sites: never followed, but said
+			// (example.com's sitemap often lists www.example.com).
+			if s.otherHosts == nil {
+				s.otherHosts = map[string]int{}
+			}
+			s.otherHosts[pu.Host]++
+			continue
 		}
 		if !seen[e] {
 			seen[e] = true

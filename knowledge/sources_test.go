@@ -48,7 +48,10 @@ func TestSyncSitemapRefreshChangeAndVanish(t *testing.T) {
 	base := site.URL
 	site.set("/robots.txt", "text/plain", []byte("User-agent: *\nDisallow: /private/\n"))
 	site.set("/sitemap_index.xml", "application/xml", []byte(`<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>`+base+`/sitemap-pages.xml.gz</loc></sitemap></sitemapindex>`))
-	site.set("/sitemap-pages.xml.gz", "application/gzip", gz(urlset(base, "/", "/cakes", "/hours", "/private/staff", "/old-faq", "/missing", "/seasonal")))
+	other := newTestSite(t)
+	pages := string(urlset(base, "/", "/cakes", "/hours", "/private/staff", "/old-faq", "/missing", "/seasonal"))
+	pages = strings.Replace(pages, "</urlset>", "<url><loc>"+other.URL+"/elsewhere</loc></url></urlset>", 1)
+	site.set("/sitemap-pages.xml.gz", "application/gzip", gz([]byte(pages)))
 	site.page("/", "Home", article("our shop"))
 	site.page("/cakes", "Cakes", article("chocolate cakes"))
 	site.page("/hours", "Opening hours", article("opening hours"))
@@ -75,6 +78,12 @@ func TestSyncSitemapRefreshChangeAndVanish(t *testing.T) {
 	}
 	if res.Source.Kind != SourceSitemap || res.OK != 5 {
 		t.Fatalf("kind %q, %d stored; want sitemap, 5", res.Source.Kind, res.OK)
+	}
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Reason, "lists 1 page on "+strings.TrimPrefix(other.URL, "http://")+", a site you did not name") {
+		t.Fatalf("a page on another site listed by the sitemap: %+v", res.Errors)
+	}
+	if n := len(other.take()); n != 0 {
+		t.Fatalf("the sitemap's page on another site was requested (%d requests)", n)
 	}
 	first := site.take()
 	for _, r := range first {
