@@ -46,6 +46,27 @@ go test -p 1 -run '^$' -bench 'BenchmarkEmbed|BenchmarkTTFT' -count 1 -timeout 2
 echo "== Hub: 100 concurrent streamed chats (scripted model: 10 tokens, 20 ms apart)"
 go test -run '^$' -bench 'BenchmarkHub100Streams' -benchtime 5x -count 1 ./hub/ | tee "$tmp/hub.txt"
 
+echo "== Hub under 700 slow connections from one address (512 file descriptors)"
+go test -run '^$' -bench 'BenchmarkHubSlowBodies' -benchtime 50x -count 1 ./hub/ | tee "$tmp/slow.txt"
+
+echo "== Import of an amplification bundle (64 KB inflating to a 64 MiB entry)"
+go test -run '^$' -bench 'BenchmarkImportAmplified' -benchtime 3x -count 1 ./publish/ | tee "$tmp/amplified.txt"
+
+echo "== Hub state: database time per answer (turn + usage + rate counter)"
+ATOLL_REQUIRE_PG=1 go test -run '^$' -bench 'BenchmarkAnswerWrites' -benchtime 2s -count 1 ./hubstore/embedded/ ./hubstore/postgres/ | tee "$tmp/answerwrites.txt"
+
+echo "== Hub replicas: one direct, one and three behind haproxy, on PostgreSQL"
+ATOLL_REQUIRE_PG=1 go test -run '^$' -bench 'BenchmarkReplicas' -benchtime 5x -count 1 -timeout 20m ./hub/ | tee "$tmp/replicas.txt"
+
+echo "== Model-server pool: answers/s through one and two backends"
+go test -run '^$' -bench 'BenchmarkPoolAnswers' -benchtime 2s -count 1 ./llm/ | tee "$tmp/pool.txt"
+
+echo "== Channels: acknowledgement latency, 50 concurrent messages"
+go test -run '^$' -bench 'BenchmarkChannelAck' -benchtime 20x -count 1 ./channels/ | tee "$tmp/channels.txt"
+
+echo "== Web source: a 200-page site re-synced with nothing changed"
+go test -run '^$' -bench 'BenchmarkResyncUnchanged200' -benchtime 10x -count 1 ./knowledge/ | tee "$tmp/resync.txt"
+
 echo "== Ingestion throughput and retrieval quality (development corpus, no embeddings)"
 corpus="$tmp/corpus"
 if [ -x ../shared/eval/dev/corpus.sh ] || [ -f ../shared/eval/dev/corpus.sh ]; then
@@ -120,6 +141,31 @@ scripts/window-smoke.sh | tee "$tmp/window.txt"
   echo
   echo "## Hub: 100 concurrent streamed chats (issue 7)"
   table < "$tmp/hub.txt"
+  echo
+  echo "## Hub under slow bodies (issue 20)"
+  echo "Another address's request latency while 700 connections from one address trickle their bodies, the hub limited to 512 file descriptors (target: answered within a second)."
+  table < "$tmp/slow.txt"
+  echo
+  echo "## Import memory on a 64 MiB entry (issue 20)"
+  echo "A 64 KB bundle whose chunks.jsonl inflates to 64 MiB of blank lines, correct checksum. Before streaming: 1.7 GB RSS."
+  table < "$tmp/amplified.txt"
+  echo
+  echo "## Hub state per answer (issue 14): embedded SQLite vs PostgreSQL"
+  table < "$tmp/answerwrites.txt"
+  echo
+  echo "## Hub replicas behind haproxy (issue 14)"
+  echo "100 streams at once, the scripted model streaming 8 tokens 5 ms apart; one replica direct, one and three behind haproxy, on one PostgreSQL."
+  table < "$tmp/replicas.txt"
+  echo
+  echo "## Model-server pool (issue 14)"
+  table < "$tmp/pool.txt"
+  echo
+  echo "## Channels (issue 15): acknowledgement under 50 concurrent messages"
+  table < "$tmp/channels.txt"
+  echo
+  echo "## Web source refresh (issue 17): 200 pages, nothing changed"
+  echo "Conditional requests only (ETag/Last-Modified); a 304 costs no extraction and no embedding. Politeness delay off in the benchmark (1 s per request per host by default)."
+  table < "$tmp/resync.txt"
   echo
   echo "## Ingestion throughput, development corpus, without embeddings"
   cat "$tmp/throughput.md"
