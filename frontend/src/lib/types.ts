@@ -114,7 +114,19 @@ export interface Box {
   y1: number;
 }
 
+/** The one vote on an answer. */
+export interface Feedback {
+  rating: 1 | -1;
+  comment?: string;
+  at: string;
+}
+
 export interface Message {
+  /** Names the message for feedback; absent on an answer not stored. */
+  id?: string;
+  feedback?: Feedback | null;
+  notCovered?: boolean;
+  ttftSeconds?: number;
   role: 'user' | 'assistant';
   content: string;
   citations: Citation[] | null;
@@ -238,6 +250,8 @@ export interface ChatToken {
 export interface ChatDone {
   id: string;
   conversation: string;
+  /** The stored answer's id, for feedback ("" when not stored). */
+  message?: string;
   answer: string;
   citations: Citation[] | null;
   followups: string[] | null;
@@ -292,4 +306,58 @@ export interface KnowledgeCheck {
   total: number;
   failing: string[];
   error?: string;
+}
+
+/** A group of questions asking the same thing (analytics). */
+export interface QuestionGroup {
+  question: string;
+  count: number;
+  variants: string[] | null;
+}
+
+export interface AnalyticsDay {
+  date: string;
+  conversations: number;
+  questions: number;
+  notCovered: number;
+  up: number;
+  down: number;
+  leads: number;
+}
+
+export interface AnalyticsReport {
+  agent: string;
+  from: string;
+  to: string;
+  days: AnalyticsDay[];
+  conversations: number;
+  questions: number;
+  answered: number;
+  notCovered: number;
+  up: number;
+  down: number;
+  leads: number;
+  ttftMedian: number;
+  ttftP95: number;
+  timed: number;
+  topQuestions: QuestionGroup[] | null;
+  unanswered: QuestionGroup[] | null;
+  grouping: 'embedding' | 'lexical';
+}
+
+/** An answer to look at again: voted down, or not covered. */
+export interface ReviewItem {
+  id: string;
+  origin: 'local' | 'hub';
+  agent: string;
+  conversation: string;
+  message: string;
+  at: string;
+  question: string;
+  answer: string;
+  passages: Citation[] | null;
+  notCovered: boolean;
+  rating: number;
+  comment: string;
+  corrected: boolean;
 }

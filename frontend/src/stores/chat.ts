@@ -39,6 +39,8 @@ export interface ChatStore extends Readable<ChatState> {
   open(id: string): Promise<void>;
   newConversation(): void;
   ask(question: string, image?: Attachment): Promise<void>;
+  /** The one vote on an answer: 1, -1, or 0 to take it back. */
+  vote(messageId: string, rating: 1 | -1 | 0, comment?: string): Promise<void>;
   stop(): Promise<void>;
   destroy(): void;
 }
@@ -148,6 +150,7 @@ export function createChat(deps: ChatDeps = {}): ChatStore {
         citations: done.citations ?? [],
         followups: done.followups ?? [],
         notCovered: !!done.notCovered,
+        ...(done.message ? { id: done.message } : {}),
       };
     });
     state.update((s) => ({
@@ -257,6 +260,16 @@ export function createChat(deps: ChatDeps = {}): ChatStore {
     }, 5000);
   }
 
+  async function vote(messageId: string, rating: 1 | -1 | 0, comment = '') {
+    const conv = get(state).conversationId;
+    if (!conv || !messageId) return;
+    const m = await call<Message>('SetFeedback', conv, messageId, rating, comment);
+    state.update((s) => ({
+      ...s,
+      messages: s.messages.map((x) => (x.id === messageId ? { ...x, feedback: m?.feedback ?? null } : x)),
+    }));
+  }
+
   function destroy() {
     for (const u of unsubs) u();
     if (stopTimer) clearTimeout(stopTimer);
@@ -269,6 +282,7 @@ export function createChat(deps: ChatDeps = {}): ChatStore {
     open,
     newConversation,
     ask,
+    vote,
     stop,
     destroy,
   };

@@ -2,7 +2,7 @@ import { writable } from 'svelte/store';
 import { CallError } from '../lib/transport';
 import { tr } from '../lib/i18n';
 
-export const SCREENS = ['knowledge', 'chat', 'agents', 'models', 'leads', 'publish', 'settings'] as const;
+export const SCREENS = ['knowledge', 'chat', 'agents', 'models', 'leads', 'analytics', 'review', 'publish', 'settings'] as const;
 export type Screen = (typeof SCREENS)[number];
 
 function fromHash(): Screen {
