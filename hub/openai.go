@@ -123,9 +123,13 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	usage := hubstore.Usage{Requests: 1, TokensIn: int64(rag.EstimateTokens(q))}
+	counted := false // with the turn, by RecordAnswer
 	defer func() {
 		// Usage is the workspace's record; a failure to count is logged,
 		// never the user's problem.
+		if counted {
+			return
+		}
 		if err := h.st.AddUsage(context.WithoutCancel(ctx), ws, keyID, start, usage); err != nil {
 			h.logFor(r).Warn("usage not counted", "err", err)
 		}
@@ -173,8 +177,10 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 	// (the final chunk or the JSON answer), so an acknowledged turn is never lost.
 	record := func(ans agent.Answer) (string, error) {
 		meta, _ := json.Marshal(atollExtra{Conversation: conv, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered})
-		stored, _, err := h.st.AppendTurn(context.WithoutCancel(ctx), ws, sv.agent.Name, conv, hubstore.Turn{Key: idem, Question: q, Answer: ans.Answer, Meta: meta, At: time.Now().UTC()})
 		usage.TokensOut += int64(rag.EstimateTokens(ans.Answer))
+		// The turn and its usage in one transaction: one commit.
+		stored, _, err := h.st.RecordAnswer(context.WithoutCancel(ctx), ws, sv.agent.Name, conv, hubstore.Turn{Key: idem, Question: q, Answer: ans.Answer, Meta: meta, At: time.Now().UTC()}, keyID, usage)
+		counted = err == nil
 		return stored.Answer, err
 	}
 	id := "chatcmpl-" + agent.NewID()
@@ -275,7 +281,12 @@ func (h *Hub) askOnce(ctx context.Context, sv served, keyID, q string) (agent.An
 	ws := sv.agent.Workspace
 	usage := hubstore.Usage{Requests: 1, TokensIn: int64(rag.EstimateTokens(q))}
 	start := time.Now()
-	defer func() { _ = h.st.AddUsage(context.WithoutCancel(ctx), ws, keyID, start, usage) }()
+	counted := false
+	defer func() {
+		if !counted {
+			_ = h.st.AddUsage(context.WithoutCancel(ctx), ws, keyID, start, usage)
+		}
+	}()
 	b, err := h.cache.acquire(ctx, ws, sv.ver.Bundle)
 	if err != nil {
 		usage.Errors++
@@ -291,10 +302,11 @@ func (h *Hub) askOnce(ctx context.Context, sv served, keyID, q string) (agent.An
 	}
 	usage.TokensOut = int64(rag.EstimateTokens(ans.Answer))
 	meta, _ := json.Marshal(atollExtra{Conversation: conv, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered})
-	if _, _, err := h.st.AppendTurn(context.WithoutCancel(ctx), ws, sv.agent.Name, conv, hubstore.Turn{Key: idem, Question: q, Answer: ans.Answer, Meta: meta, At: time.Now().UTC()}); err != nil {
+	if _, _, err := h.st.RecordAnswer(context.WithoutCancel(ctx), ws, sv.agent.Name, conv, hubstore.Turn{Key: idem, Question: q, Answer: ans.Answer, Meta: meta, At: time.Now().UTC()}, keyID, usage); err != nil {
 		usage.Errors++
 		return ans, fmt.Errorf("the answer could not be saved: %w", err)
 	}
+	counted = true
 	return ans, nil
 }
 

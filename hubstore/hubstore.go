@@ -111,6 +111,10 @@ type Storage interface {
 	// comes back with dup = true (a retried request). A conversation of
 	// another agent is ErrForbidden.
 	AppendTurn(ctx context.Context, ws, agent, conversation string, t Turn) (stored Turn, dup bool, err error)
+	// RecordAnswer is AppendTurn and AddUsage(ws, key, t.At, u) in one
+	// transaction: the answer path's writes in one commit. On any error
+	// neither is stored; a duplicate turn (dup) still counts its usage.
+	RecordAnswer(ctx context.Context, ws, agent, conversation string, t Turn, key string, u Usage) (stored Turn, dup bool, err error)
 	Conversation(ctx context.Context, ws, id string) (Conversation, error)
 	// Turns returns the last `last` turns of a conversation, oldest first.
 	Turns(ctx context.Context, ws, conversation string, last int) ([]Turn, error)

@@ -52,6 +52,7 @@ func RunTests(t *testing.T, newStorage NewStorage) {
 		{"Leads", testLeads},
 		{"Memories", testMemories},
 		{"Usage", testUsage},
+		{"RecordAnswer", testRecordAnswer},
 		{"Incr", testIncr},
 		{"Watch", testWatch},
 		{"Isolation", testIsolation},
@@ -559,6 +560,47 @@ func testUsage(t *testing.T, open Opener) {
 	}
 	if r := must[[]hubstore.UsageRow](t)(s.Usage(bg, ws, d2, d2)); len(r) != 2 {
 		t.Fatalf("one day's usage: %+v", r)
+	}
+}
+
+// testRecordAnswer: the turn and its usage in one transaction; a refused
+// turn counts nothing, a retried one counts again.
+func testRecordAnswer(t *testing.T, open Opener) {
+	s := mustOpen(t, open)
+	f := newFixture(t, s, "w", "baker")
+	ws := f.ws.ID
+	other := newFixture(t, s, "other", "florist")
+	k := must[hubstore.APIKey](t)(s.CreateKey(bg, ws, "baker", "site", "kh"))
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	u := hubstore.Usage{Requests: 1, TokensIn: 30, TokensOut: 7}
+	t1, dup, err := s.RecordAnswer(bg, ws, "baker", "c1", hubstore.Turn{Key: "r1", Question: "Open on Sunday?", Answer: "Yes", At: at}, k.ID, u)
+	ok(t, err)
+	if dup || t1.Seq != 1 {
+		t.Fatalf("first: %+v %v", t1, dup)
+	}
+	again, dup, err := s.RecordAnswer(bg, ws, "baker", "c1", hubstore.Turn{Key: "r1", Question: "Open on Sunday?", Answer: "other", At: at}, k.ID, u)
+	ok(t, err)
+	if !dup || again.Answer != "Yes" {
+		t.Fatalf("retry: %+v %v", again, dup)
+	}
+	// Refused: another workspace's agent, an unknown key. Nothing is counted.
+	_, _, err = s.RecordAnswer(bg, ws, "florist", "c2", hubstore.Turn{Question: "q", Answer: "a", At: at}, "", u)
+	isErr(t, err, hubstore.ErrNotFound, "an answer of another workspace's agent")
+	_, _, err = s.RecordAnswer(bg, ws, "baker", "c3", hubstore.Turn{Question: "q", Answer: "a", At: at}, "nope", u)
+	isErr(t, err, hubstore.ErrNotFound, "an answer with an unknown key")
+	if _, err := s.Conversation(bg, ws, "c3"); !errors.Is(err, hubstore.ErrNotFound) {
+		t.Fatalf("a refused answer left its conversation: %v", err)
+	}
+	rows := must[[]hubstore.UsageRow](t)(s.Usage(bg, ws, at, at))
+	want := []hubstore.UsageRow{
+		{Day: "2026-11-30", Key: "", Usage: hubstore.Usage{Requests: 2, TokensIn: 60, TokensOut: 14}},
+		{Day: "2026-11-30", Key: k.ID, Usage: hubstore.Usage{Requests: 2, TokensIn: 60, TokensOut: 14}},
+	}
+	if !slices.Equal(rows, want) {
+		t.Fatalf("usage =\n%+v\nwant\n%+v", rows, want)
+	}
+	if r := must[[]hubstore.UsageRow](t)(s.Usage(bg, other.ws.ID, at, at)); len(r) != 0 {
+		t.Fatalf("the other workspace counted: %+v", r)
 	}
 }
 

@@ -26,3 +26,14 @@ func BenchmarkAnswerWrites(b *testing.B) {
 	defer s.Close()
 	conformance.BenchAnswerWrites(b, s)
 }
+
+// BenchmarkRecordAnswer: the same answer with turn and usage in one
+// transaction (RecordAnswer) and the rate counter.
+func BenchmarkRecordAnswer(b *testing.B) {
+	s, err := embedded.Open(context.Background(), b.TempDir(), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	conformance.BenchRecordAnswer(b, s)
+}

@@ -29,3 +29,15 @@ func BenchmarkAnswerWrites(b *testing.B) {
 	defer s.Close()
 	conformance.BenchAnswerWrites(b, s)
 }
+
+// BenchmarkRecordAnswer: the same answer with turn and usage in one
+// transaction (RecordAnswer) and the rate counter, fsync on.
+func BenchmarkRecordAnswer(b *testing.B) {
+	pg := pgtest.Start(b, pgtest.Options{Durable: true})
+	s, err := postgres.Open(context.Background(), pg.NewDatabase(b), postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	conformance.BenchRecordAnswer(b, s)
+}

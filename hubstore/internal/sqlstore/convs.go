@@ -47,6 +47,42 @@ func title(q string) string {
 }
 
 func (s *Store) AppendTurn(ctx context.Context, ws, agent, conversation string, in hubstore.Turn) (hubstore.Turn, bool, error) {
+	var out hubstore.Turn
+	var dup bool
+	err := s.inTx(ctx, func(t *tx) error {
+		var err error
+		out, dup, err = t.appendTurn(ws, agent, conversation, in)
+		return err
+	})
+	if err != nil {
+		return hubstore.Turn{}, false, err
+	}
+	return out, dup, nil
+}
+
+// RecordAnswer is AppendTurn and AddUsage in one transaction: one commit
+// per answer instead of two, and never a turn without its count.
+func (s *Store) RecordAnswer(ctx context.Context, ws, agent, conversation string, in hubstore.Turn, key string, u hubstore.Usage) (hubstore.Turn, bool, error) {
+	var out hubstore.Turn
+	var dup bool
+	at := in.At
+	if at.IsZero() {
+		at = now()
+	}
+	err := s.inTx(ctx, func(t *tx) error {
+		var err error
+		if out, dup, err = t.appendTurn(ws, agent, conversation, in); err != nil {
+			return err
+		}
+		return t.addUsage(ws, key, at, u)
+	})
+	if err != nil {
+		return hubstore.Turn{}, false, err
+	}
+	return out, dup, nil
+}
+
+func (t *tx) appendTurn(ws, agent, conversation string, in hubstore.Turn) (hubstore.Turn, bool, error) {
 	if conversation == "" {
 		return hubstore.Turn{}, false, fmt.Errorf("a turn needs a conversation id")
 	}
@@ -56,53 +92,46 @@ func (s *Store) AppendTurn(ctx context.Context, ws, agent, conversation string, 
 	if in.At.IsZero() {
 		in.At = now()
 	}
-	var out hubstore.Turn
-	dup := false
-	err := s.inTx(ctx, func(t *tx) error {
-		if err := t.agentIn(ws, agent, false); err != nil {
-			return err
-		}
-		at := ns(in.At)
-		// The upsert takes the conversation's row lock: appends to one
-		// conversation run one at a time, so sequence numbers and the
-		// idempotency check are exact.
-		var owner string
-		var turns int64
-		if err := t.row(`INSERT INTO conversations (`+convCols+`) VALUES (?, ?, ?, ?, 0, ?, ?)
-			ON CONFLICT (workspace, id) DO UPDATE SET updated = conversations.updated RETURNING agent, turns`,
-			ws, conversation, agent, title(in.Question), at, at).Scan(&owner, &turns); err != nil {
-			return err
-		}
-		if owner != agent {
-			return fmt.Errorf("conversation %q belongs to another agent: %w", conversation, hubstore.ErrForbidden)
-		}
-		var idem any
-		if in.Key != "" {
-			idem = in.Key
-			old, err := scanTurn(t.row(`SELECT `+turnCols+` FROM turns WHERE workspace = ? AND conversation = ? AND idem = ?`, ws, conversation, in.Key))
-			if err == nil {
-				out, dup = old, true
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		out = in
-		out.Seq = int(turns) + 1
-		out.At = tm(at)
-		meta := string(in.Meta)
-		if _, err := t.exec(`INSERT INTO turns (workspace, conversation, `+turnCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			ws, conversation, out.Seq, idem, in.Question, in.Answer, meta, at); err != nil {
-			return err
-		}
-		_, err := t.exec(`UPDATE conversations SET turns = ?, updated = ? WHERE workspace = ? AND id = ?`, out.Seq, at, ws, conversation)
-		return err
-	})
-	if err != nil {
+	if err := t.agentIn(ws, agent, false); err != nil {
 		return hubstore.Turn{}, false, err
 	}
-	return out, dup, nil
+	at := ns(in.At)
+	// The upsert takes the conversation's row lock: appends to one
+	// conversation run one at a time, so sequence numbers and the
+	// idempotency check are exact.
+	var owner string
+	var turns int64
+	if err := t.row(`INSERT INTO conversations (`+convCols+`) VALUES (?, ?, ?, ?, 0, ?, ?)
+		ON CONFLICT (workspace, id) DO UPDATE SET updated = conversations.updated RETURNING agent, turns`,
+		ws, conversation, agent, title(in.Question), at, at).Scan(&owner, &turns); err != nil {
+		return hubstore.Turn{}, false, err
+	}
+	if owner != agent {
+		return hubstore.Turn{}, false, fmt.Errorf("conversation %q belongs to another agent: %w", conversation, hubstore.ErrForbidden)
+	}
+	var idem any
+	if in.Key != "" {
+		idem = in.Key
+		old, err := scanTurn(t.row(`SELECT `+turnCols+` FROM turns WHERE workspace = ? AND conversation = ? AND idem = ?`, ws, conversation, in.Key))
+		if err == nil {
+			return old, true, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return hubstore.Turn{}, false, err
+		}
+	}
+	out := in
+	out.Seq = int(turns) + 1
+	out.At = tm(at)
+	meta := string(in.Meta)
+	if _, err := t.exec(`INSERT INTO turns (workspace, conversation, `+turnCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		ws, conversation, out.Seq, idem, in.Question, in.Answer, meta, at); err != nil {
+		return hubstore.Turn{}, false, err
+	}
+	if _, err := t.exec(`UPDATE conversations SET turns = ?, updated = ? WHERE workspace = ? AND id = ?`, out.Seq, at, ws, conversation); err != nil {
+		return hubstore.Turn{}, false, err
+	}
+	return out, false, nil
 }
 
 func (s *Store) Conversation(ctx context.Context, ws, id string) (hubstore.Conversation, error) {

@@ -9,29 +9,31 @@ import (
 )
 
 func (s *Store) AddUsage(ctx context.Context, ws, key string, at time.Time, u hubstore.Usage) error {
+	return s.inTx(ctx, func(t *tx) error { return t.addUsage(ws, key, at, u) })
+}
+
+func (t *tx) addUsage(ws, key string, at time.Time, u hubstore.Usage) error {
 	day := hubstore.Day(at)
-	return s.inTx(ctx, func(t *tx) error {
-		if err := t.row(`SELECT id FROM workspaces WHERE id = ?`, ws).Scan(new(string)); err != nil {
-			return notFound(fmt.Sprintf("workspace %q", ws), err)
+	if err := t.row(`SELECT id FROM workspaces WHERE id = ?`, ws).Scan(new(string)); err != nil {
+		return notFound(fmt.Sprintf("workspace %q", ws), err)
+	}
+	targets := []string{""}
+	if key != "" {
+		if err := t.row(`SELECT id FROM api_keys WHERE id = ? AND workspace = ?`, key, ws).Scan(new(string)); err != nil {
+			return notFound(fmt.Sprintf("API key %q", key), err)
 		}
-		targets := []string{""}
-		if key != "" {
-			if err := t.row(`SELECT id FROM api_keys WHERE id = ? AND workspace = ?`, key, ws).Scan(new(string)); err != nil {
-				return notFound(fmt.Sprintf("API key %q", key), err)
-			}
-			targets = append(targets, key)
+		targets = append(targets, key)
+	}
+	for _, k := range targets {
+		if _, err := t.exec(`INSERT INTO usage (workspace, day, api_key, requests, tokens_in, tokens_out, errors) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (workspace, day, api_key) DO UPDATE SET
+			requests = usage.requests + excluded.requests, tokens_in = usage.tokens_in + excluded.tokens_in,
+			tokens_out = usage.tokens_out + excluded.tokens_out, errors = usage.errors + excluded.errors`,
+			ws, day, k, u.Requests, u.TokensIn, u.TokensOut, u.Errors); err != nil {
+			return err
 		}
-		for _, k := range targets {
-			if _, err := t.exec(`INSERT INTO usage (workspace, day, api_key, requests, tokens_in, tokens_out, errors) VALUES (?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (workspace, day, api_key) DO UPDATE SET
-				requests = usage.requests + excluded.requests, tokens_in = usage.tokens_in + excluded.tokens_in,
-				tokens_out = usage.tokens_out + excluded.tokens_out, errors = usage.errors + excluded.errors`,
-				ws, day, k, u.Requests, u.TokensIn, u.TokensOut, u.Errors); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func (s *Store) Usage(ctx context.Context, ws string, from, to time.Time) ([]hubstore.UsageRow, error) {
