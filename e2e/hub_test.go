@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"atoll/agent"
 	"atoll/hub"
+	"atoll/hubstore"
 	"atoll/internal/ollamatest"
 	"atoll/llm"
 	"atoll/store"
@@ -26,7 +28,8 @@ func TestHubChatPageAndWidget(t *testing.T) {
 	srv := ollamatest.Shared(t)
 	e := start(t, srv.URL) // the browser (and an app server we do not use here)
 	c, _ := llm.New(srv.URL)
-	// The hub's data is written before the hub opens it (see start).
+	// The agent is written as a hub folder from before the database (data/),
+	// which the hub imports on its first start into the default workspace.
 	hubDir := t.TempDir()
 	data := filepath.Join(hubDir, "data")
 	seedKB(t, data, "bakery", store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
@@ -36,9 +39,6 @@ func TestHubChatPageAndWidget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	if h.DataDir() != data {
-		t.Fatalf("the hub keeps its data in %s, not %s: seed it there", h.DataDir(), data)
-	}
 	hs := httptest.NewServer(h.Handler())
 	defer hs.Close()
 
@@ -94,7 +94,15 @@ func TestPublishFromWindow(t *testing.T) {
 	defer h.Close()
 	hs := httptest.NewServer(h.Handler())
 	defer hs.Close()
-	tok, _ := h.Tokens().Create("e2e")
+	ctx := context.Background()
+	ws, err := h.Store().CreateWorkspace(ctx, hub.DefaultWorkspace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, hash := hub.NewToken()
+	if _, err := h.Store().CreateToken(ctx, ws.ID, "e2e", hash); err != nil {
+		t.Fatal(err)
+	}
 
 	e.run("publish",
 		chromedp.Navigate(e.url+"/#/publish"),
@@ -113,7 +121,7 @@ func TestPublishFromWindow(t *testing.T) {
 		chromedp.Click(tid("publish-submit")),
 		waitText(tid("publish-result"), func(s string) bool { return strings.Contains(s, "version 2") }, nil),
 		chromedp.Click(tid("publish-rollback")),
-		waitText(tid("publish-rolled-back"), func(s string) bool { return strings.Contains(s, "version 1") && strings.Contains(s, "version 3") }, nil),
+		waitText(tid("publish-rolled-back"), func(s string) bool { return strings.Contains(s, "back to version 1") }, nil),
 	)
 	link := eval[string](e, `document.querySelector('[data-testid="publish-link"]').href`)
 	if link != hs.URL+"/a/baker" {
@@ -124,8 +132,9 @@ func TestPublishFromWindow(t *testing.T) {
 	}
 	// A lead captured on the hub (the capture itself is tested with a
 	// scripted tool call in cmd/atoll) comes back through the Leads screen.
-	form := agent.LeadForm{Fields: []agent.LeadField{{Name: "name", Label: "Name", Type: "text", Required: true}, {Name: "phone", Label: "Phone", Type: "phone", Required: true}}}
-	if _, _, err := agent.NewLeads(h.DataDir()+"/leads").Save("baker", "", form, map[string]string{"name": "Ana", "phone": "+31 612 345 678"}, time.Now()); err != nil {
+	now := time.Now()
+	lead := hubstore.Lead{Agent: "baker", Name: "Ana", Phone: "+31 612 345 678", Fields: map[string]string{"name": "Ana", "phone": "+31 612 345 678"}, Created: now, Updated: now}
+	if _, _, err := h.Store().SaveLead(ctx, ws.ID, "baker", "", lead); err != nil {
 		t.Fatal(err)
 	}
 	e.run("pull leads",
