@@ -53,6 +53,7 @@ func RunTests(t *testing.T, newStorage NewStorage) {
 		{"Memories", testMemories},
 		{"Usage", testUsage},
 		{"RecordAnswer", testRecordAnswer},
+		{"SweepBundles", testSweepBundles},
 		{"Incr", testIncr},
 		{"Watch", testWatch},
 		{"Isolation", testIsolation},
@@ -601,6 +602,32 @@ func testRecordAnswer(t *testing.T, open Opener) {
 	}
 	if r := must[[]hubstore.UsageRow](t)(s.Usage(bg, other.ws.ID, at, at)); len(r) != 0 {
 		t.Fatalf("the other workspace counted: %+v", r)
+	}
+}
+
+// testSweepBundles: a bundle put and never published is deleted by a sweep
+// an hour later; a published one, and a fresh one, stay.
+func testSweepBundles(t *testing.T, open Opener) {
+	s := mustOpen(t, open)
+	f := newFixture(t, s, "w", "baker")
+	orphan := []byte("a bundle whose publish was cut short")
+	oh := hashOf(orphan)
+	ok(t, s.PutBundle(bg, f.ws.ID, oh, int64(len(orphan)), bytes.NewReader(orphan)))
+	ok(t, s.Sweep(bg, time.Now()))
+	if rc, _, err := s.OpenBundle(bg, f.ws.ID, oh); err != nil {
+		t.Fatalf("a fresh bundle was swept: %v", err)
+	} else {
+		rc.Close()
+	}
+	ok(t, s.Sweep(bg, time.Now().Add(2*time.Hour)))
+	_, _, err := s.OpenBundle(bg, f.ws.ID, oh)
+	isErr(t, err, hubstore.ErrNotFound, "an unpublished bundle after the sweep")
+	rc, _, err := s.OpenBundle(bg, f.ws.ID, f.hash)
+	ok(t, err)
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(b, f.bundle) {
+		t.Fatal("a published bundle changed in the sweep")
 	}
 }
 

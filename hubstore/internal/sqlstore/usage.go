@@ -74,8 +74,26 @@ func (s *Store) Incr(ctx context.Context, ws, key string, at time.Time, window t
 // changesKept is how long change records stay for replicas to catch up.
 const changesKept = time.Hour
 
+// bundleGrace is how long a bundle may wait for its Publish: the hub puts
+// a bundle and publishes it at once, so one still unpublished after this
+// was left by a publish cut short.
+const bundleGrace = time.Hour
+
 func (s *Store) Sweep(ctx context.Context, at time.Time) error {
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM counters WHERE expires < ?`), at.UnixNano()); err != nil {
+		return err
+	}
+	// Bundles no version uses, older than the grace: chunks first, so a
+	// bundle row never points at missing chunks.
+	old := at.Add(-bundleGrace).UnixNano()
+	if err := s.inTx(ctx, func(t *tx) error {
+		if _, err := t.exec(`DELETE FROM bundle_chunks WHERE EXISTS (SELECT 1 FROM bundles b WHERE b.workspace = bundle_chunks.workspace AND b.hash = bundle_chunks.hash AND b.created < ?
+			AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.workspace = b.workspace AND v.bundle = b.hash))`, old); err != nil {
+			return err
+		}
+		_, err := t.exec(`DELETE FROM bundles WHERE created < ? AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.workspace = bundles.workspace AND v.bundle = bundles.hash)`, old)
+		return err
+	}); err != nil {
 		return err
 	}
 	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM changes WHERE at < ?`), at.Add(-changesKept).UnixNano())
