@@ -68,7 +68,7 @@ docs() {
 	# Debian reads a native package's changelog in its own format; the
 	# project's CHANGELOG.md is shipped beside it for people.
 	{
-		echo "atoll ($VERSION) unstable; urgency=medium"
+		echo "atoll (${VERSION//-/\~}) unstable; urgency=medium"
 		echo
 		echo "  * Release $VERSION (commit $COMMIT); see CHANGELOG.md.gz in this folder."
 		echo
@@ -125,7 +125,9 @@ linux() {
 		# PIE as Debian's hardening asks (lintian: hardening-no-pie).
 		CGO_ENABLED=1 go build -trimpath -buildmode=pie -tags "$tags" -ldflags "$LDFLAGS -w -s" -o "$bin" .
 
-		export ATOLL_VERSION=$VERSION ATOLL_WORK=$WORK ATOLL_DESKTOP_BIN=$bin
+		# Debian and RPM both forbid "-" in an upstream version and sort
+		# "~" before the release: 0.2.0-rc.1 is packaged as 0.2.0~rc.1.
+		export ATOLL_VERSION=${VERSION//-/\~} ATOLL_WORK=$WORK ATOLL_DESKTOP_BIN=$bin
 		ATOLL_DEB_DEPENDS=$(deb_depends "$bin")
 		ATOLL_RPM_DEPENDS=$(rpm_depends "$bin")
 		echo "dist:   Depends: $ATOLL_DEB_DEPENDS"
@@ -160,7 +162,7 @@ archive() {
 
 sums() {
 	(cd "$DIST" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%f\n' | sort | xargs -r sha256sum >SHA256SUMS)
-	echo "dist: $(ls "$DIST" | grep -vc SHA256SUMS) files in $DIST/, checksums in $DIST/SHA256SUMS"
+	echo "dist: $(($(wc -l <"$DIST/SHA256SUMS"))) files in $DIST/, checksums in $DIST/SHA256SUMS"
 }
 
 cli_archives() {

@@ -1,5 +1,6 @@
 # bash completion for atoll, Atoll's command line.     -*- shell-script -*-
 # Installed as /usr/share/bash-completion/completions/atoll by the packages.
+# shellcheck disable=SC2207 # compgen words never contain spaces: the usual completion idiom
 
 _atoll() {
     local cur prev words cword
