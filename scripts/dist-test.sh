@@ -8,10 +8,10 @@
 #   each .rpm: its requirements and files.
 #   the Windows installer, when there is one: its contents by `7z l`.
 # Needs root (apt-get), lintian, desktop-file-utils, xvfb, imagemagick,
-# tesseract-ocr, xdotool, x11-utils, dbus, rpm, p7zip-full.
+# tesseract-ocr, xdotool, x11-utils, dbus, rpm, p7zip-full, bash-completion.
 # Prints "N passed, N failed" last; exits 1 on any failure.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 DIST=${DIST:-dist}
 out=${OUT:-test-artifacts/dist}
@@ -133,6 +133,7 @@ window_test() {
 	# the proof is the first window's own line that it was asked to show.
 	if kill -0 "$pid2" 2>/dev/null; then
 		bad "$flavour: a second start is still running after 60 s: it opened another window"
+		# shellcheck disable=SC2046 # one process id a word
 		kill $(descendants "$pid2") "$pid2" 2>/dev/null
 	elif kill -0 "$apid" 2>/dev/null && grep -q "started again" "$out/app-$flavour.log"; then
 		ok "$flavour: a second start hands over to the open window (its log: started again) and leaves"
@@ -161,8 +162,13 @@ for deb in "${debs[@]}"; do
 			/usr/share/man/man1/atoll.1.gz /usr/share/man/man1/atoll-desktop.1.gz /usr/share/bash-completion/completions/atoll; do
 			[ -s "$f" ] || { echo "missing $f"; exit 1; }
 		done
-		man -l /usr/share/man/man1/atoll.1.gz 2>&1 | grep -q "ingest" || { echo "man page unreadable"; exit 1; }
-		bash -c "source /usr/share/bash-completion/bash_completion; source /usr/share/bash-completion/completions/atoll; complete -p atoll" | grep -q _atoll'
+		man -l /usr/share/man/man1/atoll.1.gz 2>&1 | grep -q "ingest" || { echo "man page unreadable"; exit 1; }'
+	check "$flavour: bash completes \"atoll ag\" to agent and its subcommands" bash -c '
+		source /usr/share/bash-completion/bash_completion && source /usr/share/bash-completion/completions/atoll || exit 1
+		COMP_WORDS=(atoll ag); COMP_CWORD=1; COMP_LINE="atoll ag"; COMP_POINT=8; _atoll atoll ag atoll
+		[ "${COMPREPLY[*]}" = agent ] || { echo "atoll ag -> ${COMPREPLY[*]}"; exit 1; }
+		COMP_WORDS=(atoll agent ""); COMP_CWORD=2; COMP_LINE="atoll agent "; COMP_POINT=12; _atoll atoll "" agent
+		[[ " ${COMPREPLY[*]} " == *" create "* ]] || { echo "atoll agent -> ${COMPREPLY[*]}"; exit 1; }'
 
 	home=$(mktemp -d)
 	window_test "$flavour"
