@@ -361,12 +361,50 @@ func (h *Hub) checkQuota(w http.ResponseWriter, r *http.Request, ws string, now 
 			return nil, false
 		}
 	}
-	if !h.streams.acquire(ws, wsp.MaxStreams) {
-		tooMany(w, time.Second, fmt.Sprintf("this agent's workspace already has %d answers running; try again in a moment", wsp.MaxStreams))
+	h.streams.acquire(ws, 0)
+	if wsp.MaxStreams <= 0 {
+		return func() { h.streams.release(ws) }, true
+	}
+	// A lease in the store counts the workspace's answers on every
+	// replica; it is renewed while the answer runs, and a replica that
+	// dies leaves it to expire.
+	lease, err := h.st.AcquireLease(r.Context(), ws, "streams", wsp.MaxStreams, now, streamLease)
+	if err != nil {
+		h.streams.release(ws)
+		if errors.Is(err, hubstore.ErrConflict) {
+			tooMany(w, time.Second, fmt.Sprintf("this agent's workspace already has %d answers running; try again in a moment", wsp.MaxStreams))
+		} else {
+			h.storeErr(w, r, err, "")
+		}
 		return nil, false
 	}
-	return func() { h.streams.release(ws) }, true
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(streamLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				if err := h.st.RenewLease(context.Background(), ws, lease, now, streamLease); err != nil {
+					h.logFor(r).Warn("stream lease not renewed", "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		h.streams.release(ws)
+		if err := h.st.ReleaseLease(context.Background(), ws, lease); err != nil {
+			h.logFor(r).Warn("stream lease not released; it expires by itself", "err", err)
+		}
+	}, true
 }
+
+// streamLease is how long a stream's slot outlives a replica that died
+// holding it.
+const streamLease = 30 * time.Second
 
 // answerErr answers a failed answer before anything was sent: 429 with
 // Retry-After when every model server is busy, else 502.

@@ -3,8 +3,8 @@ package hub
 import "sync"
 
 // streamCounter counts the answers running on this replica per workspace,
-// for the MaxStreams quota and /readyz. The quota is per replica: with N
-// replicas behind a balancer a workspace may run up to N × MaxStreams.
+// for /readyz and the shutdown log. (The MaxStreams quota is counted
+// across replicas, with leases in the store.)
 type streamCounter struct {
 	mu   sync.Mutex
 	byWS map[string]int

@@ -468,6 +468,46 @@ func testReplicas(t *testing.T, open func() hubstore.Storage) {
 	if len(ts) != 3 || len(ls) != 1 || ls[0].Email != "bob@example.com" {
 		t.Fatalf("after a retried request: %d turns (want 3), %d leads (want 1)", len(ts), len(ls))
 	}
+	// One answer at a time for the workspace, across replicas: while a
+	// answers, b refuses with 429 and Retry-After.
+	if _, err := a.h.st.UpdateWorkspace(ctx, ws, func(w hubstore.Workspace) (hubstore.Workspace, error) {
+		w.MaxStreams = 1
+		return w, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	fake.OnChat(func(ollamafake.ChatRequest) ollamafake.Reply {
+		<-release
+		return ollamafake.Reply{Text: "done"}
+	})
+	held := make(chan int, 1)
+	chats := len(fake.Chats())
+	go func() {
+		code, _ := a.call(t, "POST", "/v1/chat/completions", "", chatBody("baker", "", "slow one", true))
+		held <- code
+	}()
+	waitFor(t, 20*time.Second, func() bool { return len(fake.Chats()) > chats })
+	req, _ := http.NewRequest("POST", b.srv.URL+"/v1/chat/completions", bytes.NewReader(chatBody("baker", "", "another", true)))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	close(release)
+	if res.StatusCode != 429 || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("a second stream on another replica over a quota of one: %d", res.StatusCode)
+	}
+	if c := <-held; c != 200 {
+		t.Fatalf("the held stream: %d", c)
+	}
+	fake.OnChat(nil)
+	// The slot is free again once the answer ended.
+	fake.Script(ollamafake.Reply{Text: "ok"})
+	if code, body := b.call(t, "POST", "/v1/chat/completions", "", chatBody("baker", "", "after", false)); code != 200 {
+		t.Fatalf("after the held stream ended: %d %s", code, body)
+	}
+
 	// A token revoked through one replica's store stops on both at once.
 	toks, _ := a.h.st.Tokens(ctx, ws)
 	if err := b.h.st.RevokeToken(ctx, ws, toks[0].ID); err != nil {

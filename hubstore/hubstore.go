@@ -147,13 +147,24 @@ type Storage interface {
 	// (per client address).
 	Incr(ctx context.Context, ws, key string, at time.Time, window time.Duration) (count int64, resets time.Time, err error)
 
+	// AcquireLease takes one of max slots called name in the workspace
+	// (its concurrent streams, counted across replicas) until at + ttl. It
+	// fails with ErrConflict when max unexpired leases are held. The holder
+	// renews it before it expires and releases it when done; a replica that
+	// dies leaves its leases to expire.
+	AcquireLease(ctx context.Context, ws, name string, max int, at time.Time, ttl time.Duration) (id string, err error)
+	// RenewLease moves a held lease's end to at + ttl; an expired one is
+	// ErrNotFound.
+	RenewLease(ctx context.Context, ws, id string, at time.Time, ttl time.Duration) error
+	ReleaseLease(ctx context.Context, ws, id string) error
+
 	// Watch delivers publish, rollback, unpublish, access and revocation
 	// changes made after it was called, by this instance or any other on
 	// the same data, in order, until ctx ends. Receivers must keep up.
 	Watch(ctx context.Context) <-chan Change
 
-	// Sweep deletes what has expired as of now: rate counters, old
-	// change records.
+	// Sweep deletes what has expired as of now: rate counters, leases,
+	// old change records, bundles never published.
 	Sweep(ctx context.Context, now time.Time) error
 	Close() error
 }

@@ -331,7 +331,7 @@ func (e *env) hubWorkspace(args []string) error {
 	case "quota":
 		f := e.flags("hub workspace quota", "NAME [--requests-per-day N] [--max-streams N] [--db URL]")
 		perDay := f.Int64("requests-per-day", -1, "questions a day across the workspace's agents (0 = no limit)")
-		streams := f.Int("max-streams", -1, "answers running at once per replica (0 = no limit)")
+		streams := f.Int("max-streams", -1, "answers running at once, across replicas (0 = no limit)")
 		db := dbFlag(f)
 		pos, err := parse(f, args[1:])
 		if err != nil {
@@ -364,7 +364,7 @@ func (e *env) hubWorkspace(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "Workspace %s: %s requests a day, %s answers at once per replica.\n", cleanCell(ws.Name), quota(ws.RequestsPerDay), quota(int64(ws.MaxStreams)))
+		fmt.Fprintf(e.stdout, "Workspace %s: %s requests a day, %s answers at once.\n", cleanCell(ws.Name), quota(ws.RequestsPerDay), quota(int64(ws.MaxStreams)))
 		return nil
 	}
 	return errUsage{fmt.Sprintf("unknown hub workspace subcommand %q: use %s", args[0], subs)}

@@ -54,6 +54,7 @@ func RunTests(t *testing.T, newStorage NewStorage) {
 		{"Usage", testUsage},
 		{"RecordAnswer", testRecordAnswer},
 		{"SweepBundles", testSweepBundles},
+		{"Leases", testLeases},
 		{"Incr", testIncr},
 		{"Watch", testWatch},
 		{"Isolation", testIsolation},
@@ -628,6 +629,61 @@ func testSweepBundles(t *testing.T, open Opener) {
 	rc.Close()
 	if !bytes.Equal(b, f.bundle) {
 		t.Fatal("a published bundle changed in the sweep")
+	}
+}
+
+// testLeases: at most max held at once, across instances on the same
+// data; released and expired ones free their slot; leases of one
+// workspace neither count for nor can be touched by another.
+func testLeases(t *testing.T, open Opener) {
+	s := mustOpen(t, open)
+	s2 := mustOpen(t, open)
+	a := must[hubstore.Workspace](t)(s.CreateWorkspace(bg, "a"))
+	b := must[hubstore.Workspace](t)(s.CreateWorkspace(bg, "b"))
+	at := time.Now()
+	ttl := 30 * time.Second
+	l1 := must[string](t)(s.AcquireLease(bg, a.ID, "streams", 2, at, ttl))
+	must[string](t)(s2.AcquireLease(bg, a.ID, "streams", 2, at, ttl))
+	_, err := s.AcquireLease(bg, a.ID, "streams", 2, at, ttl)
+	isErr(t, err, hubstore.ErrConflict, "a third lease of two")
+	must[string](t)(s.AcquireLease(bg, b.ID, "streams", 2, at, ttl)) // b has its own slots
+	ok(t, s2.ReleaseLease(bg, b.ID, l1))                             // another workspace's id: no effect
+	_, err = s.AcquireLease(bg, a.ID, "streams", 2, at, ttl)
+	isErr(t, err, hubstore.ErrConflict, "after another workspace released a's lease")
+	ok(t, s2.ReleaseLease(bg, a.ID, l1))
+	l3 := must[string](t)(s.AcquireLease(bg, a.ID, "streams", 2, at, ttl))
+	// Renewed leases stay, expired ones free their slot.
+	later := at.Add(20 * time.Second)
+	ok(t, s.RenewLease(bg, a.ID, l3, later, ttl)) // to at+50s; the other ends at at+30s
+	must[string](t)(s.AcquireLease(bg, a.ID, "streams", 2, at.Add(40*time.Second), ttl))
+	_, err = s.AcquireLease(bg, a.ID, "streams", 2, at.Add(40*time.Second), ttl)
+	isErr(t, err, hubstore.ErrConflict, "with one lease renewed and a new one")
+	must[string](t)(s.AcquireLease(bg, a.ID, "streams", 2, at.Add(55*time.Second), ttl))
+	isErr(t, s.RenewLease(bg, a.ID, l3, at.Add(2*time.Minute), ttl), hubstore.ErrNotFound, "renewing an expired lease")
+	ok(t, s.Sweep(bg, at.Add(time.Hour)))
+	// Many at once, from two instances: exactly max succeed.
+	c := must[hubstore.Workspace](t)(s.CreateWorkspace(bg, "c"))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := 0
+	for i := range 12 {
+		wg.Go(func() {
+			st := s
+			if i%2 == 1 {
+				st = s2
+			}
+			if _, err := st.AcquireLease(bg, c.ID, "streams", 3, at, ttl); err == nil {
+				mu.Lock()
+				got++
+				mu.Unlock()
+			} else if !errors.Is(err, hubstore.ErrConflict) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got != 3 {
+		t.Fatalf("%d of 12 concurrent leases of 3 were granted", got)
 	}
 }
 

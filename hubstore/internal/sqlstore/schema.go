@@ -152,6 +152,17 @@ var migrations = [][]string{
 			ref TEXT NOT NULL,
 			at BIGINT NOT NULL)`,
 	},
+	// 2: leases, for limits on things held at once across replicas (a
+	// workspace's concurrent streams).
+	2: {
+		`CREATE TABLE leases (
+			workspace TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+			name TEXT NOT NULL,
+			id TEXT NOT NULL,
+			expires BIGINT NOT NULL,
+			PRIMARY KEY (workspace, id))`,
+		`CREATE INDEX leases_slot ON leases(workspace, name, expires)`,
+	},
 }
 
 // Schema returns the statements of every migration for a dialect.

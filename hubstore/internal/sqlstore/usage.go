@@ -74,6 +74,53 @@ func (s *Store) Incr(ctx context.Context, ws, key string, at time.Time, window t
 // changesKept is how long change records stay for replicas to catch up.
 const changesKept = time.Hour
 
+func (s *Store) AcquireLease(ctx context.Context, ws, name string, max int, at time.Time, ttl time.Duration) (string, error) {
+	if max <= 0 || ttl <= 0 {
+		return "", fmt.Errorf("a lease needs a positive limit and duration")
+	}
+	id := hubstore.NewID()
+	err := s.inTx(ctx, func(t *tx) error {
+		// The workspace's row lock makes count-then-insert exact across
+		// replicas (SQLite's write lock does the same for processes).
+		if err := t.row(`SELECT id FROM workspaces WHERE id = ?`+s.d.ForUpdate, ws).Scan(new(string)); err != nil {
+			return notFound(fmt.Sprintf("workspace %q", ws), err)
+		}
+		now := at.UnixNano()
+		if _, err := t.exec(`DELETE FROM leases WHERE workspace = ? AND name = ? AND expires <= ?`, ws, name, now); err != nil {
+			return err
+		}
+		var n int
+		if err := t.row(`SELECT COUNT(*) FROM leases WHERE workspace = ? AND name = ?`, ws, name).Scan(&n); err != nil {
+			return err
+		}
+		if n >= max {
+			return fmt.Errorf("all %d of %q are held: %w", max, name, hubstore.ErrConflict)
+		}
+		_, err := t.exec(`INSERT INTO leases (workspace, name, id, expires) VALUES (?, ?, ?, ?)`, ws, name, id, at.Add(ttl).UnixNano())
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func (s *Store) RenewLease(ctx context.Context, ws, id string, at time.Time, ttl time.Duration) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE leases SET expires = ? WHERE workspace = ? AND id = ? AND expires > ?`), at.Add(ttl).UnixNano(), ws, id, at.UnixNano())
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("lease %q has expired: %w", id, hubstore.ErrNotFound)
+	}
+	return nil
+}
+
+func (s *Store) ReleaseLease(ctx context.Context, ws, id string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM leases WHERE workspace = ? AND id = ?`), ws, id)
+	return err
+}
+
 // bundleGrace is how long a bundle may wait for its Publish: the hub puts
 // a bundle and publishes it at once, so one still unpublished after this
 // was left by a publish cut short.
@@ -81,6 +128,9 @@ const bundleGrace = time.Hour
 
 func (s *Store) Sweep(ctx context.Context, at time.Time) error {
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM counters WHERE expires < ?`), at.UnixNano()); err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM leases WHERE expires <= ?`), at.UnixNano()); err != nil {
 		return err
 	}
 	// Bundles no version uses, older than the grace: chunks first, so a
