@@ -71,6 +71,7 @@ const DefaultEmbedModel = "nomic-embed-text"
 
 // App is the service bound to the window and served over HTTP.
 type App struct {
+	bg      sync.WaitGroup // background work and jobs: Close waits for them
 	cfg     Config
 	emit    Emitter
 	dialogs Dialogs
@@ -128,8 +129,9 @@ func New(cfg Config, emit Emitter, dialogs Dialogs) (*App, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	a.kick, a.stop = make(chan struct{}, 1), stop
-	go a.backgroundEmbed(ctx, time.Minute)
-	go a.runSources(ctx, time.Minute)
+	a.bg.Add(2)
+	go func() { defer a.bg.Done(); a.backgroundEmbed(ctx, time.Minute) }()
+	go func() { defer a.bg.Done(); a.runSources(ctx, time.Minute) }()
 	return a, nil
 }
 
@@ -157,6 +159,15 @@ func (a *App) connect(url string) error {
 // Close stops background work and releases the data folder.
 func (a *App) Close() {
 	a.stop()
+	// Jobs and background work end before the data folder is released, so
+	// nothing writes into it after Close returns.
+	a.jobs.Range(func(_, c any) bool {
+		if cancel, ok := c.(context.CancelFunc); ok {
+			cancel()
+		}
+		return true
+	})
+	a.bg.Wait()
 	a.mcpManager().Close()
 	a.store.Close()
 }
@@ -384,7 +395,9 @@ func (a *App) Ingest(kbName string, paths []string) (string, error) {
 	if _, err := a.store.Create(kbName, embed); err == nil {
 		_ = knowledge.RecordPaths(a.store, kbName, paths, knowledge.Summary{})
 	}
+	a.bg.Add(1) // Close waits for it
 	go func() {
+		defer a.bg.Done()
 		defer a.jobs.Delete(job)
 		defer cancel()
 		started := time.Now().UTC()

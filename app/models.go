@@ -200,7 +200,9 @@ func (a *App) PullModel(name string) (string, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.jobs.Store(job, cancel)
 	c := a.client()
+	a.bg.Add(1) // Close waits for it
 	go func() {
+		defer a.bg.Done()
 		defer a.jobs.Delete(job)
 		defer cancel()
 		last := time.Time{}

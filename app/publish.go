@@ -108,7 +108,9 @@ func (a *App) PublishAgent(agentName, hubURL, token string) (string, error) {
 	job := newID()
 	ctx, cancel := context.WithCancel(context.Background())
 	a.jobs.Store(job, cancel)
+	a.bg.Add(1) // Close waits for it
 	go func() {
+		defer a.bg.Done()
 		defer a.jobs.Delete(job)
 		defer cancel()
 		ev := PublishEvent{Job: job, Agent: agentName, Phase: "testing"}

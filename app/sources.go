@@ -98,7 +98,9 @@ func (a *App) webJob(kbName, url string, opt knowledge.WebOptions, f *web.Fetche
 		embed = kb.Meta().EmbedModel
 	}
 	ing := a.ingesterNow()
+	a.bg.Add(1) // Close waits for it
 	go func() {
+		defer a.bg.Done()
 		defer a.jobs.Delete(job)
 		defer cancel()
 		res, err := ing.SyncWeb(ctx, kbName, embed, url, opt, f, func(p knowledge.Progress) { a.send(EventIngestProgress, p) })
@@ -151,7 +153,9 @@ func (a *App) ingestSource(kbName string, paths []string) string {
 		embed = kb.Meta().EmbedModel
 	}
 	ing := a.ingesterNow()
+	a.bg.Add(1) // Close waits for it
 	go func() {
+		defer a.bg.Done()
 		defer a.jobs.Delete(job)
 		defer cancel()
 		started := time.Now().UTC()
@@ -245,7 +249,9 @@ func (a *App) startWatch(kbName, id string, rescan bool) error {
 			}
 			a.send(EventIngestDone, knowledge.Summary{Job: "watch", KB: kbName, OK: len(b.Changed), Removed: len(b.Removed), Failed: len(b.Failed), Errors: b.Failed, Pending: b.Pending})
 		}}
+	a.bg.Add(1) // Close waits for it
 	go func() {
+		defer a.bg.Done()
 		defer m.Delete(key)
 		if err := w.Run(ctx); err != nil {
 			a.send(EventIngestDone, knowledge.Summary{Job: "watch", KB: kbName, Failed: 1, Errors: []knowledge.FileFailure{{File: id, Reason: err.Error()}}})

@@ -50,9 +50,10 @@ type Meta struct {
 
 // Store is the data folder. It hands out one open KB per name.
 type Store struct {
-	dir  string
-	mu   sync.Mutex
-	open map[string]*KB
+	dir    string
+	mu     sync.Mutex
+	open   map[string]*KB
+	closed bool // after Close nothing is opened again: a late goroutine would write after its owner left
 
 	cfg   sync.Mutex // guards what follows
 	locks map[string]*kbLock
@@ -172,6 +173,9 @@ func (s *Store) KB(name string) (*KB, error) {
 	if kb, ok := s.open[name]; ok {
 		return kb, nil
 	}
+	if s.closed {
+		return nil, fmt.Errorf("knowledge base %q: the data folder %s is closed", name, s.dir)
+	}
 	dir := s.kbDir(name)
 	m, err := readMeta(dir)
 	if err != nil {
@@ -189,6 +193,7 @@ func (s *Store) KB(name string) (*KB, error) {
 func (s *Store) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	for n, kb := range s.open {
 		kb.Close()
 		delete(s.open, n)
