@@ -18,6 +18,8 @@ import (
 	"atoll/hubstore"
 	"atoll/hubstore/embedded"
 	"atoll/knowledge"
+	"atoll/llm"
+	"atoll/metrics"
 	"atoll/store"
 )
 
@@ -52,6 +54,14 @@ type Config struct {
 	// they are cut; 0 is 30 s.
 	ShutdownGrace time.Duration
 	Log           *slog.Logger
+	// Backends reports the model servers (llm.Pool's Status) on /readyz;
+	// nil: not reported.
+	Backends func() llm.PoolStatus
+	// Metrics counts requests per workspace, answers in flight and time to
+	// first token, and is served on GET /metrics when MetricsRoute is set.
+	// Nil: no metrics.
+	Metrics      *metrics.Metrics
+	MetricsRoute bool
 }
 
 // Hub serves published agents.
@@ -161,7 +171,10 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("GET /api/conversations", h.admin(h.conversations))
 	mux.Handle("GET /api/usage", h.admin(h.usage))
 	mux.Handle("GET /api/leads", h.admin(h.leads))
-	return h.logged(mux)
+	if h.cfg.MetricsRoute {
+		mux.Handle("GET /metrics", h.cfg.Metrics.Handler())
+	}
+	return h.cfg.Metrics.Middleware(h.logged(mux))
 }
 
 type ctxKey int
@@ -198,6 +211,7 @@ func (h *Hub) admin(next http.HandlerFunc) http.Handler {
 		if lw, ok := w.(*statusWriter); ok {
 			lw.ws = t.Workspace
 		}
+		metrics.SetWorkspace(r, t.Workspace)
 		next(w, r.WithContext(context.WithValue(r.Context(), wsKey, t.Workspace)))
 	})
 }
@@ -326,7 +340,14 @@ func (h *Hub) readyz(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, "the hub's database does not answer")
 		return
 	}
-	writeJSON(w, map[string]any{"status": "ready", "streams": h.streams.total()})
+	out := map[string]any{"status": "ready", "streams": h.streams.total()}
+	if h.cfg.Backends != nil {
+		// Reported, not required: every replica shares the same model
+		// servers, so taking this one out of the balancer would not help,
+		// and pages and publishing work without them.
+		out["backends"] = h.cfg.Backends()
+	}
+	writeJSON(w, out)
 }
 
 // publicAgent is what end users may see of an agent.

@@ -14,6 +14,7 @@ import (
 	"atoll/agent"
 	"atoll/hubstore"
 	"atoll/llm"
+	"atoll/metrics"
 	"atoll/rag"
 )
 
@@ -108,6 +109,7 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 	if lw, ok := w.(*statusWriter); ok {
 		lw.ws = ws
 	}
+	metrics.SetWorkspace(r, ws)
 	keyID, ok := h.checkAccess(w, r, sv)
 	if !ok {
 		return
@@ -122,6 +124,8 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	mst := h.cfg.Metrics.StartStream(ws)
+	defer mst.End()
 	usage := hubstore.Usage{Requests: 1, TokensIn: int64(rag.EstimateTokens(q))}
 	counted := false // with the turn, by RecordAnswer
 	defer func() {
@@ -246,6 +250,7 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 		if err := begin(); err != nil {
 			return err
 		}
+		mst.Token()
 		return chunk(map[string]string{"content": s}, nil, nil)
 	})
 	if err != nil && !started {

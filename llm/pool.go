@@ -77,7 +77,12 @@ type BusyError struct {
 }
 
 func (e *BusyError) Error() string {
-	return fmt.Sprintf("Every model server that runs %s is busy — try again in %d seconds.", nameOr(e.Model), int(e.RetryAfter/time.Second))
+	n := int(e.RetryAfter / time.Second)
+	unit := "seconds"
+	if n == 1 {
+		unit = "second"
+	}
+	return fmt.Sprintf("Every model server that runs %s is busy — try again in %d %s.", nameOr(e.Model), n, unit)
 }
 
 // Is makes errors.Is(err, ErrBusy) true.

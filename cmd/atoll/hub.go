@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"atoll/hubstore/postgres"
 	"atoll/knowledge"
 	"atoll/llm"
+	"atoll/metrics"
 	"atoll/publish"
 )
 
@@ -42,7 +44,7 @@ func (e *env) hubCmd(args []string) error {
 		}
 		return errUsage{fmt.Sprintf("unknown hub subcommand %q: use `atoll hub [flags]` to serve, `atoll hub workspace create|list|quota` or `atoll hub token create|list|revoke`", args[0])}
 	}
-	f := e.flags("hub", "[--db URL] [--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--backend KIND=URL]... [--backend-concurrency 4] [--backend-queue 64]\n       atoll hub workspace create NAME | token create [--workspace NAME] [--label TEXT] | token list [--json] | token revoke ID")
+	f := e.flags("hub", "[--db URL] [--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--backend KIND=URL]... [--backend-concurrency 4] [--backend-queue 64] [--metrics-addr ADDR]\n       atoll hub workspace create NAME | token create [--workspace NAME] [--label TEXT] | token list [--json] | token revoke ID")
 	db := dbFlag(f)
 	grace := f.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long running answers may finish before they are cut")
 	addr := f.String("addr", "127.0.0.1:8080", "address to listen on")
@@ -59,6 +61,7 @@ func (e *env) hubCmd(args []string) error {
 	backendKey := f.String("backend-key", os.Getenv("ATOLL_BACKEND_KEY"), "API key for the openai backends (default $ATOLL_BACKEND_KEY)")
 	ctxLen := f.Int("context-length", 8192, "the openai backends' context window in tokens (they do not report it)")
 	concurrency := f.Int("backend-concurrency", llm.DefaultPoolConcurrency, "requests sent to one model server at once (match its parallel slots, e.g. OLLAMA_NUM_PARALLEL)")
+	metricsAddr := f.String("metrics-addr", "", `where Prometheus metrics are served at /metrics: "" on the hub's own address, "off" nowhere, or another address (e.g. 127.0.0.1:9464) to keep them off the public one: they name workspaces and model servers`)
 	queue := f.Int("backend-queue", llm.DefaultPoolQueue, "requests that may wait for a free model server; beyond it the hub answers 429 with Retry-After (0 = none wait)")
 	pos, err := parse(f, args)
 	if err != nil {
@@ -100,8 +103,14 @@ func (e *env) hubCmd(args []string) error {
 		return err
 	}
 	defer st.Close()
+	var met *metrics.Metrics
+	if *metricsAddr != "off" {
+		met = metrics.New()
+		met.WatchPool(pool)
+	}
 	h, err := hub.New(hub.Config{Dir: e.data, Store: st, Model: model, Embedder: embedder, Import: hub.Importer(served), RatePerMinute: *rate,
-		MaxBundle: *maxBundle << 20, Retention: *retention, TrustedProxies: trusted, Limits: lim, ShutdownGrace: *grace, Log: log})
+		MaxBundle: *maxBundle << 20, Retention: *retention, TrustedProxies: trusted, Limits: lim, ShutdownGrace: *grace, Log: log,
+		Backends: pool.Status, Metrics: met, MetricsRoute: met != nil && *metricsAddr == ""})
 	if err != nil {
 		return err
 	}
@@ -112,6 +121,19 @@ func (e *env) hubCmd(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if met != nil && *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("couldn't listen on %s for metrics: %w", *metricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", met.Handler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go ms.Serve(mln)
+		defer ms.Close()
+		fmt.Fprintf(e.stdout, "Metrics on http://%s/metrics\n", mln.Addr())
+	}
 	where := "database " + filepath.Join(e.data, embedded.File)
 	if *db != "" {
 		where = "PostgreSQL database " + redactDSN(*db)
