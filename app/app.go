@@ -64,6 +64,9 @@ type Settings struct {
 	RerankURL   string `json:"rerankURL,omitempty"`
 	RerankModel string `json:"rerankModel,omitempty"`
 	RerankTopN  int    `json:"rerankTopN,omitempty"`
+	// OCRModel is an Ollama vision model that reads scans and photos
+	// instead of Tesseract; "" is Tesseract (see SetOCRModel).
+	OCRModel string `json:"ocrModel,omitempty"`
 }
 
 // DefaultEmbedModel is suggested for new knowledge bases.
@@ -149,7 +152,11 @@ func (a *App) connect(url string) error {
 	a.runner.HTTPTools = func() []agent.HTTPTool { return LoadHTTPTools(a.cfg.DataDir) }
 	a.runner.Confirm = a.confirm
 	a.runner.MCP = a.mcpManager()
-	a.runner.ReadImage = ReadImageText
+	ocr := ocrEngine(c, a.settings.OCRModel) // connect runs again when it changes
+	a.ingester.OCR = ocr
+	a.runner.ReadImage = func(ctx context.Context, img []byte) (string, error) {
+		return readImageText(ctx, img, ocr)
+	}
 	if !a.settings.MemoryOff {
 		a.runner.Memory = a.memory
 	}
@@ -208,13 +215,17 @@ type KB struct {
 	Name       string `json:"name"`
 	EmbedModel string `json:"embedModel"`
 	// NextEmbedModel is being computed in the background; EmbedModel serves.
-	NextEmbedModel string    `json:"nextEmbedModel,omitempty"`
-	Docs           int       `json:"docs"`
-	Chunks         int       `json:"chunks"`
-	Bytes          int64     `json:"bytes"`
-	Pending        int       `json:"pending"`
-	Failed         int       `json:"failed"`
-	Created        time.Time `json:"created"`
+	NextEmbedModel string `json:"nextEmbedModel,omitempty"`
+	Docs           int    `json:"docs"`
+	Chunks         int    `json:"chunks"`
+	Bytes          int64  `json:"bytes"`
+	Pending        int    `json:"pending"`
+	Failed         int    `json:"failed"`
+	// OCRPending counts the pages of scans and photos waiting for OCR;
+	// OCRPendingWhy says what to do (install Tesseract...).
+	OCRPending    int       `json:"ocrPending"`
+	OCRPendingWhy string    `json:"ocrPendingWhy,omitempty"`
+	Created       time.Time `json:"created"`
 	// Fusion is how far hybrid search trusts each side for EmbedModel; nil
 	// until the first hybrid search measures it.
 	Fusion *KBFusion `json:"fusion,omitempty"`
@@ -241,6 +252,12 @@ func (a *App) kbView(name string) (KB, error) {
 		v.Bytes += d.Size
 		if d.Status == store.StatusFailed {
 			v.Failed++
+		}
+		if len(d.OCRPending) > 0 {
+			v.OCRPending += len(d.OCRPending)
+			if v.OCRPendingWhy == "" {
+				v.OCRPendingWhy = ocrPendingWhy(d.Warnings)
+			}
 		}
 	}
 	v.Chunks = kb.ChunkCount()
@@ -295,6 +312,8 @@ type Doc struct {
 	Pages    int       `json:"pages"`
 	Bytes    int64     `json:"bytes"`
 	Ingested time.Time `json:"ingested"`
+	// OCRPending counts the pages (1 for an image) waiting for OCR.
+	OCRPending int `json:"ocrPending"`
 }
 
 // ListDocuments lists a knowledge base's documents with their status.
@@ -311,7 +330,7 @@ func (a *App) ListDocuments(kbName string) ([]Doc, error) {
 	}
 	out := []Doc{}
 	for _, d := range kb.Docs() {
-		v := Doc{Path: d.Path, Name: d.Name, Format: d.Format, Status: d.Status, Error: d.Error, Warnings: d.Warnings, Pages: d.Pages, Bytes: d.Size, Ingested: d.Ingested}
+		v := Doc{Path: d.Path, Name: d.Name, Format: d.Format, Status: d.Status, Error: d.Error, Warnings: d.Warnings, Pages: d.Pages, Bytes: d.Size, Ingested: d.Ingested, OCRPending: len(d.OCRPending)}
 		if full, ok := kb.Doc(d.Path); ok {
 			v.Chunks = len(full.Chunks)
 			if d.Status == store.StatusOK && len(pending) > 0 {
@@ -730,6 +749,11 @@ func (a *App) SaveSettings(s Settings) (Settings, error) {
 			return Settings{}, fmt.Errorf("%s is not on this computer: turn on \"Allow an Ollama server on another machine\" first — your questions and passages will be sent there", s.RerankURL)
 		}
 	}
+	if s.OCRModel = strings.TrimSpace(s.OCRModel); s.OCRModel != "" && s.OCRModel != a.current().OCRModel {
+		if err := a.checkVisionModel(s.OCRModel); err != nil {
+			return Settings{}, err
+		}
+	}
 	if s.RerankTopN < 0 || s.RerankTopN > 100 {
 		return Settings{}, fmt.Errorf("rerank %d passages is out of range: choose 1 to 100, or 0 for 20", s.RerankTopN)
 	}
@@ -739,7 +763,8 @@ func (a *App) SaveSettings(s Settings) (Settings, error) {
 	}
 	a.mu.Lock()
 	changed := s.OllamaURL != a.settings.OllamaURL || s.MemoryOff != a.settings.MemoryOff ||
-		s.RerankURL != a.settings.RerankURL || s.RerankModel != a.settings.RerankModel || s.RerankTopN != a.settings.RerankTopN
+		s.RerankURL != a.settings.RerankURL || s.RerankModel != a.settings.RerankModel || s.RerankTopN != a.settings.RerankTopN ||
+		s.OCRModel != a.settings.OCRModel
 	a.settings = s
 	a.mu.Unlock()
 	if changed {

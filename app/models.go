@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"atoll/ingest"
 	"atoll/llm"
 )
 
@@ -220,4 +221,37 @@ func (a *App) PullModel(name string) (string, error) {
 		a.send(EventModelsPull, ev)
 	}()
 	return job, nil
+}
+
+// OCREngines is what the Models screen offers for reading scans and photos.
+type OCREngines struct {
+	// Model is the chosen vision model; "" is Tesseract.
+	Model string `json:"model"`
+	// Vision lists the installed models whose capabilities include
+	// "vision" (Ollama's /api/show); empty when Ollama is not reachable.
+	Vision []string `json:"vision"`
+	// Tesseract is its version line, "" when it is not installed.
+	Tesseract string `json:"tesseract"`
+	// Error says why the vision models could not be listed.
+	Error string `json:"error,omitempty"`
+}
+
+// OCREngines lists the OCR engines: Tesseract and the installed vision
+// models, with the one in use.
+func (a *App) OCREngines() (OCREngines, error) {
+	e := OCREngines{Model: a.current().OCRModel, Vision: []string{}}
+	e.Tesseract, _ = ingest.OCRAvailable(&ingest.OCR{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ms, err := a.client().List(ctx)
+	if err != nil {
+		e.Error = llm.Sentence(err)
+		return e, nil
+	}
+	for _, m := range ms {
+		if m.Has(llm.CapVision) {
+			e.Vision = append(e.Vision, m.Name)
+		}
+	}
+	return e, nil
 }

@@ -10,8 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"atoll/ingest"
+	"atoll/knowledge"
+	"atoll/llm"
 	"atoll/store"
 )
 
@@ -62,17 +65,76 @@ func (a *App) OCRLang(kbName string) (string, error) {
 // SourceImage returns an ingested image file as a data: URL for the
 // citation panel, which draws the passage's boxes on it. Only documents of
 // a knowledge base are served, as for SourcePDF.
-func (a *App) SourceImage(path string) (string, error) {
+func (a *App) SourceImage(path string) (string, error) { return a.SourceImagePage(path, 1) }
+
+// SourceImagePage is SourceImage for page (from 1) of a multi-page TIFF.
+// Browsers cannot show TIFF, so a TIFF page is converted to PNG here.
+func (a *App) SourceImagePage(path string, page int) (string, error) {
 	b, err := a.sourceFile(path, "image")
 	if err != nil {
 		return "", err
 	}
+	if page < 1 {
+		page = 1
+	}
 	mime := http.DetectContentType(b)
-	if !strings.HasPrefix(mime, "image/") || mime == "image/tiff" {
-		// TIFF has no viewer in a browser; the passage text is still shown.
-		return "", fmt.Errorf("%s cannot be previewed here (TIFF); the passage text is still shown", filepath.Base(path))
+	if bytes.HasPrefix(b, []byte("II*\x00")) || bytes.HasPrefix(b, []byte("MM\x00*")) || page > 1 {
+		png, err := ingest.ImagePNG(b, page)
+		if err != nil {
+			return "", fmt.Errorf("%s cannot be previewed here (%v); the passage text is still shown", filepath.Base(path), err)
+		}
+		b, mime = png, "image/png"
+	}
+	if !strings.HasPrefix(mime, "image/") {
+		return "", fmt.Errorf("%s cannot be previewed here; the passage text is still shown", filepath.Base(path))
 	}
 	return "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b), nil
+}
+
+// ocrEngine is the OCR configuration for the settings' engine: Tesseract,
+// or the vision model named (Settings.OCRModel).
+func ocrEngine(c *llm.Client, model string) ingest.OCR {
+	if model == "" {
+		return ingest.OCR{}
+	}
+	return ingest.OCR{Vision: knowledge.VisionOCR(c, model), Model: model}
+}
+
+// checkVisionModel: the model is installed and can see images.
+func (a *App) checkVisionModel(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := a.client().Show(ctx, name)
+	if err != nil {
+		return fmt.Errorf("the OCR model %s cannot be used: %s", name, llm.Sentence(err))
+	}
+	if !info.Has(llm.CapVision) {
+		return fmt.Errorf("%s cannot read images (it has no vision capability): choose a vision model such as qwen2.5vl or llava, or Tesseract", name)
+	}
+	return nil
+}
+
+// SetOCRModel chooses how scans and photos are read from now on: an
+// installed Ollama vision model, or "" for Tesseract. Pages already read
+// keep their text; pages waiting for OCR are read by the next ingest.
+func (a *App) SetOCRModel(name string) (OCREngines, error) {
+	s := a.current()
+	s.OCRModel = strings.TrimSpace(name)
+	if _, err := a.SaveSettings(s); err != nil {
+		return OCREngines{}, err
+	}
+	return a.OCREngines()
+}
+
+// ocrPendingWhy is the sentence of a document's warnings that says why its
+// pages wait for OCR.
+func ocrPendingWhy(warnings []string) string {
+	for _, w := range warnings {
+		if strings.Contains(w, "waiting for OCR") {
+			return w
+		}
+	}
+	return ""
 }
 
 // MaxImageBytes bounds an image attached to a question.
@@ -125,6 +187,11 @@ func isImage(b []byte) bool {
 // models that cannot see images). Missing Tesseract is a sentence saying
 // how to install it.
 func ReadImageText(ctx context.Context, img []byte) (string, error) {
+	return readImageText(ctx, img, ingest.OCR{})
+}
+
+// readImageText is ReadImageText with the settings' OCR engine.
+func readImageText(ctx context.Context, img []byte, ocr ingest.OCR) (string, error) {
 	f, err := os.CreateTemp("", "atoll-chat-image-")
 	if err != nil {
 		return "", fmt.Errorf("the image could not be saved for OCR: %w", err)
@@ -137,7 +204,7 @@ func ReadImageText(ctx context.Context, img []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the image could not be saved for OCR: %w", err)
 	}
-	doc, err := ingest.ExtractWith(ctx, f.Name(), ingest.DefaultLimits(), ingest.ExtractOptions{OCR: &ingest.OCR{}})
+	doc, err := ingest.ExtractWith(ctx, f.Name(), ingest.DefaultLimits(), ingest.ExtractOptions{OCR: &ocr})
 	if err != nil {
 		var fe *ingest.FileError
 		if errors.As(err, &fe) {

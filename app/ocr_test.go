@@ -16,13 +16,13 @@ import (
 )
 
 // TestSourceImageAndOCRLang: an ingested image is served as a data URL
-// (only that file, as it was); a TIFF says it cannot be previewed; a
+// (only that file, as it was); a broken TIFF says it cannot be previewed; a
 // knowledge base's OCR language is kept and checked.
 func TestSourceImageAndOCRLang(t *testing.T) {
 	fake := ollamafake.New(t)
 	dir, files := t.TempDir(), t.TempDir()
 	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR pretend")
-	tiff := []byte("II*\x00 pretend tiff")
+	tiff := []byte("II*\x00 broken tiff")
 	put := func(kb *store.KB, name string, b []byte) string {
 		p := filepath.Join(files, name)
 		os.WriteFile(p, b, 0o644)

@@ -26,9 +26,14 @@ func extractImage(ctx context.Context, path string, doc *Document, lim Limits, o
 		o.OnPage(1, 1)
 	}
 	r, cached, err := o.recognize(ctx, path)
+	var ve *visionError
 	switch {
-	case errors.Is(err, errNoTesseract):
-		msg := "the image is waiting for OCR: " + installTesseract
+	case errors.Is(err, errNoTesseract), ctx.Err() == nil && errors.As(err, &ve):
+		why := installTesseract
+		if ve != nil {
+			why = ve.Error()
+		}
+		msg := "the image is waiting for OCR: " + why
 		doc.OCR = []OCRPage{{Page: 1, Pending: msg}}
 		doc.Warnings = append(doc.Warnings, msg)
 		return nil
@@ -38,8 +43,8 @@ func extractImage(ctx context.Context, path string, doc *Document, lim Limits, o
 		return fileErr("", "could not be read by OCR ("+err.Error()+")", err)
 	}
 	b := newBuilder(doc, lim)
-	for i, img := range r.Pages {
-		p := addOCRPage(b, i+1, img, r.Lang)
+	for i := range r.Pages {
+		p := addOCRPage(b, i+1, r, i)
 		p.Cached = cached
 		doc.OCR = append(doc.OCR, p)
 	}
@@ -89,10 +94,23 @@ func (po *pdfOCR) page(ctx context.Context, num int) bool {
 		}
 		return false
 	}
+	if po.o.Vision != nil && !visionReadable(img) {
+		// JPEG 2000 and JBIG2 scans: Ollama reads PNG and JPEG only.
+		if img, err = renderPageImage(ctx, po.path, num, dir); err != nil {
+			if ctx.Err() == nil {
+				po.failed = append(po.failed, fmt.Sprintf("page %d (%v)", num, err))
+			}
+			return false
+		}
+	}
 	r, cached, err := po.o.recognize(ctx, img)
-	if errors.Is(err, errNoTesseract) {
+	var ve *visionError
+	if errors.Is(err, errNoTesseract) || ctx.Err() == nil && errors.As(err, &ve) {
 		po.pending = append(po.pending, num)
 		po.why = installTesseract
+		if ve != nil {
+			po.why = ve.Error()
+		}
 		return false
 	}
 	if err != nil {
@@ -144,7 +162,7 @@ var errNoPoppler = errors.New("pdfimages/pdftoppm not found")
 // pdftoppm, the renderer pdftotext users already have.
 func pageImage(ctx context.Context, pdfPath string, page int, dir string) (string, error) {
 	pdfimages, err1 := exec.LookPath("pdfimages")
-	pdftoppm, err2 := exec.LookPath("pdftoppm")
+	_, err2 := exec.LookPath("pdftoppm")
 	if err1 != nil && err2 != nil {
 		return "", errNoPoppler
 	}
@@ -162,6 +180,25 @@ func pageImage(ctx context.Context, pdfPath string, page int, dir string) (strin
 	if err2 != nil {
 		return "", errNoPoppler
 	}
+	return renderPageImage(ctx, pdfPath, page, dir)
+}
+
+// visionReadable: an extracted page image a vision model can take as it is.
+func visionReadable(img string) bool {
+	switch strings.ToLower(filepath.Ext(img)) {
+	case ".png", ".jpg", ".jpeg":
+		return true
+	}
+	return false
+}
+
+// renderPageImage renders one PDF page at 300 dpi with pdftoppm.
+func renderPageImage(ctx context.Context, pdfPath string, page int, dir string) (string, error) {
+	pdftoppm, err := exec.LookPath("pdftoppm")
+	if err != nil {
+		return "", errNoPoppler
+	}
+	p := strconv.Itoa(page)
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, pdftoppm, "-f", p, "-l", p, "-r", "300", "-gray", "-png", "-singlefile", pdfPath, filepath.Join(dir, "page"))
 	cmd.Stderr = &stderr

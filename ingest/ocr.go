@@ -20,9 +20,10 @@ import (
 )
 
 // OCR configures optical character recognition of scanned PDF pages and
-// image files with Tesseract (run as a separate program, found on PATH).
-// The zero value is the default: language from the page's script, results
-// cached under the user's cache folder.
+// image files: with Tesseract (run as a separate program, found on PATH), or
+// with a vision model when Vision is set. The zero value is the default:
+// Tesseract, language from the page's script, results cached under the
+// user's cache folder.
 type OCR struct {
 	// Lang is "" (or "auto") to pick from the script Tesseract's OSD sees
 	// (Han: chi_sim+eng, otherwise eng), or Tesseract languages such as
@@ -38,6 +39,11 @@ type OCR struct {
 	// OnPage, when set, is called before a page's OCR starts (OCR takes
 	// seconds a page: a progress display can say so).
 	OnPage func(page, total int)
+	// Vision, when set, reads pages instead of Tesseract; Model names
+	// its model, for the cache and OCRPage.Model. A vision model gives
+	// text without word positions, so citations are page-level.
+	Vision VisionFunc
+	Model  string
 }
 
 // OCRPage says how one page (1 for a single image) was read by OCR, or why
@@ -49,8 +55,11 @@ type OCRPage struct {
 	// Extract of the same file, once fixed, reads it.
 	Pending string
 	Lang    string // the Tesseract languages used
-	Cached  bool   // the result came from the cache
-	Words   []OCRWord
+	// Model is the vision model that read the page ("" for Tesseract);
+	// such a page has no Words.
+	Model  string
+	Cached bool // the result came from the cache
+	Words  []OCRWord
 }
 
 // OCRWord is one recognised word and where it is on the page image.
@@ -73,7 +82,9 @@ type OCRBox struct {
 
 // OCRBoxes returns the boxes of the OCR'd words that overlap the rune range
 // [start, end) of d.Text() (a chunk's Start and End), so a citation of a
-// scanned page can be highlighted on the scan.
+// scanned page can be highlighted on the scan. A page read by a vision
+// model has no word positions: a passage on it gets one box covering the
+// whole page (PageLevel), so a viewer can say the passage is on that page.
 func (d *Document) OCRBoxes(start, end int) []OCRBox {
 	if len(d.OCR) == 0 {
 		return nil
@@ -87,6 +98,16 @@ func (d *Document) OCRBoxes(start, end int) []OCRBox {
 	}
 	var out []OCRBox
 	for _, p := range d.OCR {
+		if p.Model != "" && p.Pending == "" {
+			for i, b := range d.Blocks {
+				n := utf8.RuneCountInString(b.Text)
+				if b.Page == p.Page && offs[i] < end && offs[i]+n > start {
+					out = append(out, OCRBox{Page: p.Page, X0: 0, Y0: 0, X1: 1, Y1: 1})
+					break
+				}
+			}
+			continue
+		}
 		for _, w := range p.Words {
 			if w.Len == 0 || w.Block < 0 || w.Block >= len(offs) {
 				continue
@@ -99,6 +120,10 @@ func (d *Document) OCRBoxes(start, end int) []OCRBox {
 	}
 	return out
 }
+
+// PageLevel reports whether a box covers a whole page: the passage was
+// read by a vision model, which tells no position on the page.
+func (b OCRBox) PageLevel() bool { return b.X0 == 0 && b.Y0 == 0 && b.X1 == 1 && b.Y1 == 1 }
 
 // PendingOCR lists the pages still waiting for OCR.
 func (d *Document) PendingOCR() []int {
@@ -120,6 +145,9 @@ var errNoTesseract = errors.New("tesseract not found")
 // OCRAvailable reports whether Tesseract can run, and its version line, so
 // the app can retry pending pages once it has been installed.
 func OCRAvailable(o *OCR) (string, bool) {
+	if o != nil && o.Vision != nil {
+		return "the vision model " + o.Model, true
+	}
 	prog, err := o.program()
 	if err != nil {
 		return "", false
@@ -178,13 +206,15 @@ func installedLangs(ctx context.Context, prog string) map[string]bool {
 // ocrResult is what one image gives, as cached.
 type ocrResult struct {
 	Lang  string     `json:"lang"`
-	Pages []ocrImage `json:"pages"` // a multi-page TIFF has several
+	Model string     `json:"model,omitempty"` // the vision model, instead of Tesseract
+	Pages []ocrImage `json:"pages"`           // a multi-page TIFF has several
 }
 
 type ocrImage struct {
 	W     int       `json:"w"`
 	H     int       `json:"h"`
 	Words []ocrWord `json:"words"`
+	Text  string    `json:"text,omitempty"` // a vision model's reading (no words)
 }
 
 type ocrWord struct {
@@ -200,6 +230,9 @@ type ocrWord struct {
 
 // recognize OCRs one image file, from the cache when it has been seen.
 func (o *OCR) recognize(ctx context.Context, img string) (*ocrResult, bool, error) {
+	if o != nil && o.Vision != nil {
+		return o.recognizeVision(ctx, img)
+	}
 	data, err := os.ReadFile(img)
 	if err != nil {
 		return nil, false, err
@@ -392,9 +425,17 @@ func parseTSV(out []byte) []ocrImage {
 	return pages
 }
 
-// addOCRPage turns one OCR'd image into paragraph blocks (Tesseract's
+// addOCRPage turns image i of an OCR result into the blocks of page.
+func addOCRPage(b *builder, page int, r *ocrResult, i int) OCRPage {
+	if r.Model != "" {
+		return addVisionPage(b, page, r.Pages[i].Text, r.Model)
+	}
+	return addTesseractPage(b, page, r.Pages[i], r.Lang)
+}
+
+// addTesseractPage turns one OCR'd image into paragraph blocks (Tesseract's
 // paragraphs), keeping every word's offset and box.
-func addOCRPage(b *builder, page int, img ocrImage, lang string) OCRPage {
+func addTesseractPage(b *builder, page int, img ocrImage, lang string) OCRPage {
 	res := OCRPage{Page: page, Lang: lang}
 	type pending struct {
 		w        ocrWord

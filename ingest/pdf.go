@@ -77,7 +77,7 @@ func extractPDF(ctx context.Context, f *os.File, size int64, doc *Document, lim 
 	b := newBuilder(doc, lim)
 	layoutPDF(all, b, func(page int) bool {
 		if r := po.results[page]; r != nil && len(r.Pages) > 0 {
-			op := addOCRPage(b, page, r.Pages[0], r.Lang)
+			op := addOCRPage(b, page, r, 0)
 			op.Cached = po.cached[page]
 			doc.OCR = append(doc.OCR, op)
 		}

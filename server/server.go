@@ -109,11 +109,11 @@ var Bound = []string{
 	"ListSources", "AddWebsite", "SyncSource", "RemoveSource", "SetSourceSchedule", "SetSourceWatch",
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent", "AgentVersions", "GetAgentVersion", "RestoreAgentVersion",
 	"Ask", "AskImage", "StopAsk", "ConfirmTool", "ListHTTPTools", "SaveHTTPTools",
-	"GetMCPServers", "SaveMCPServers", "ListMCPTools", "ListAllMCPTools", "AlwaysAllowTool", "ListConversations", "GetConversation", "SourcePDF", "SourceImage",
+	"GetMCPServers", "SaveMCPServers", "ListMCPTools", "ListAllMCPTools", "AlwaysAllowTool", "ListConversations", "GetConversation", "SourcePDF", "SourceImage", "SourceImagePage",
 	"SetFeedback", "DeleteConversation", "Analytics", "ExportAnalyticsCSV", "ReviewItems", "CorrectItem",
 	"ListLeads", "ExportLeadsCSV", "PullLeads", "RunAgentTest", "AgentTestSet", "AgentCheck",
 	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",
-	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "PublishSettings", "PublishSummary", "PublishAgent", "RollbackPublished", "GetSettings", "SaveSettings", "About",
+	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "OCREngines", "SetOCRModel", "PublishSettings", "PublishSummary", "PublishAgent", "RollbackPublished", "GetSettings", "SaveSettings", "About",
 }
 
 // Handler builds the HTTP handler. broker must be the App's emitter.

@@ -49,6 +49,17 @@ type Model struct {
 	Size            int64
 }
 
+// VisionModel is a vision-capable model (llava-like) to AddModel: its
+// /api/show reports the "vision" capability. Chats with images to a model
+// without it fail as Ollama 0.6.5's runner does.
+func VisionModel(name string) Model {
+	return Model{
+		Name: name, Family: "llama", ParameterSize: "7B", Quantization: "Q4_K_M",
+		ContextLength: 4096, EmbeddingLength: 64, Size: 4_700_000_000,
+		Capabilities: []string{"completion", "vision"},
+	}
+}
+
 // ToolCall is one function call in a scripted reply.
 type ToolCall struct {
 	Name      string
@@ -304,6 +315,15 @@ func Vector(text string, dim int) []float32 {
 	return v
 }
 
+func hasCap(caps []string, c string) bool {
+	for _, x := range caps {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
 func baseName(name string) string { return strings.TrimSuffix(name, ":latest") }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -532,6 +552,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	if reply.Status > 0 {
 		errorJSON(w, reply.Status, reply.Error)
 		return
+	}
+	if m.Capabilities != nil && !hasCap(m.Capabilities, "vision") {
+		for _, msg := range req.Messages {
+			if len(msg.Images) > 0 {
+				errorJSON(w, http.StatusInternalServerError, "this model is missing data required for image input")
+				return
+			}
+		}
 	}
 	s.markRunning(m)
 

@@ -58,3 +58,40 @@ func TestChatWireFormat(t *testing.T) {
 		t.Errorf("missing model: status %d", resp.StatusCode)
 	}
 }
+
+// TestVisionModel: a vision model reports the capability and answers a chat
+// with an image from the script; a model without it refuses images.
+func TestVisionModel(t *testing.T) {
+	s := New(t)
+	s.AddModel(VisionModel("fake-vision"))
+	resp, err := http.Post(s.URL+"/api/show", "application/json", strings.NewReader(`{"model":"fake-vision"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var show struct{ Capabilities []string }
+	json.NewDecoder(resp.Body).Decode(&show)
+	resp.Body.Close()
+	if strings.Join(show.Capabilities, ",") != "completion,vision" {
+		t.Fatalf("capabilities %v", show.Capabilities)
+	}
+	s.Script(Reply{Text: "Lemon tart 4.50"})
+	body := `{"model":"fake-vision","stream":false,"messages":[{"role":"user","content":"read","images":["iVBORw0KGgo="]}]}`
+	resp, err = http.Post(s.URL+"/api/chat", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Message struct{ Content string } }
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if out.Message.Content != "Lemon tart 4.50" || len(s.Chats()[0].Messages[0].Images) != 1 {
+		t.Fatalf("answer %q, chats %+v", out.Message.Content, s.Chats())
+	}
+	resp, err = http.Post(s.URL+"/api/chat", "application/json", strings.NewReader(strings.Replace(body, "fake-vision", DefaultChatModel, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("images to a model without vision: status %d", resp.StatusCode)
+	}
+}
