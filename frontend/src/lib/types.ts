@@ -9,6 +9,9 @@ export interface KB {
   bytes: number;
   pending: number;
   failed: number;
+  /** Pages of scans and photos waiting for OCR, and what to do about it. */
+  ocrPending?: number;
+  ocrPendingWhy?: string;
   created: string;
   // How far hybrid search trusts each side; absent until measured.
   fusion?: { keyword: number; meaning: number; mode: 'keyword' | 'meaning' | 'mostlyKeyword' | 'mostlyMeaning' | 'both' };
@@ -26,6 +29,8 @@ export interface Doc {
   pages: number;
   bytes: number;
   ingested: string;
+  /** Pages (1 for an image) waiting for OCR. */
+  ocrPending?: number;
 }
 
 export interface Chunk {
@@ -193,6 +198,16 @@ export interface Settings {
   chatModel: string;
   memoryOff?: boolean;
   allowRemoteOllama?: boolean;
+  /** The vision model reading scans and photos; "" or absent: Tesseract. */
+  ocrModel?: string;
+}
+
+/** How scans and photos are read (OCREngines). */
+export interface OCREngines {
+  model: string;
+  vision: string[];
+  tesseract: string;
+  error?: string;
 }
 
 export interface About {
@@ -237,6 +252,9 @@ export interface IngestDone {
   chunks: number;
   seconds: number;
   pending: number;
+  /** Pages of scans and photos in the knowledge base waiting for OCR. */
+  ocrPending?: number;
+  ocrPendingWhy?: string;
   errors: { file: string; reason: string }[] | null;
   cancelled: boolean;
 }
