@@ -25,6 +25,7 @@ export interface Doc {
   format: string;
   status: DocStatus;
   error: string;
+  warnings?: string[] | null;
   chunks: number;
   pages: number;
   bytes: number;

@@ -1,7 +1,8 @@
 import { writable } from 'svelte/store';
 import { call as _call, on } from '../lib/transport';
 import { EVENTS } from '../lib/events';
-import type { GPU, Model, OllamaStatus, PullEvent } from '../lib/types';
+import type { GPU, Model, OCREngines, OllamaStatus, PullEvent } from '../lib/types';
+import { settings } from './settings';
 
 /** null while the first check is running. */
 export const ollama = writable<OllamaStatus | null>(null);
@@ -71,4 +72,22 @@ export function watchOllama(everyMs = 20000) {
     if (timer) clearInterval(timer);
     timer = null;
   };
+}
+
+/** How scans and photos are read: Tesseract or a vision model. */
+export const ocrEngines = writable<OCREngines | null>(null);
+
+export async function loadOCREngines() {
+  const e = await call<OCREngines>('OCREngines');
+  ocrEngines.set(e);
+  return e;
+}
+
+export async function setOCRModel(name: string) {
+  const e = await call<OCREngines>('SetOCRModel', name);
+  ocrEngines.set(e);
+  // The Settings screen saves the whole settings object: keep its copy
+  // current so it does not put the old engine back.
+  settings.update((s) => (s ? { ...s, ocrModel: e.model } : s));
+  return e;
 }
