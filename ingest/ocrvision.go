@@ -167,19 +167,21 @@ func ImagePNG(data []byte, p int) ([]byte, error) {
 	}
 	var cfg image.Config
 	var err error
-	if bytes.HasPrefix(data, []byte("II*\x00")) || bytes.HasPrefix(data, []byte("MM\x00*")) {
-		cfg, err = tiff.DecodeConfig(bytes.NewReader(data))
-	} else {
-		cfg, _, err = image.DecodeConfig(bytes.NewReader(data))
-	}
-	if err != nil {
+	isTIFF := bytes.HasPrefix(data, []byte("II*\x00")) || bytes.HasPrefix(data, []byte("MM\x00*"))
+	if isTIFF {
+		// x/image/tiff reads the common scanner TIFFs (bilevel CCITT,
+		// grey, RGB, palette) but not, e.g., grey with an alpha channel.
+		if cfg, err = tiff.DecodeConfig(bytes.NewReader(data)); err != nil {
+			return nil, fmt.Errorf("the TIFF could not be converted (%v)", err)
+		}
+	} else if cfg, _, err = image.DecodeConfig(bytes.NewReader(data)); err != nil {
 		return nil, fmt.Errorf("%w (%v)", errNotImage, err)
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
 		return nil, fmt.Errorf("the image is %d×%d pixels, more than %d megapixels", cfg.Width, cfg.Height, MaxImagePixels/1_000_000)
 	}
 	var img image.Image
-	if bytes.HasPrefix(data, []byte("II*\x00")) || bytes.HasPrefix(data, []byte("MM\x00*")) {
+	if isTIFF {
 		img, err = tiff.Decode(bytes.NewReader(data))
 	} else {
 		img, _, err = image.Decode(bytes.NewReader(data))

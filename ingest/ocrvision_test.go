@@ -199,6 +199,14 @@ func TestImagePNG(t *testing.T) {
 	if _, err := ImagePNG(data, 2); err == nil || !strings.Contains(err.Error(), "1 pages, not page 2") {
 		t.Fatalf("page 2 of a one-page TIFF: %v", err)
 	}
+	// Grey with an alpha channel is a TIFF x/image/tiff does not read:
+	// the sentence says the TIFF could not be converted, not that it is
+	// no image.
+	alpha := filepath.Join(dir, "alpha.tif")
+	runTool(t, dir, "", convertProg(t), "-size", "20x10", "xc:white", "-colorspace", "Gray", "-alpha", "set", "-compress", "lzw", alpha)
+	if _, err := ImagePNG(mustRead(t, alpha), 1); err == nil || !strings.Contains(err.Error(), "the TIFF could not be converted") {
+		t.Fatalf("a grey+alpha TIFF: %v", err)
+	}
 	// Point the first directory's "next" at itself.
 	offs, order := tiffIFDs(data)
 	loop := bytes.Clone(data)
