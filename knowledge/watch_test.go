@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -129,6 +130,17 @@ func TestWatchFolder(t *testing.T) {
 	}
 	f.Close()
 	waitFor(t, "the large file", has("big.txt"))
+	// The batch is reported after its documents are stored: wait for it too.
+	waitFor(t, "the large file's batch", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, b := range batches {
+			if slices.Contains(b.Changed, big) {
+				return true
+			}
+		}
+		return false
+	})
 	if !strings.Contains(text("big.txt"), "Part 5 of the price list") {
 		t.Fatal("big.txt was stored without its last part")
 	}
