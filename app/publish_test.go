@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -77,8 +78,12 @@ func TestPublishSummaryAndCleanFailure(t *testing.T) {
 		h.Handler().ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	tok, err := hub.NewTokens(hubDir).Create("test")
+	ws, err := h.Store().CreateWorkspace(context.Background(), hub.DefaultWorkspace)
 	if err != nil {
+		t.Fatal(err)
+	}
+	tok, hash := hub.NewToken()
+	if _, err := h.Store().CreateToken(context.Background(), ws.ID, "test", hash); err != nil {
 		t.Fatal(err)
 	}
 
