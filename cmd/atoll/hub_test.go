@@ -125,7 +125,7 @@ func TestPublishToHub(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "Test set: retrieval") || !strings.Contains(r.stdout, "answers 1/1") || !strings.Contains(r.stdout, "version 3") {
 		t.Fatalf("publish with a test set: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	if r := atoll(t, "--data", data, "publish", "--agent", "baker", "--rollback"); r.code != 0 || !strings.Contains(r.stdout, "now version 2") {
+	if r := atoll(t, "--data", data, "publish", "--agent", "baker", "--rollback"); r.code != 0 || !strings.Contains(r.stdout, "serves version 2 again") {
 		t.Fatalf("rollback: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 

@@ -98,7 +98,7 @@ func (e *env) publishCmd(args []string) error {
 		if err := savePublishConfig(e.data, cfg); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "Rolled back %s on %s: now version %d (a copy of version %d).\n", *name, cfg.URL, v.Version, v.Restored)
+		fmt.Fprintf(e.stdout, "Rolled back %s on %s: it serves version %d again.\n", *name, cfg.URL, v.Restored)
 		return nil
 	}
 	// The token first: a wrong one or an unreachable hub should cost
