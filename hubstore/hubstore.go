@@ -158,8 +158,24 @@ type Storage interface {
 	RenewLease(ctx context.Context, ws, id string, at time.Time, ttl time.Duration) error
 	ReleaseLease(ctx context.Context, ws, id string) error
 
-	// Watch delivers publish, rollback, unpublish, access and revocation
-	// changes made after it was called, by this instance or any other on
+	// Channels: an agent's messaging channels (package channels), kept as
+	// the caller's JSON with their secrets already sealed. PutChannel adds or
+	// replaces one of a published agent (ErrNotFound otherwise); a channel
+	// ID of another workspace is ErrAlreadyExists. Unpublish deletes them.
+	PutChannel(ctx context.Context, c Channel) error
+	DeleteChannel(ctx context.Context, ws, id string) error
+	// AllChannels lists every workspace's channels (the hub's start; no
+	// workspace yet), oldest first.
+	AllChannels(ctx context.Context) ([]Channel, error)
+	// ClaimMessage records a platform message key until at + ttl and
+	// reports whether it was new, shared by every replica, so a platform's
+	// retry landing on any replica is answered once. ReleaseMessage forgets
+	// it (a message that could not be queued is taken on the next retry).
+	ClaimMessage(ctx context.Context, key string, at time.Time, ttl time.Duration) (bool, error)
+	ReleaseMessage(ctx context.Context, key string) error
+
+	// Watch delivers publish, rollback, unpublish, access, channel and
+	// revocation changes made after it was called, by this instance or any other on
 	// the same data, in order, until ctx ends. Receivers must keep up.
 	Watch(ctx context.Context) <-chan Change
 
@@ -274,6 +290,19 @@ type Fact struct {
 	Updated      time.Time `json:"updated"`
 }
 
+// Channel is one messaging channel of a published agent.
+type Channel struct {
+	ID        string
+	Workspace string
+	Agent     string
+	Kind      string
+	// Config is the channel's stored form (channels.Stored as JSON),
+	// secrets sealed: the store never sees them in the clear.
+	Config  json.RawMessage
+	Created time.Time
+	Updated time.Time
+}
+
 // Usage is what requests used.
 type Usage struct {
 	Requests  int64
@@ -299,6 +328,8 @@ const (
 	ChangeAgentUpdated ChangeKind = "agent-updated"
 	ChangeTokenRevoked ChangeKind = "token-revoked"
 	ChangeKeyRevoked   ChangeKind = "key-revoked"
+	// ChangeChannel: a channel (ID) was added, changed or deleted.
+	ChangeChannel ChangeKind = "channel"
 )
 
 // Change is one entry of the change feed.

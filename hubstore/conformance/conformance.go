@@ -57,6 +57,7 @@ func RunTests(t *testing.T, newStorage NewStorage) {
 		{"Leases", testLeases},
 		{"Incr", testIncr},
 		{"Watch", testWatch},
+		{"Channels", testChannels},
 		{"Isolation", testIsolation},
 		{"Concurrency", testConcurrency},
 		{"Migrations", testMigrations},

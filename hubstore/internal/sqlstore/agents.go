@@ -277,7 +277,7 @@ func (s *Store) Unpublish(ctx context.Context, ws, name string) error {
 				return err
 			}
 		}
-		for _, table := range []string{"conversations", "leads", "lead_keys", "memories", "api_keys", "versions"} {
+		for _, table := range []string{"conversations", "leads", "lead_keys", "memories", "api_keys", "channels", "versions"} {
 			if _, err := t.exec(`DELETE FROM `+table+` WHERE workspace = ? AND agent = ?`, ws, name); err != nil {
 				return err
 			}

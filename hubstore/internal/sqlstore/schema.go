@@ -163,6 +163,24 @@ var migrations = [][]string{
 			PRIMARY KEY (workspace, id))`,
 		`CREATE INDEX leases_slot ON leases(workspace, name, expires)`,
 	},
+	// 3: messaging channels of published agents, and the platform message
+	// keys already taken (a platform's retry is answered once).
+	3: {
+		`CREATE TABLE channels (
+			id TEXT PRIMARY KEY,
+			workspace TEXT NOT NULL,
+			agent TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			config TEXT NOT NULL,
+			created BIGINT NOT NULL,
+			updated BIGINT NOT NULL,
+			FOREIGN KEY (workspace, agent) REFERENCES agents(workspace, name) ON DELETE CASCADE)`,
+		`CREATE INDEX channels_agent ON channels(workspace, agent)`,
+		`CREATE TABLE channel_messages (
+			key TEXT PRIMARY KEY,
+			expires BIGINT NOT NULL)`,
+		`CREATE INDEX channel_messages_expires ON channel_messages(expires)`,
+	},
 }
 
 // Schema returns the statements of every migration for a dialect.

@@ -133,6 +133,9 @@ func (s *Store) Sweep(ctx context.Context, at time.Time) error {
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM leases WHERE expires <= ?`), at.UnixNano()); err != nil {
 		return err
 	}
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM channel_messages WHERE expires <= ?`), at.UnixNano()); err != nil {
+		return err
+	}
 	// Bundles no version uses, older than the grace: chunks first, so a
 	// bundle row never points at missing chunks.
 	old := at.Add(-bundleGrace).UnixNano()

@@ -1,0 +1,90 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"atoll/hubstore"
+)
+
+const chanCols = `id, workspace, agent, kind, config, created, updated`
+
+func scanChannel(sc interface{ Scan(...any) error }) (hubstore.Channel, error) {
+	var c hubstore.Channel
+	var cfg string
+	var created, updated int64
+	if err := sc.Scan(&c.ID, &c.Workspace, &c.Agent, &c.Kind, &cfg, &created, &updated); err != nil {
+		return c, err
+	}
+	c.Config, c.Created, c.Updated = []byte(cfg), tm(created), tm(updated)
+	return c, nil
+}
+
+func (s *Store) PutChannel(ctx context.Context, c hubstore.Channel) error {
+	if c.ID == "" || c.Kind == "" || len(c.Config) == 0 {
+		return fmt.Errorf("a channel needs an id, a kind and its config")
+	}
+	at := now()
+	return s.inTx(ctx, func(t *tx) error {
+		if err := t.agentIn(c.Workspace, c.Agent, true); err != nil {
+			return err
+		}
+		var owner string
+		err := t.row(`SELECT workspace FROM channels WHERE id = ?`+s.d.ForUpdate, c.ID).Scan(&owner)
+		switch {
+		case err == nil && owner != c.Workspace:
+			return fmt.Errorf("channel %s: %w", c.ID, hubstore.ErrAlreadyExists)
+		case err == nil:
+			_, err = t.exec(`UPDATE channels SET agent = ?, kind = ?, config = ?, updated = ? WHERE id = ?`, c.Agent, c.Kind, string(c.Config), ns(at), c.ID)
+		default:
+			_, err = t.exec(`INSERT INTO channels (`+chanCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Workspace, c.Agent, c.Kind, string(c.Config), ns(at), ns(at))
+			if err != nil && s.d.IsUnique(err) {
+				return fmt.Errorf("channel %s: %w", c.ID, hubstore.ErrAlreadyExists)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		return t.change(hubstore.Change{Kind: hubstore.ChangeChannel, Workspace: c.Workspace, Agent: c.Agent, ID: c.ID})
+	})
+}
+
+func (s *Store) DeleteChannel(ctx context.Context, ws, id string) error {
+	return s.inTx(ctx, func(t *tx) error {
+		var agent string
+		if err := t.row(`SELECT agent FROM channels WHERE workspace = ? AND id = ?`+s.d.ForUpdate, ws, id).Scan(&agent); err != nil {
+			return notFound("channel "+id, err)
+		}
+		if _, err := t.exec(`DELETE FROM channels WHERE workspace = ? AND id = ?`, ws, id); err != nil {
+			return err
+		}
+		return t.change(hubstore.Change{Kind: hubstore.ChangeChannel, Workspace: ws, Agent: agent, ID: id})
+	})
+}
+
+func (s *Store) AllChannels(ctx context.Context) ([]hubstore.Channel, error) {
+	rows, err := s.query(ctx, `SELECT `+chanCols+` FROM channels ORDER BY created, id`)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanChannel)
+}
+
+func (s *Store) ClaimMessage(ctx context.Context, key string, at time.Time, ttl time.Duration) (bool, error) {
+	// One statement: a new key is inserted, an expired one taken over, a
+	// live one left alone (no row changed), atomically on either engine.
+	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO channel_messages (key, expires) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET expires = excluded.expires WHERE channel_messages.expires <= ?`),
+		key, at.Add(ttl).UnixNano(), at.UnixNano())
+	if err != nil {
+		return false, fmt.Errorf("couldn't record a channel message in the hub database: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+func (s *Store) ReleaseMessage(ctx context.Context, key string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM channel_messages WHERE key = ?`), key)
+	return err
+}
