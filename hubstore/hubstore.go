@@ -121,8 +121,17 @@ type Storage interface {
 	// Conversations lists an agent's conversations, newest first, at most limit.
 	Conversations(ctx context.Context, ws, agent string, limit int) ([]Conversation, error)
 	// PruneConversations deletes conversations (all workspaces: the hub's
-	// retention) last updated before t.
+	// retention) last updated before t, with their turns' feedback.
 	PruneConversations(ctx context.Context, before time.Time) (int, error)
+	// SetFeedback records an end user's vote on turn seq of a conversation
+	// of agent, replacing the earlier one; a zero Rating takes it back.
+	// An unknown conversation or turn is ErrNotFound, a conversation of
+	// another agent ErrForbidden. The turn comes back as stored.
+	SetFeedback(ctx context.Context, ws, agent, conversation string, seq int, fb Feedback) (Turn, error)
+	// ChangedTurns lists an agent's turns answered or voted on after the
+	// cursor, oldest change first, at most limit (a review queue's
+	// incremental pull). The last one's Cursor continues the list.
+	ChangedTurns(ctx context.Context, ws, agent string, after TurnCursor, limit int) ([]ChangedTurn, error)
 
 	// SaveLead stores a lead exactly once per key (a retry returns the lead
 	// the key produced, merged = false), merged with the agent's leads of
@@ -266,6 +275,34 @@ type Turn struct {
 	// covered) as the hub's JSON.
 	Meta json.RawMessage
 	At   time.Time
+	// Feedback is the end user's vote (zero: none). AppendTurn ignores it.
+	Feedback Feedback
+}
+
+// Feedback is an end user's vote on one answer.
+type Feedback struct {
+	Rating  int // 1 (up), -1 (down); 0: no vote
+	Comment string
+	At      time.Time
+}
+
+// MaxFeedbackComment bounds a vote's comment, in characters (as
+// agent.MaxFeedbackComment on the desktop).
+const MaxFeedbackComment = 2000
+
+// TurnCursor is a position in ChangedTurns: the change time, then the
+// conversation and the turn break ties. The zero cursor is the start.
+type TurnCursor struct {
+	Changed      int64 // Unix nanoseconds
+	Conversation string
+	Seq          int
+}
+
+// ChangedTurn is one turn of ChangedTurns with its conversation.
+type ChangedTurn struct {
+	Conversation string
+	Turn
+	Cursor TurnCursor
 }
 
 // Lead is one contact an agent gathered; fields as agent.Lead.

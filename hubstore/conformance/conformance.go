@@ -49,6 +49,7 @@ func RunTests(t *testing.T, newStorage NewStorage) {
 		{"Unpublish", testUnpublish},
 		{"Keys", testKeys},
 		{"Conversations", testConversations},
+		{"Feedback", testFeedback},
 		{"Leads", testLeads},
 		{"Memories", testMemories},
 		{"Usage", testUsage},
@@ -841,4 +842,92 @@ func testMigrations(t *testing.T, open Opener) {
 	for i, s := range stores {
 		must[hubstore.Workspace](t)(s.CreateWorkspace(bg, fmt.Sprintf("w%d", i)))
 	}
+}
+
+func testFeedback(t *testing.T, open Opener) {
+	s := mustOpen(t, open)
+	f := newFixture(t, s, "w", "baker")
+	ws := f.ws.ID
+	must[hubstore.Version](t)(s.Publish(bg, ws, "florist", json.RawMessage(`{}`), f.hash))
+	t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	for i, c := range []string{"c1", "c1", "c2"} {
+		must[hubstore.Turn](t)(first(s.AppendTurn(bg, ws, "baker", c, hubstore.Turn{Question: fmt.Sprintf("q%d", i), Answer: "a", At: t0.Add(time.Duration(i) * time.Second)})))
+	}
+	must[hubstore.Turn](t)(first(s.AppendTurn(bg, ws, "florist", "c3", hubstore.Turn{Question: "roses?", Answer: "a", At: t0})))
+
+	// Before any vote, the turns come in the order they were asked.
+	all := must[[]hubstore.ChangedTurn](t)(s.ChangedTurns(bg, ws, "baker", hubstore.TurnCursor{}, 10))
+	if len(all) != 3 || all[0].Conversation != "c1" || all[0].Seq != 1 || all[2].Conversation != "c2" || all[0].Feedback.Rating != 0 {
+		t.Fatalf("ChangedTurns before votes = %+v", all)
+	}
+	page := must[[]hubstore.ChangedTurn](t)(s.ChangedTurns(bg, ws, "baker", all[0].Cursor, 1))
+	if len(page) != 1 || page[0].Conversation != "c1" || page[0].Seq != 2 {
+		t.Fatalf("the page after the first turn = %+v", page)
+	}
+	cursor := all[2].Cursor
+	if rest := must[[]hubstore.ChangedTurn](t)(s.ChangedTurns(bg, ws, "baker", cursor, 10)); len(rest) != 0 {
+		t.Fatalf("after the last turn: %+v", rest)
+	}
+
+	// A vote, then a second one on the same answer, which replaces it.
+	got := must[hubstore.Turn](t)(s.SetFeedback(bg, ws, "baker", "c1", 1, hubstore.Feedback{Rating: 1}))
+	if got.Seq != 1 || got.Feedback.Rating != 1 || got.Feedback.At.IsZero() {
+		t.Fatalf("first vote: %+v", got)
+	}
+	got = must[hubstore.Turn](t)(s.SetFeedback(bg, ws, "baker", "c1", 1, hubstore.Feedback{Rating: -1, Comment: "wrong hours"}))
+	if got.Feedback.Rating != -1 || got.Feedback.Comment != "wrong hours" {
+		t.Fatalf("second vote: %+v", got)
+	}
+	ts := must[[]hubstore.Turn](t)(s.Turns(bg, ws, "c1", 10))
+	if len(ts) != 2 || ts[0].Feedback.Rating != -1 || ts[0].Feedback.Comment != "wrong hours" || ts[1].Feedback.Rating != 0 {
+		t.Fatalf("Turns after votes = %+v", ts)
+	}
+	// The voted answer comes after the cursor again, once.
+	changed := must[[]hubstore.ChangedTurn](t)(s.ChangedTurns(bg, ws, "baker", cursor, 10))
+	if len(changed) != 1 || changed[0].Conversation != "c1" || changed[0].Seq != 1 || changed[0].Feedback.Comment != "wrong hours" {
+		t.Fatalf("ChangedTurns after the vote = %+v", changed)
+	}
+	// A vote taken back keeps no comment.
+	got = must[hubstore.Turn](t)(s.SetFeedback(bg, ws, "baker", "c1", 1, hubstore.Feedback{Rating: 0, Comment: "ignored"}))
+	if got.Feedback != (hubstore.Feedback{}) {
+		t.Fatalf("a vote taken back: %+v", got.Feedback)
+	}
+	again := must[[]hubstore.ChangedTurn](t)(s.ChangedTurns(bg, ws, "baker", changed[0].Cursor, 10))
+	if len(again) != 1 || again[0].Seq != 1 || again[0].Feedback.Rating != 0 {
+		t.Fatalf("ChangedTurns after taking the vote back = %+v", again)
+	}
+
+	_, err := s.SetFeedback(bg, ws, "florist", "c1", 1, hubstore.Feedback{Rating: 1})
+	isErr(t, err, hubstore.ErrForbidden, "a vote naming another agent")
+	_, err = s.SetFeedback(bg, ws, "baker", "nope", 1, hubstore.Feedback{Rating: 1})
+	isErr(t, err, hubstore.ErrNotFound, "a vote on an unknown conversation")
+	_, err = s.SetFeedback(bg, ws, "baker", "c1", 9, hubstore.Feedback{Rating: 1})
+	isErr(t, err, hubstore.ErrNotFound, "a vote on an unknown answer")
+	if _, err = s.SetFeedback(bg, ws, "baker", "c1", 2, hubstore.Feedback{Rating: 2}); err == nil {
+		t.Fatal("a rating of 2 was stored")
+	}
+	if _, err = s.SetFeedback(bg, ws, "baker", "c1", 2, hubstore.Feedback{Rating: -1, Comment: string(make([]rune, hubstore.MaxFeedbackComment+1))}); err == nil {
+		t.Fatal("an oversize comment was stored")
+	}
+	_, err = s.ChangedTurns(bg, ws, "nope", hubstore.TurnCursor{}, 10)
+	isErr(t, err, hubstore.ErrNotFound, "changed turns of an unknown agent")
+	if fl := must[[]hubstore.ChangedTurn](t)(s.ChangedTurns(bg, ws, "florist", hubstore.TurnCursor{}, 10)); len(fl) != 1 || fl[0].Conversation != "c3" {
+		t.Fatalf("florist's turns = %+v", fl)
+	}
+
+	// Votes go with their conversation: pruned, and unpublished.
+	must[hubstore.Turn](t)(s.SetFeedback(bg, ws, "baker", "c2", 1, hubstore.Feedback{Rating: -1, Comment: "old"}))
+	must[int](t)(s.PruneConversations(bg, t0.Add(90*time.Minute)))
+	if left := must[[]hubstore.ChangedTurn](t)(s.ChangedTurns(bg, ws, "baker", hubstore.TurnCursor{}, 10)); len(left) != 0 {
+		t.Fatalf("after pruning: %+v", left)
+	}
+	must[hubstore.Turn](t)(first(s.AppendTurn(bg, ws, "florist", "c4", hubstore.Turn{Question: "tulips?", Answer: "a"})))
+	must[hubstore.Turn](t)(s.SetFeedback(bg, ws, "florist", "c4", 1, hubstore.Feedback{Rating: -1, Comment: "no"}))
+	ok(t, s.Unpublish(bg, ws, "florist"))
+	must[hubstore.Version](t)(s.Publish(bg, ws, "florist", json.RawMessage(`{}`), f.hash))
+	if left := must[[]hubstore.ChangedTurn](t)(s.ChangedTurns(bg, ws, "florist", hubstore.TurnCursor{}, 10)); len(left) != 0 {
+		t.Fatalf("after unpublishing: %+v", left)
+	}
+	_, err = s.SetFeedback(bg, ws, "florist", "c4", 1, hubstore.Feedback{Rating: 1})
+	isErr(t, err, hubstore.ErrNotFound, "a vote on an unpublished agent's conversation")
 }

@@ -22,15 +22,20 @@ func scanConv(sc interface{ Scan(...any) error }) (hubstore.Conversation, error)
 	return c, err
 }
 
+// turnCols are written by appendTurn; a read adds the vote (fbCols).
 const turnCols = `seq, idem, question, answer, meta, at`
+const fbCols = `rating, fb_comment, fb_at`
 
-func scanTurn(sc interface{ Scan(...any) error }) (hubstore.Turn, error) {
+func scanTurn(sc interface{ Scan(...any) error }, extra ...any) (hubstore.Turn, error) {
 	var t hubstore.Turn
-	var seq, at int64
+	var seq, at, rating, fbAt int64
 	var idem sql.NullString
 	var meta string
-	err := sc.Scan(&seq, &idem, &t.Question, &t.Answer, &meta, &at)
+	err := sc.Scan(append([]any{&seq, &idem, &t.Question, &t.Answer, &meta, &at, &rating, &t.Feedback.Comment, &fbAt}, extra...)...)
 	t.Seq, t.Key, t.At = int(seq), idem.String, tm(at)
+	if rating != 0 {
+		t.Feedback.Rating, t.Feedback.At = int(rating), tm(fbAt)
+	}
 	if meta != "" {
 		t.Meta = json.RawMessage(meta)
 	}
@@ -112,7 +117,7 @@ func (t *tx) appendTurn(ws, agent, conversation string, in hubstore.Turn) (hubst
 	var idem any
 	if in.Key != "" {
 		idem = in.Key
-		old, err := scanTurn(t.row(`SELECT `+turnCols+` FROM turns WHERE workspace = ? AND conversation = ? AND idem = ?`, ws, conversation, in.Key))
+		old, err := scanTurn(t.row(`SELECT `+turnCols+`, `+fbCols+` FROM turns WHERE workspace = ? AND conversation = ? AND idem = ?`, ws, conversation, in.Key))
 		if err == nil {
 			return old, true, nil
 		}
@@ -123,9 +128,10 @@ func (t *tx) appendTurn(ws, agent, conversation string, in hubstore.Turn) (hubst
 	out := in
 	out.Seq = int(turns) + 1
 	out.At = tm(at)
+	out.Feedback = hubstore.Feedback{}
 	meta := string(in.Meta)
-	if _, err := t.exec(`INSERT INTO turns (workspace, conversation, `+turnCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		ws, conversation, out.Seq, idem, in.Question, in.Answer, meta, at); err != nil {
+	if _, err := t.exec(`INSERT INTO turns (workspace, conversation, `+turnCols+`, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ws, conversation, out.Seq, idem, in.Question, in.Answer, meta, at, at); err != nil {
 		return hubstore.Turn{}, false, err
 	}
 	if _, err := t.exec(`UPDATE conversations SET turns = ?, updated = ? WHERE workspace = ? AND id = ?`, out.Seq, at, ws, conversation); err != nil {
@@ -146,11 +152,11 @@ func (s *Store) Turns(ctx context.Context, ws, conversation string, last int) ([
 	if last <= 0 {
 		return []hubstore.Turn{}, nil
 	}
-	rows, err := s.query(ctx, `SELECT `+turnCols+` FROM turns WHERE workspace = ? AND conversation = ? ORDER BY seq DESC LIMIT ?`, ws, conversation, last)
+	rows, err := s.query(ctx, `SELECT `+turnCols+`, `+fbCols+` FROM turns WHERE workspace = ? AND conversation = ? ORDER BY seq DESC LIMIT ?`, ws, conversation, last)
 	if err != nil {
 		return nil, err
 	}
-	out, err := collect(rows, scanTurn)
+	out, err := collect(rows, func(sc interface{ Scan(...any) error }) (hubstore.Turn, error) { return scanTurn(sc) })
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
@@ -187,6 +193,75 @@ func (s *Store) PruneConversations(ctx context.Context, before time.Time) (int, 
 		return nil
 	})
 	return n, err
+}
+
+func (s *Store) SetFeedback(ctx context.Context, ws, agent, conversation string, seq int, fb hubstore.Feedback) (hubstore.Turn, error) {
+	if fb.Rating < -1 || fb.Rating > 1 {
+		return hubstore.Turn{}, fmt.Errorf("a rating is 1, -1 or 0, not %d", fb.Rating)
+	}
+	if n := len([]rune(fb.Comment)); n > hubstore.MaxFeedbackComment {
+		return hubstore.Turn{}, fmt.Errorf("a feedback comment is %d characters long, more than %d", n, hubstore.MaxFeedbackComment)
+	}
+	if fb.At.IsZero() {
+		fb.At = now()
+	}
+	if fb.Rating == 0 {
+		fb.Comment = ""
+	}
+	var out hubstore.Turn
+	err := s.inTx(ctx, func(t *tx) error {
+		var owner string
+		if err := t.row(`SELECT agent FROM conversations WHERE workspace = ? AND id = ?`, ws, conversation).Scan(&owner); err != nil {
+			return notFound(fmt.Sprintf("conversation %q", conversation), err)
+		}
+		if owner != agent {
+			return fmt.Errorf("conversation %q belongs to another agent: %w", conversation, hubstore.ErrForbidden)
+		}
+		at := ns(fb.At)
+		// One statement: a vote replaces the earlier one atomically, and
+		// the change time only moves forward, so a pull that has seen a
+		// turn sees its next change too (a replica's clock behind the
+		// first one's cannot move it back).
+		res, err := t.exec(`UPDATE turns SET rating = ?, fb_comment = ?, fb_at = ?,
+			changed = CASE WHEN changed < ? THEN ? ELSE changed + 1 END
+			WHERE workspace = ? AND conversation = ? AND seq = ?`,
+			fb.Rating, fb.Comment, at, at, at, ws, conversation, seq)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("answer %d of conversation %q: %w", seq, conversation, hubstore.ErrNotFound)
+		}
+		out, err = scanTurn(t.row(`SELECT `+turnCols+`, `+fbCols+` FROM turns WHERE workspace = ? AND conversation = ? AND seq = ?`, ws, conversation, seq))
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) ChangedTurns(ctx context.Context, ws, agent string, after hubstore.TurnCursor, limit int) ([]hubstore.ChangedTurn, error) {
+	if _, err := s.Agent(ctx, ws, agent); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return []hubstore.ChangedTurn{}, nil
+	}
+	rows, err := s.query(ctx, `SELECT t.seq, t.idem, t.question, t.answer, t.meta, t.at, t.rating, t.fb_comment, t.fb_at, t.conversation, t.changed
+		FROM turns t JOIN conversations c ON c.workspace = t.workspace AND c.id = t.conversation
+		WHERE t.workspace = ? AND c.agent = ?
+		AND (t.changed > ? OR (t.changed = ? AND (t.conversation > ? OR (t.conversation = ? AND t.seq > ?))))
+		ORDER BY t.changed, t.conversation, t.seq LIMIT ?`,
+		ws, agent, after.Changed, after.Changed, after.Conversation, after.Conversation, after.Seq, limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(sc interface{ Scan(...any) error }) (hubstore.ChangedTurn, error) {
+		var c hubstore.ChangedTurn
+		var changed int64
+		t, err := scanTurn(sc, &c.Conversation, &changed)
+		c.Turn = t
+		c.Cursor = hubstore.TurnCursor{Changed: changed, Conversation: c.Conversation, Seq: t.Seq}
+		return c, err
+	})
 }
 
 const leadCols = `id, agent, conversation, name, email, phone, fields, created, updated, pos`

@@ -181,6 +181,17 @@ var migrations = [][]string{
 			expires BIGINT NOT NULL)`,
 		`CREATE INDEX channel_messages_expires ON channel_messages(expires)`,
 	},
+	// 4: end users' votes on answers, kept on the turn so they go with
+	// it (retention, unpublish), and the time a turn last changed (asked
+	// or voted on) for the review queue's incremental pull.
+	4: {
+		`ALTER TABLE turns ADD COLUMN rating BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE turns ADD COLUMN fb_comment TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE turns ADD COLUMN fb_at BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE turns ADD COLUMN changed BIGINT NOT NULL DEFAULT 0`,
+		`UPDATE turns SET changed = at`,
+		`CREATE INDEX turns_changed ON turns(workspace, changed, conversation, seq)`,
+	},
 }
 
 // Schema returns the statements of every migration for a dialect.
