@@ -171,3 +171,73 @@ func (a *App) RollbackPublished(agentName string) (publish.RolledBack, error) {
 	defer cancel()
 	return publish.Rollback(ctx, c.URL, c.Token, agentName)
 }
+
+// hubCall runs one publisher call against the remembered hub.
+func (a *App) hubCall(fn func(ctx context.Context, c publishConfig) error) error {
+	c := a.publishConfig()
+	if c.URL == "" || c.Token == "" {
+		return errors.New("publish the agent first: the hub's address and token are not set")
+	}
+	return fn(context.Background(), c)
+}
+
+// PublishedAgents lists the agents the remembered hub serves for this
+// workspace, with each one's access ("open" or "key").
+func (a *App) PublishedAgents() ([]publish.Agent, error) {
+	var out []publish.Agent
+	err := a.hubCall(func(ctx context.Context, c publishConfig) (err error) {
+		out, err = publish.WorkspaceAgents(ctx, c.URL, c.Token)
+		return err
+	})
+	return out, err
+}
+
+// SetAgentAccess makes a published agent open to everyone ("open") or
+// answer only requests carrying one of its API keys ("key").
+func (a *App) SetAgentAccess(agentName, access string) error {
+	return a.hubCall(func(ctx context.Context, c publishConfig) error {
+		return publish.SetAccess(ctx, c.URL, c.Token, agentName, access)
+	})
+}
+
+// ListKeys lists a published agent's API keys (never their secrets).
+func (a *App) ListKeys(agentName string) ([]publish.Key, error) {
+	out := []publish.Key{}
+	err := a.hubCall(func(ctx context.Context, c publishConfig) (err error) {
+		out, err = publish.Keys(ctx, c.URL, c.Token, agentName)
+		return err
+	})
+	return out, err
+}
+
+// CreateKey makes a named API key for a published agent. The answer's key
+// field is the only time the secret is shown; it is not kept here.
+func (a *App) CreateKey(agentName, name string) (publish.Key, error) {
+	if name = strings.TrimSpace(name); name == "" {
+		return publish.Key{}, errors.New("name the key (for example the site that will use it) so you can tell it apart later")
+	}
+	var k publish.Key
+	err := a.hubCall(func(ctx context.Context, c publishConfig) (err error) {
+		k, err = publish.CreateKey(ctx, c.URL, c.Token, agentName, name)
+		return err
+	})
+	return k, err
+}
+
+// RevokeKey withdraws one of a published agent's API keys.
+func (a *App) RevokeKey(agentName, id string) error {
+	return a.hubCall(func(ctx context.Context, c publishConfig) error {
+		return publish.RevokeKey(ctx, c.URL, c.Token, agentName, id)
+	})
+}
+
+// Usage is the workspace's use of the remembered hub per day, and each
+// key's, over the last days days.
+func (a *App) Usage(days int) ([]publish.UsageDay, error) {
+	out := []publish.UsageDay{}
+	err := a.hubCall(func(ctx context.Context, c publishConfig) (err error) {
+		out, err = publish.Usage(ctx, c.URL, c.Token, days)
+		return err
+	})
+	return out, err
+}

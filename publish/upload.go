@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -80,14 +81,20 @@ func unwrapURLError(err error) error {
 // token (CheckToken), so a wrong token or address costs no upload. The
 // request also asks the hub to accept it before the body is sent
 // (Expect: 100-continue), for a token withdrawn in between. progress, when
-// not nil, is called with the bytes sent so far.
-func Upload(ctx context.Context, hubURL, token string, bundle io.Reader, size int64, progress func(sent, total int64)) (Published, error) {
+// not nil, is called with the bytes sent so far. as, when not empty,
+// publishes under that name instead of the agent's own (the hub refuses a
+// name another workspace published first and suggests this).
+func Upload(ctx context.Context, hubURL, token string, bundle io.Reader, size int64, progress func(sent, total int64), as ...string) (Published, error) {
 	hubURL = strings.TrimRight(strings.TrimSpace(hubURL), "/")
 	if err := CheckToken(ctx, hubURL, token); err != nil {
 		return Published{}, err
 	}
 	body := &uploadCounter{r: bundle, total: size, fn: progress}
-	req, err := http.NewRequestWithContext(ctx, "POST", hubURL+"/api/publish", body)
+	target := hubURL + "/api/publish"
+	if len(as) > 0 && strings.TrimSpace(as[0]) != "" {
+		target += "?as=" + url.QueryEscape(strings.TrimSpace(as[0]))
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", target, body)
 	if err != nil {
 		return Published{}, fmt.Errorf("%q is not a hub address: %w", hubURL, err)
 	}
@@ -188,4 +195,128 @@ func FetchLeads(ctx context.Context, hubURL, token, agentName string) ([]json.Ra
 		return nil, fmt.Errorf("the hub's answer was not a list of leads: %w", err)
 	}
 	return out, nil
+}
+
+// Key is one API key of a key-required agent. Secret is set only in
+// CreateKey's answer: the hub stores its hash and never shows it again.
+type Key struct {
+	ID      string     `json:"id"`
+	Name    string     `json:"name"`
+	Agent   string     `json:"agent"`
+	Created time.Time  `json:"created"`
+	Revoked *time.Time `json:"revoked,omitempty"`
+	Secret  string     `json:"key,omitempty"`
+}
+
+// UsageDay is one day's use of the workspace (Key "") or of one key.
+type UsageDay struct {
+	Day       string `json:"day"`
+	Key       string `json:"key"`
+	Requests  int64  `json:"requests"`
+	TokensIn  int64  `json:"tokensIn"`
+	TokensOut int64  `json:"tokensOut"`
+	Errors    int64  `json:"errors"`
+}
+
+// adminTimeout bounds the small publisher calls below: each is one row or
+// a short list on the hub.
+const adminTimeout = 30 * time.Second
+
+// adminCall sends one publisher request and decodes the JSON answer into
+// out; a refusal becomes a sentence naming what was refused and the hub's
+// reason.
+func adminCall(ctx context.Context, hubURL, token, method, path string, in, out any, what string) error {
+	hubURL = strings.TrimRight(strings.TrimSpace(hubURL), "/")
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, hubURL+path, body)
+	if err != nil {
+		return fmt.Errorf("%q is not a hub address: give it as https://host", hubURL)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("couldn't reach the hub at %s (%v): check the address and your connection", hubURL, unwrapURLError(err))
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	if res.StatusCode != http.StatusOK {
+		var msg struct{ Error struct{ Message string } }
+		_ = json.Unmarshal(b, &msg)
+		if msg.Error.Message == "" {
+			msg.Error.Message = strings.TrimSpace(string(b))
+		}
+		return fmt.Errorf("the hub refused to %s (%s): %s", what, res.Status, msg.Error.Message)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("the hub's answer was not understood: %w", err)
+		}
+	}
+	return nil
+}
+
+func agentPath(agent string) string { return "/api/agents/" + url.PathEscape(agent) }
+
+// SetAccess makes a published agent open ("open") or key-required ("key")
+// for its public chat, widget and API.
+func SetAccess(ctx context.Context, hubURL, token, agent, access string) error {
+	if access != "open" && access != "key" {
+		return fmt.Errorf("access must be \"open\" or \"key\", not %q", access)
+	}
+	return adminCall(ctx, hubURL, token, "PUT", agentPath(agent)+"/access", map[string]string{"access": access}, nil, "change the agent's access")
+}
+
+// Agent is one of the workspace's published agents.
+type Agent struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	Latest  int    `json:"latest"`
+	Access  string `json:"access"`
+}
+
+// WorkspaceAgents lists the token's workspace's published agents.
+func WorkspaceAgents(ctx context.Context, hubURL, token string) ([]Agent, error) {
+	var out []Agent
+	err := adminCall(ctx, hubURL, token, "GET", "/api/workspace/agents", nil, &out, "list your agents")
+	return out, err
+}
+
+// Keys lists an agent's API keys, revoked ones included (without secrets).
+func Keys(ctx context.Context, hubURL, token, agent string) ([]Key, error) {
+	out := []Key{}
+	err := adminCall(ctx, hubURL, token, "GET", agentPath(agent)+"/keys", nil, &out, "list the agent's keys")
+	return out, err
+}
+
+// CreateKey makes a named API key for an agent; the answer's Secret is the
+// only time the key is shown.
+func CreateKey(ctx context.Context, hubURL, token, agent, name string) (Key, error) {
+	var k Key
+	err := adminCall(ctx, hubURL, token, "POST", agentPath(agent)+"/keys", map[string]string{"name": name}, &k, "create a key")
+	return k, err
+}
+
+// RevokeKey withdraws one of an agent's keys.
+func RevokeKey(ctx context.Context, hubURL, token, agent, id string) error {
+	return adminCall(ctx, hubURL, token, "DELETE", agentPath(agent)+"/keys/"+url.PathEscape(id), nil, nil, "revoke the key")
+}
+
+// Usage returns the workspace's use per day and each key's, over the last
+// days days (UTC, today included; 1 to 366).
+func Usage(ctx context.Context, hubURL, token string, days int) ([]UsageDay, error) {
+	days = min(max(days, 1), 366)
+	to := time.Now().UTC()
+	from := to.AddDate(0, 0, -(days - 1))
+	out := []UsageDay{}
+	err := adminCall(ctx, hubURL, token, "GET", "/api/usage?from="+from.Format(time.DateOnly)+"&to="+to.Format(time.DateOnly), nil, &out, "show usage")
+	return out, err
 }

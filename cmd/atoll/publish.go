@@ -52,7 +52,7 @@ var publishConfirm = func(e *env, question string) (asked, yes bool) {
 	return true, a == "y" || a == "yes"
 }
 
-const publishUsage = `--agent NAME [--to URL] [--token TOKEN] [--with-sources] [--yes]
+const publishUsage = `--agent NAME [--to URL] [--token TOKEN] [--as NAME] [--with-sources] [--yes]
        atoll publish --agent NAME --rollback
 
 Publish checks the hub address and token first (nothing is uploaded if the
@@ -61,7 +61,9 @@ knowledge bases with their documents and passages, whether the original
 files go too, and the hub. In a terminal it then asks before uploading
 (--yes does not ask); when not run in a terminal (a script, a pipe) it
 uploads right after printing. The address and token are remembered in
-DATA/publish.json once a publish (or rollback) succeeds.`
+DATA/publish.json once a publish (or rollback) succeeds. An agent name on a
+hub belongs to the workspace that published it first; --as NAME publishes
+under another public name (the agent here keeps its own).`
 
 func (e *env) publishCmd(args []string) error {
 	f := e.flags("publish", publishUsage)
@@ -71,12 +73,21 @@ func (e *env) publishCmd(args []string) error {
 	withSources := f.Bool("with-sources", false, "include the original files in the bundle")
 	rollback := f.Bool("rollback", false, "restore the previously published version on the hub instead of uploading")
 	yes := f.Bool("yes", false, "upload without asking, even in a terminal")
+	as := f.String("as", "", "publish under this public name instead of the agent's (when another workspace has the name)")
 	if _, err := parse(f, args); err != nil {
 		return err
 	}
 	if *name == "" {
 		f.Usage()
 		return errUsage{"publish needs --agent NAME"}
+	}
+	if *as != "" {
+		if err := agent.ValidName(*as); err != nil {
+			return errUsage{"--as: " + sentence(err)}
+		}
+		if *rollback {
+			return errUsage{"--as names a new publication; to roll one back, give its public name with --agent"}
+		}
 	}
 	cfgPath := filepath.Join(e.data, "publish.json")
 	cfg := readPublishConfig(e.data)
@@ -149,7 +160,11 @@ func (e *env) publishCmd(args []string) error {
 			fmt.Fprintln(e.stderr, "note:", w)
 		}
 	}
-	fmt.Fprintf(e.stderr, "Uploading %s (%.1f MB) to %s…\n", *name, float64(bundle.Len())/1e6, cfg.URL)
+	public := *name
+	if *as != "" {
+		public = *as
+	}
+	fmt.Fprintf(e.stderr, "Uploading %s as %s (%.1f MB) to %s…\n", *name, public, float64(bundle.Len())/1e6, cfg.URL)
 	last := -25
 	size := int64(bundle.Len())
 	out, err := publish.Upload(ctx, cfg.URL, cfg.Token, &bundle, size, func(sent, total int64) {
@@ -157,7 +172,7 @@ func (e *env) publishCmd(args []string) error {
 			last = pct
 			fmt.Fprintf(e.stderr, "  %d%%\n", pct)
 		}
-	})
+	}, *as)
 	if err != nil {
 		return err
 	}
