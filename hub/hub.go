@@ -76,6 +76,7 @@ type Hub struct {
 	streams   *streamCounter
 	draining  atomic.Bool
 	stopWatch context.CancelFunc
+	channels  *hubChannels
 }
 
 // Runner is the answer loop the hub uses.
@@ -127,6 +128,10 @@ func New(cfg Config) (*Hub, error) {
 	wctx, stop := context.WithCancel(context.Background())
 	h.stopWatch = stop
 	h.cache.watch(wctx)
+	if err := h.startChannels(); err != nil {
+		h.Close()
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -142,6 +147,7 @@ func (h *Hub) Close() {
 	if h.stopWatch != nil {
 		h.stopWatch()
 	}
+	h.closeChannels()
 	h.cache.close()
 	h.closeStore()
 }
@@ -160,6 +166,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("OPTIONS /v1/chat/completions", h.preflight)
 	mux.HandleFunc("GET /v1/models", h.models)
 	mux.Handle("/mcp/{agent}", h.mcpHandler())
+	mux.Handle("/ch/{id}", h.channels)
 	mux.Handle("POST /api/publish", h.admin(h.publish))
 	mux.Handle("DELETE /api/agents/{name}", h.admin(h.unpublish))
 	mux.Handle("POST /api/agents/{name}/rollback", h.admin(h.rollback))

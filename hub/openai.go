@@ -69,6 +69,9 @@ func (h *Hub) saveLead(ctx context.Context, name, conv string, n int, form agent
 		return agent.Lead{}, false, errors.New("leads cannot be saved here")
 	}
 	in := form.NewLead(name, conv, fields, now)
+	if ch := channelOf(ctx); ch != "" {
+		in.Fields["channel"] = ch // a lead records the channel it came on
+	}
 	// Keyed by the request, not the conversation: a retry after a cut
 	// stream may get a new conversation (the first one's id never reached
 	// the client), and must still find the lead its first attempt stored.

@@ -41,8 +41,10 @@ func (e *env) hubCmd(args []string) error {
 			return e.hubToken(args[1:])
 		case "workspace":
 			return e.hubWorkspace(args[1:])
+		case "channel":
+			return e.hubChannel(args[1:])
 		}
-		return errUsage{fmt.Sprintf("unknown hub subcommand %q: use `atoll hub [flags]` to serve, `atoll hub workspace create|list|quota` or `atoll hub token create|list|revoke`", args[0])}
+		return errUsage{fmt.Sprintf("unknown hub subcommand %q: use `atoll hub [flags]` to serve, `atoll hub workspace create|list|quota`, `atoll hub token create|list|revoke` or `atoll hub channel add|list|rm`", args[0])}
 	}
 	f := e.flags("hub", "[--db URL] [--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--backend KIND=URL]... [--backend-concurrency 4] [--backend-queue 64] [--metrics-addr ADDR]\n       atoll hub workspace create NAME | token create [--workspace NAME] [--label TEXT] | token list [--json] | token revoke ID")
 	db := dbFlag(f)
