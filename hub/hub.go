@@ -164,6 +164,8 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /api/agents", h.listAgents)
 	mux.HandleFunc("POST /v1/chat/completions", h.completions)
 	mux.HandleFunc("OPTIONS /v1/chat/completions", h.preflight)
+	mux.HandleFunc("POST /api/feedback", h.feedback)
+	mux.HandleFunc("OPTIONS /api/feedback", h.preflight)
 	mux.HandleFunc("GET /v1/models", h.models)
 	mux.Handle("/mcp/{agent}", h.mcpHandler())
 	mux.Handle("/ch/{id}", h.channels)

@@ -38,6 +38,10 @@ type atollExtra struct {
 	Citations    []agent.Citation `json:"citations"`
 	Followups    []string         `json:"followups"`
 	NotCovered   bool             `json:"not_covered"`
+	// Message is the answer's number in its conversation, for
+	// POST /api/feedback; TTFTSeconds is kept in the turn for analytics.
+	Message     string  `json:"message,omitempty"`
+	TTFTSeconds float64 `json:"ttftSeconds,omitempty"`
 }
 
 const maxChatBody = 256 << 10
@@ -182,12 +186,20 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 	def := sv.def
 	// record stores the answered turn; only a stored turn is acknowledged
 	// (the final chunk or the JSON answer), so an acknowledged turn is never lost.
+	var firstToken time.Time
+	var extra atollExtra
 	record := func(ans agent.Answer) (string, error) {
-		meta, _ := json.Marshal(atollExtra{Conversation: conv, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered})
+		ttft := time.Since(start)
+		if !firstToken.IsZero() {
+			ttft = firstToken.Sub(start)
+		}
+		extra = atollExtra{Conversation: conv, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered, TTFTSeconds: ttft.Seconds()}
+		meta, _ := json.Marshal(extra)
 		usage.TokensOut += int64(rag.EstimateTokens(ans.Answer))
 		// The turn and its usage in one transaction: one commit.
 		stored, _, err := h.st.RecordAnswer(context.WithoutCancel(ctx), ws, sv.agent.Name, conv, hubstore.Turn{Key: idem, Question: q, Answer: ans.Answer, Meta: meta, At: time.Now().UTC()}, keyID, usage)
 		counted = err == nil
+		extra.Message = strconv.Itoa(stored.Seq)
 		return stored.Answer, err
 	}
 	id := "chatcmpl-" + agent.NewID()
@@ -208,7 +220,7 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{
 			"id": id, "object": "chat.completion", "created": created, "model": def.Name,
 			"choices": []map[string]any{{"index": 0, "message": map[string]string{"role": "assistant", "content": text}, "finish_reason": "stop"}},
-			"atoll":   atollExtra{Conversation: conv, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered},
+			"atoll":   extra,
 		})
 		return
 	}
@@ -253,6 +265,9 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 		if err := begin(); err != nil {
 			return err
 		}
+		if firstToken.IsZero() {
+			firstToken = time.Now()
+		}
 		mst.Token()
 		return chunk(map[string]string{"content": s}, nil, nil)
 	})
@@ -278,7 +293,7 @@ func (h *Hub) completions(w http.ResponseWriter, r *http.Request) {
 	if begin() != nil {
 		return
 	}
-	_ = chunk(map[string]string{}, "stop", &atollExtra{Conversation: conv, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered})
+	_ = chunk(map[string]string{}, "stop", &extra)
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	fl.Flush()
 }
