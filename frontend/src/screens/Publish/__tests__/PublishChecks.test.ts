@@ -3,6 +3,18 @@ import { cleanup, fireEvent, render, waitFor } from '@testing-library/svelte';
 import { agent } from '../../Agents/__tests__/fixture';
 
 const calls: string[] = [];
+// uPlot draws on a canvas jsdom lacks (the usage chart); Chart's own test
+// and the e2e screenshots check the drawing.
+vi.mock('uplot', () => ({
+  default: class {
+    constructor(_opts: unknown, _data: unknown, el: HTMLElement) {
+      el.appendChild(document.createElement('canvas'));
+    }
+    setSize() {}
+    destroy() {}
+  },
+}));
+vi.mock('uplot/dist/uPlot.min.css', () => ({}));
 vi.mock('../../../lib/transport', async (orig) => ({
   ...(await orig<typeof import('../../../lib/transport')>()),
   call: vi.fn(async (method: string, ...args: unknown[]) => {
