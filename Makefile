@@ -2,7 +2,11 @@
 # every test. Both install only what is missing (scripts/setup.sh).
 SHELL := /bin/bash
 VERSION ?= 0.1.0-dev
-COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# Read once (:=), so that `make dist-check` stamps one commit into every
+# artefact even when HEAD moves during the build.
+ifeq ($(origin COMMIT),undefined)
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+endif
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN := build/bin
 

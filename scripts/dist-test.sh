@@ -215,6 +215,19 @@ for setup in "${setups[@]}"; do
 			strings -el '$exe' | grep -A1 -x ProductVersion | grep -qx '${version%%[-+~]*}'"
 	done
 done
+# One version and commit in every desktop binary (the Windows exe included),
+# as the deb's changelog names them.
+commit=$(dpkg-deb --fsys-tarfile "${debs[0]}" | tar -xO ./usr/share/doc/atoll/changelog.gz | zcat | grep -o 'commit [0-9a-f]*' | cut -d' ' -f2)
+check "every desktop binary carries commit ${commit:-?}" bash -c "
+	[ -n '$commit' ] || exit 1
+	for deb in ${debs[*]}; do
+		dpkg-deb --fsys-tarfile \"\$deb\" | tar -xO ./usr/bin/atoll-desktop | grep -qa '$commit' || { echo \"\$deb: another commit\"; exit 1; }
+	done
+	for exe in $DIST/atoll-desktop_*_windows_*.exe; do
+		[ -e \"\$exe\" ] || continue
+		grep -qa '$commit' \"\$exe\" || { echo \"\$exe: another commit\"; exit 1; }
+	done"
+
 if [ -f "$DIST/SHA256SUMS" ]; then
 	check "SHA256SUMS matches every file" bash -c "cd '$DIST' && sha256sum -c --quiet SHA256SUMS"
 fi

@@ -109,6 +109,9 @@ linux() {
 	need dpkg-shlibdeps dpkg-dev
 	need objdump binutils
 	[[ -f frontend/dist/index.html ]] || die "frontend/dist is missing: run make frontend first"
+	# dist/ holds one release: artefacts of an earlier VERSION go (the
+	# build cache in dist/.work stays).
+	find "$DIST" -maxdepth 1 -type f -delete
 	docs
 	cli linux amd64
 	local flavour tags bin
