@@ -45,6 +45,18 @@ func newFolder(t *testing.T) *folder {
 	return &folder{dir: dir, store: st, agents: agent.NewRepo(filepath.Join(dir, "agents"))}
 }
 
+// reopen closes the folder's store and opens it again, as a new process would.
+func (f *folder) reopen(t *testing.T) {
+	t.Helper()
+	f.store.Close()
+	st, err := store.Open(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	f.store = st
+}
+
 func (f *folder) target(models ModelLister) Target {
 	return Target{Store: f.store, Agents: f.agents, Models: models}
 }
@@ -170,8 +182,8 @@ func TestExportImportSearchesTheSame(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	// Reopen both folders so both indexes are built the same way, from disk.
-	src.store.Close()
-	dst.store.Close()
+	src.reopen(t)
+	dst.reopen(t)
 
 	ctx := context.Background()
 	for _, q := range []string{"descale kettle", "warranty receipt", "oven door error", "nothing matches zzz"} {
