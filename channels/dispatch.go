@@ -421,15 +421,9 @@ func (d *Dispatcher) answer(ctx context.Context, c *Channel, m Message) {
 		}
 		rep, sorry = Reply{Text: d.opt.SorryText}, true
 	}
-	if err := d.send(ctx, c, m, rep); err != nil {
-		if !sorry {
-			c.failed.Add(1)
-		}
-		c.noteError(d.opt.Now(), fmt.Errorf("the reply could not be sent: %w", err))
-		return
-	}
+	// The offered follow-ups are recorded before the reply goes out: the
+	// user's "2" may arrive as soon as they see it.
 	if !sorry {
-		c.answered.Add(1)
 		d.pendMu.Lock()
 		if len(d.pending) >= maxPending {
 			clear(d.pending)
@@ -440,6 +434,19 @@ func (d *Dispatcher) answer(ctx context.Context, c *Channel, m Message) {
 			delete(d.pending, pkey)
 		}
 		d.pendMu.Unlock()
+	}
+	if err := d.send(ctx, c, m, rep); err != nil {
+		if !sorry {
+			c.failed.Add(1)
+			d.pendMu.Lock()
+			delete(d.pending, pkey) // never seen, so never chosen
+			d.pendMu.Unlock()
+		}
+		c.noteError(d.opt.Now(), fmt.Errorf("the reply could not be sent: %w", err))
+		return
+	}
+	if !sorry {
+		c.answered.Add(1)
 	}
 	c.mu.Lock()
 	c.lastReply = d.opt.Now()
