@@ -25,6 +25,9 @@ if [ "$mode" = test ]; then
     # PDF producers the extraction is checked against (ingest/pdfcorpus_test.go),
     # and the generated scans of the OCR tests:
     fonts-noto-cjk fonts-wqy-zenhei fonts-dejavu-core groff wkhtmltopdf ghostscript img2pdf
+    # make dist and its check (scripts/dist-test.sh): both WebKitGTK flavours,
+    # nfpm's .deb/.rpm checked with lintian and rpm, installed and started:
+    libwebkit2gtk-4.1-dev lintian rpm desktop-file-utils librsvg2-bin dpkg-dev binutils zip bash-completion dbus nsis p7zip-full
     # the hub's state engine and load balancer, started by the tests:
     postgresql postgresql-15 haproxy
     # the documents of the held-out retrieval sets (eval/README.md):

@@ -38,6 +38,13 @@ step go-vet-desktop go vet -tags desktop .
 step go-test env ATOLL_REQUIRE_E2E=1 ATOLL_REQUIRE_PDFTOTEXT=1 go test -count=1 -timeout 40m ./...
 step frontend-test bash -c 'cd frontend && npm test --silent'
 step window-smoke scripts/window-smoke.sh
+# The Linux packages, built, linted, installed, started and removed; with
+# ATOLL_DIST=1 also the Windows installer and the CLI archives.
+if [ "${ATOLL_DIST:-}" = 1 ]; then
+  step dist bash -c 'make dist-check && scripts/dist-test.sh'
+else
+  step dist bash -c 'make dist && scripts/dist-test.sh'
+fi
 
 failed=0
 printf '\n==== summary\n'

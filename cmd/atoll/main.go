@@ -21,8 +21,12 @@ import (
 	"atoll/store"
 )
 
-// version is set by the build (-ldflags "-X main.version=...").
-var version = "0.1.0-dev"
+// version and commit are set by the build (-ldflags "-X main.version=...
+// -X main.commit=..."), the same in every artefact of one release.
+var (
+	version = "0.1.0-dev"
+	commit  = ""
+)
 
 // exit codes
 const (
@@ -74,7 +78,11 @@ func (e *env) run(args []string) int {
 		topHelp(e.stdout)
 		return exitUsage
 	case rest[0] == "--version" || rest[0] == "-version":
-		fmt.Fprintf(e.stdout, "atoll %s\n", version)
+		if commit != "" {
+			fmt.Fprintf(e.stdout, "atoll %s (%s)\n", version, commit)
+		} else {
+			fmt.Fprintf(e.stdout, "atoll %s\n", version)
+		}
 		return exitOK
 	case isHelp(rest[0]) && len(rest) == 1:
 		topHelp(e.stdout)
