@@ -14,7 +14,7 @@ func TestMaskHidesContactsKeepsNumbers(t *testing.T) {
 		"call (415) 555-0134 or 0612345678":              "call [phone] or [phone]",
 		"打电话 138-1234-5678 预订":                           "打电话 [phone] 预订",
 		"a 20 cm cake costs 38 euros, 1,250.50 in total": "a 20 cm cake costs 38 euros, 1,250.50 in total",
-		"on 2026-03-01 at 10:30, order 12345":           "on 2026-03-01 at 10:30, order 12345",
+		"on 2026-03-01 at 10:30, order 12345":            "on 2026-03-01 at 10:30, order 12345",
 	} {
 		if got := Mask(in); got != want {
 			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
