@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"atoll/contact"
 	"bufio"
 	"bytes"
 	"encoding/csv"
@@ -197,17 +198,7 @@ func checkValue(typ, v string) error {
 // Lead is one saved contact. The core fields carry Flowise's lead names
 // (chatflowid, chatId, createdDate) so an export can go where Flowise
 // leads go; Fields holds every form value by field name.
-type Lead struct {
-	ID           string            `json:"id"`
-	Name         string            `json:"name"`
-	Email        string            `json:"email"`
-	Phone        string            `json:"phone"`
-	Agent        string            `json:"chatflowid"`
-	Conversation string            `json:"chatId"`
-	Created      time.Time         `json:"createdDate"`
-	Updated      time.Time         `json:"updatedDate"`
-	Fields       map[string]string `json:"fields"`
-}
+type Lead = contact.Lead
 
 // Leads stores each agent's leads as DATA/leads/<agent>.jsonl.
 type Leads struct {
@@ -301,7 +292,7 @@ func (l *Leads) Merge(agent string, in Lead) (Lead, bool, error) {
 	var keep []Lead
 	merged := -1
 	for _, old := range all {
-		if !old.sameContact(in) && old.ID != in.ID {
+		if !contact.Same(old, in) && old.ID != in.ID {
 			keep = append(keep, old)
 			continue
 		}
@@ -311,12 +302,12 @@ func (l *Leads) Merge(agent string, in Lead) (Lead, bool, error) {
 		} else {
 			// The new lead links two stored ones (one by email, one by
 			// phone): they are the same person.
-			keep[merged] = mergeLead(keep[merged], old)
+			keep[merged] = contact.Merge(keep[merged], old)
 		}
 	}
 	stored := in
 	if merged >= 0 {
-		stored = mergeLead(keep[merged], in)
+		stored = contact.Merge(keep[merged], in)
 		keep[merged] = stored
 	} else {
 		keep = append(keep, in)
@@ -343,56 +334,6 @@ func (f LeadForm) core(v map[string]string) (name, email, phone string) {
 		}
 	}
 	return name, email, phone
-}
-
-func (ld Lead) sameContact(o Lead) bool {
-	if ld.Email != "" && strings.EqualFold(ld.Email, o.Email) {
-		return true
-	}
-	p := digitsOf(ld.Phone)
-	return p != "" && p == digitsOf(o.Phone)
-}
-
-func digitsOf(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// mergeLead keeps old's id and creation time; newer's non-empty values win.
-func mergeLead(old, newer Lead) Lead {
-	out := old
-	out.Fields = map[string]string{}
-	for k, v := range old.Fields {
-		out.Fields[k] = v
-	}
-	for k, v := range newer.Fields {
-		if v != "" {
-			out.Fields[k] = v
-		}
-	}
-	if newer.Conversation != "" {
-		out.Conversation = newer.Conversation
-	}
-	if newer.Updated.After(out.Updated) {
-		out.Updated = newer.Updated
-	}
-	if newer.Created.Before(out.Created) {
-		out.Created, out.ID = newer.Created, newer.ID
-	}
-	for _, p := range []struct {
-		dst *string
-		v   string
-	}{{&out.Name, newer.Name}, {&out.Email, newer.Email}, {&out.Phone, newer.Phone}} {
-		if p.v != "" {
-			*p.dst = p.v
-		}
-	}
-	return out
 }
 
 func (l *Leads) write(agent string, all []Lead) error {

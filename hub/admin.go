@@ -335,21 +335,10 @@ func (h *Hub) leads(w http.ResponseWriter, r *http.Request) {
 		h.storeErr(w, r, err, notPublished(name))
 		return
 	}
-	out := []agent.Lead{}
-	for _, l := range ls {
-		out = append(out, toAgentLead(l))
+	for i := range ls {
+		if ls[i].Fields == nil {
+			ls[i].Fields = map[string]string{} // "fields": {}, never null
+		}
 	}
-	writeJSON(w, out)
-}
-
-func toAgentLead(l hubstore.Lead) agent.Lead {
-	f := l.Fields
-	if f == nil {
-		f = map[string]string{}
-	}
-	return agent.Lead{ID: l.ID, Name: l.Name, Email: l.Email, Phone: l.Phone, Agent: l.Agent, Conversation: l.Conversation, Created: l.Created, Updated: l.Updated, Fields: f}
-}
-
-func fromAgentLead(l agent.Lead) hubstore.Lead {
-	return hubstore.Lead{ID: l.ID, Agent: l.Agent, Conversation: l.Conversation, Name: l.Name, Email: l.Email, Phone: l.Phone, Fields: l.Fields, Created: l.Created, Updated: l.Updated}
+	writeJSON(w, ls)
 }

@@ -88,7 +88,7 @@ func (h *Hub) importLegacy(ctx context.Context) error {
 				return err
 			}
 			for _, l := range ls {
-				if _, _, err := h.st.SaveLead(ctx, ws.ID, d.Name, "import/"+l.ID, fromAgentLead(l)); err != nil {
+				if _, _, err := h.st.SaveLead(ctx, ws.ID, d.Name, "import/"+l.ID, l); err != nil {
 					return err
 				}
 			}

@@ -79,11 +79,11 @@ func (h *Hub) saveLead(ctx context.Context, name, conv string, n int, form agent
 	// Keyed by the request, not the conversation: a retry after a cut
 	// stream may get a new conversation (the first one's id never reached
 	// the client), and must still find the lead its first attempt stored.
-	st, merged, err := h.st.SaveLead(ctx, rs.ws, name, fmt.Sprintf("%s/%d", rs.idem, n), fromAgentLead(in))
+	st, merged, err := h.st.SaveLead(ctx, rs.ws, name, fmt.Sprintf("%s/%d", rs.idem, n), in)
 	if err != nil {
 		return agent.Lead{}, false, err
 	}
-	return toAgentLead(st), merged, nil
+	return st, merged, nil
 }
 
 // historyTurns is how many earlier turns an answer sees.

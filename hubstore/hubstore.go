@@ -16,13 +16,13 @@
 package hubstore
 
 import (
+	"atoll/contact"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
-	"strings"
 	"time"
 )
 
@@ -135,7 +135,7 @@ type Storage interface {
 
 	// SaveLead stores a lead exactly once per key (a retry returns the lead
 	// the key produced, merged = false), merged with the agent's leads of
-	// the same contact as MergeLead says. An empty key stores every time.
+	// the same contact as contact.Same says. An empty key stores every time.
 	SaveLead(ctx context.Context, ws, agent, key string, in Lead) (stored Lead, merged bool, err error)
 	Leads(ctx context.Context, ws, agent string) ([]Lead, error) // oldest first
 
@@ -306,17 +306,7 @@ type ChangedTurn struct {
 }
 
 // Lead is one contact an agent gathered; fields as agent.Lead.
-type Lead struct {
-	ID           string
-	Agent        string
-	Conversation string
-	Name         string
-	Email        string
-	Phone        string
-	Fields       map[string]string
-	Created      time.Time
-	Updated      time.Time
-}
+type Lead = contact.Lead
 
 // Fact is one thing an agent remembers about a user; fields as agent.Fact.
 type Fact struct {
@@ -388,59 +378,4 @@ func NewID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// SameContact says whether two leads are the same person: the same email
-// (any case) or the same phone digits. It is agent.Lead's rule.
-func SameContact(a, b Lead) bool {
-	if a.Email != "" && strings.EqualFold(a.Email, b.Email) {
-		return true
-	}
-	p := PhoneDigits(a.Phone)
-	return p != "" && p == PhoneDigits(b.Phone)
-}
-
-// PhoneDigits keeps a phone number's digits, for matching.
-func PhoneDigits(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// MergeLead merges newer into old as the hub's inbox does (agent.Lead's
-// rule): the earliest id and creation time are kept, newer's non-empty
-// values win.
-func MergeLead(old, newer Lead) Lead {
-	out := old
-	out.Fields = map[string]string{}
-	for k, v := range old.Fields {
-		out.Fields[k] = v
-	}
-	for k, v := range newer.Fields {
-		if v != "" {
-			out.Fields[k] = v
-		}
-	}
-	if newer.Conversation != "" {
-		out.Conversation = newer.Conversation
-	}
-	if newer.Updated.After(out.Updated) {
-		out.Updated = newer.Updated
-	}
-	if newer.Created.Before(out.Created) {
-		out.Created, out.ID = newer.Created, newer.ID
-	}
-	for _, p := range []struct {
-		dst *string
-		v   string
-	}{{&out.Name, newer.Name}, {&out.Email, newer.Email}, {&out.Phone, newer.Phone}} {
-		if p.v != "" {
-			*p.dst = p.v
-		}
-	}
-	return out
 }

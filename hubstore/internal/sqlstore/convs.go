@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"atoll/contact"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -314,7 +315,7 @@ func (s *Store) SaveLead(ctx context.Context, ws, agent, key string, in hubstore
 		}
 		in.Created, in.Updated = in.Created.UTC(), in.Updated.UTC()
 		in.Agent = agent
-		email, phone := strings.ToLower(in.Email), hubstore.PhoneDigits(in.Phone)
+		email, phone := strings.ToLower(in.Email), contact.PhoneDigits(in.Phone)
 		rows, err := t.query(`SELECT `+leadCols+` FROM leads WHERE workspace = ? AND agent = ?
 			AND ((email_norm <> '' AND email_norm = ?) OR (phone_digits <> '' AND phone_digits = ?) OR id = ?) ORDER BY pos`,
 			ws, agent, email, phone, in.ID)
@@ -345,9 +346,9 @@ func (s *Store) SaveLead(ctx context.Context, ws, agent, key string, in hubstore
 			// The new lead may link stored ones (one by email, one by
 			// phone): they are the same person.
 			for _, o := range olds[1:] {
-				base = hubstore.MergeLead(base, o)
+				base = contact.Merge(base, o)
 			}
-			stored = hubstore.MergeLead(base, in)
+			stored = contact.Merge(base, in)
 		} else if err := t.row(`SELECT COALESCE(MAX(pos), 0) + 1 FROM leads WHERE workspace = ? AND agent = ?`, ws, agent).Scan(&pos); err != nil {
 			return err
 		}
@@ -364,7 +365,7 @@ func (s *Store) SaveLead(ctx context.Context, ws, agent, key string, in hubstore
 		}
 		fields, _ := json.Marshal(stored.Fields)
 		if _, err := t.exec(`INSERT INTO leads (workspace, email_norm, phone_digits, `+leadCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			ws, strings.ToLower(stored.Email), hubstore.PhoneDigits(stored.Phone),
+			ws, strings.ToLower(stored.Email), contact.PhoneDigits(stored.Phone),
 			stored.ID, agent, stored.Conversation, stored.Name, stored.Email, stored.Phone, string(fields), ns(stored.Created), ns(stored.Updated), pos); err != nil {
 			return err
 		}
