@@ -1,18 +1,14 @@
 package slack_test
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"atoll/channels"
 	"atoll/channels/channeltest"
+	"atoll/channels/channeltest/fakes"
 	"atoll/channels/slack"
 )
 
@@ -39,148 +35,70 @@ func TestSignMatchesSlackDocsExample(t *testing.T) {
 	}
 }
 
-const (
-	signing = "0123456789abcdef0123456789abcdef"
-	token   = "xoxb-1-2-abc"
-)
+const signing = fakes.SlackSigning
 
-type post struct {
-	Channel  string `json:"channel"`
-	Text     string `json:"text"`
-	ThreadTS string `json:"thread_ts"`
-}
-
-// fakeSlack is chat.postMessage as documented: Bearer token, JSON body,
-// {"ok":true} or {"ok":false,"error":"invalid_auth"} with HTTP 200.
-func fakeSlack(t *testing.T) (*httptest.Server, *channeltest.Calls[post]) {
-	calls := &channeltest.Calls[post]{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/chat.postMessage" || r.Header.Get("Authorization") != "Bearer "+token {
-			fmt.Fprint(w, `{"ok":false,"error":"invalid_auth"}`)
-			return
-		}
-		var p post
-		json.NewDecoder(r.Body).Decode(&p)
-		calls.Add(p)
-		fmt.Fprint(w, `{"ok":true,"channel":"D1","ts":"1.2"}`)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, calls
-}
-
-func setup(t *testing.T, a *channeltest.Answerer) (*channeltest.Hub, *channeltest.Calls[post]) {
-	api, calls := fakeSlack(t)
+func setup(t *testing.T, a *channeltest.Answerer) (*channeltest.Hub, *fakes.Slack) {
+	f := fakes.NewSlack(t)
 	h := channeltest.NewHub(t, channels.Options{Answerer: a})
-	if _, err := h.D.Add(channels.Config{ID: "sl1", Kind: channels.Slack, Agent: "baker", APIBase: api.URL,
-		Settings: map[string]string{"bot_token": token, "signing_secret": signing}}); err != nil {
+	if _, err := h.D.Add(channels.Config{ID: "sl1", Kind: channels.Slack, Agent: "baker", APIBase: f.APIBase(), Settings: f.Settings()}); err != nil {
 		t.Fatal(err)
 	}
-	return h, calls
-}
-
-func send(t testing.TB, h *channeltest.Hub, body string, ts time.Time, secret string, hdr map[string]string) (int, string) {
-	req, _ := http.NewRequest(http.MethodPost, h.URL("sl1"), strings.NewReader(body))
-	tss := strconv.FormatInt(ts.Unix(), 10)
-	req.Header.Set("X-Slack-Request-Timestamp", tss)
-	req.Header.Set("X-Slack-Signature", slack.Sign(secret, tss, []byte(body)))
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// event is an event_callback envelope shaped like the Events API's
-// documented message.im example.
-func event(eventID, typ, channelType, ts, text string) string {
-	return fmt.Sprintf(`{"token":"XXYYZZ","team_id":"T061EG9R6","api_app_id":"A0PNCHHK2","event":{"type":%q,"channel":"D024BE91L","user":"U2147483697","text":%q,"ts":%q,"channel_type":%q,"event_ts":%q},"type":"event_callback","event_id":%q,"event_time":1355517523}`,
-		typ, text, ts, channelType, ts, eventID)
+	return h, f
 }
 
 func TestSlackURLVerification(t *testing.T) {
-	h, _ := setup(t, &channeltest.Answerer{})
+	h, f := setup(t, &channeltest.Answerer{})
 	body := `{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`
-	st, got := send(t, h, body, time.Now(), signing, nil)
+	st, got := f.Send(t, h.URL("sl1"), body, time.Now(), signing, nil)
 	if st != 200 || got != `{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}` {
 		t.Errorf("handshake: %d %s", st, got)
 	}
-	if st, _ := send(t, h, body, time.Now(), "wrong", nil); st != 401 {
+	if st, _ := f.Send(t, h.URL("sl1"), body, time.Now(), "wrong", nil); st != 401 {
 		t.Errorf("unsigned handshake: %d, want 401", st)
 	}
 }
 
 func TestSlackScenario(t *testing.T) {
 	a := &channeltest.Answerer{}
-	h, calls := setup(t, a)
-	f, _ := channels.Lookup(channels.Slack)
-	retries := 0
-	channeltest.Run(t, h, "sl1", a, channeltest.Platform{
-		Ack: f.Ack,
-		Deliver: func(t testing.TB, n int, forged bool) int {
-			sec := signing
-			if forged {
-				sec = "fedcba9876543210fedcba9876543210"
-			}
-			hdr := map[string]string{}
-			if n == 1 {
-				// Slack marks its retries; the second delivery of 1 is one.
-				if retries > 0 {
-					hdr["X-Slack-Retry-Num"] = strconv.Itoa(retries)
-					hdr["X-Slack-Retry-Reason"] = "http_timeout"
-				}
-				retries++
-			}
-			st, _ := send(t, h, event(fmt.Sprintf("Ev%d", n), "message", "im", fmt.Sprintf("1700000000.00010%d", n), channeltest.Question(n)), time.Now(), sec, hdr)
-			return st
-		},
-		Replies: func() []string {
-			var out []string
-			for _, p := range calls.All() {
-				if p.Channel != "D024BE91L" || p.ThreadTS != "" {
-					t.Errorf("postMessage %+v: want the DM channel, not a thread", p)
-				}
-				out = append(out, p.Text)
-			}
-			return out
-		},
-	})
+	h, f := setup(t, a)
+	channeltest.Run(t, h, "sl1", a, fakes.Scenario(f, h.URL("sl1")))
+	for _, p := range f.Sent.All() {
+		if p.Channel != "D024BE91L" || p.ThreadTS != "" {
+			t.Errorf("postMessage %+v: want the DM channel, not a thread", p)
+		}
+	}
 }
 
 func TestSlackStaleTimestampRefused(t *testing.T) {
 	a := &channeltest.Answerer{}
-	h, calls := setup(t, a)
-	st, _ := send(t, h, event("Ev1", "message", "im", "1.1", "hello"), time.Now().Add(-10*time.Minute), signing, nil)
+	h, f := setup(t, a)
+	st, _ := f.Send(t, h.URL("sl1"), f.Event("Ev1", "message", "im", "1.1", "hello"), time.Now().Add(-10*time.Minute), signing, nil)
 	if st != 401 {
 		t.Fatalf("a 10-minute-old request: %d, want 401", st)
 	}
 	ch, _ := h.D.Get("sl1")
-	if ch.Status().Received != 0 || calls.Len() != 0 || len(a.Questions()) != 0 {
+	if ch.Status().Received != 0 || f.Sent.Len() != 0 || len(a.Questions()) != 0 {
 		t.Error("a replayed request was taken")
 	}
 }
 
 func TestSlackMentionAnsweredOnceInThread(t *testing.T) {
 	a := &channeltest.Answerer{Followups: []string{"Opening hours?"}}
-	h, calls := setup(t, a)
+	h, f := setup(t, a)
 	// One channel message mentioning the bot arrives as two events.
-	msg := strings.Replace(event("Ev1", "message", "channel", "1700000001.000200", "<@U0LAN0Z89> is it gluten free?"), "D024BE91L", "C024BE91L", 1)
-	men := strings.Replace(event("Ev2", "app_mention", "channel", "1700000001.000200", "<@U0LAN0Z89> is it gluten free?"), "D024BE91L", "C024BE91L", 1)
+	msg := strings.Replace(f.Event("Ev1", "message", "channel", "1700000001.000200", "<@U0LAN0Z89> is it gluten free?"), "D024BE91L", "C024BE91L", 1)
+	men := strings.Replace(f.Event("Ev2", "app_mention", "channel", "1700000001.000200", "<@U0LAN0Z89> is it gluten free?"), "D024BE91L", "C024BE91L", 1)
 	for _, b := range []string{msg, men} {
-		if st, _ := send(t, h, b, time.Now(), signing, nil); st != 200 {
+		if st, _ := f.Send(t, h.URL("sl1"), b, time.Now(), signing, nil); st != 200 {
 			t.Fatal(st)
 		}
 	}
 	// The bot's own post must not be answered.
-	own := strings.Replace(event("Ev3", "message", "channel", "1700000001.000300", "answer"), `"user":"U2147483697",`, `"bot_id":"B1",`, 1)
-	send(t, h, own, time.Now(), signing, nil)
+	own := strings.Replace(f.Event("Ev3", "message", "channel", "1700000001.000300", "answer"), `"user":"U2147483697",`, `"bot_id":"B1",`, 1)
+	f.Send(t, h.URL("sl1"), own, time.Now(), signing, nil)
 	ch, _ := h.D.Get("sl1")
 	channeltest.WaitFor(t, "the answer", func() bool { return ch.Status().Answered == 1 })
-	p := calls.All()
+	p := f.Sent.All()
 	if len(p) != 1 || p[0].ThreadTS != "1700000001.000200" || p[0].Channel != "C024BE91L" {
 		t.Fatalf("posts = %+v, want one reply in the message's thread", p)
 	}
