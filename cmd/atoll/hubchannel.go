@@ -74,7 +74,7 @@ func (e *env) hubChannel(args []string) error {
 			*id = hubstore.NewID()
 		}
 		cfg := channels.Config{ID: *id, Kind: channels.Kind(*kind), Workspace: "", Agent: *agentName, APIBase: *apiBase, Settings: set}
-		if _, err := channels.Validate(cfg); err != nil {
+		if err := hub.CheckChannel(cfg); err != nil {
 			return errUsage{err.Error()}
 		}
 		sealer, err := hub.ChannelSealer(e.data)
@@ -91,12 +91,11 @@ func (e *env) hubChannel(args []string) error {
 			return err
 		}
 		cfg.Workspace = ws.ID
-		stored, err := channels.Seal(cfg, sealer)
-		if err != nil {
-			return err
-		}
-		err = hub.ChannelStore{St: st}.Put(ctx, stored)
+		_, err = hub.SaveChannel(ctx, st, sealer, cfg)
+		var inv *hub.InvalidChannelError
 		switch {
+		case errors.As(err, &inv):
+			return errUsage{inv.Error()}
 		case errors.Is(err, hubstore.ErrNotFound):
 			return fmt.Errorf("workspace %s has no published agent %q: publish it first with `atoll publish --agent %s`", cleanCell(ws.Name), *agentName, *agentName)
 		case errors.Is(err, hubstore.ErrAlreadyExists):
@@ -110,7 +109,7 @@ func (e *env) hubChannel(args []string) error {
 			fmt.Fprintln(e.stderr, "Replace HUB with the hub's public address (or pass --url).")
 		}
 		fac, _ := channels.Lookup(cfg.Kind)
-		fmt.Fprintf(e.stdout, "channel: %s\nwebhook: %s/ch/%s\n", *id, base, *id)
+		fmt.Fprintf(e.stdout, "channel: %s\nwebhook: %s\n", *id, hub.WebhookURL(base, *id))
 		if fac.Webhook != "" {
 			fmt.Fprintf(e.stderr, "On %s: %s.\n", cfg.Kind, fac.Webhook)
 		}

@@ -23,7 +23,7 @@ import (
 // The hub's channel commands' usage errors, kept beside the table in
 // cli_test.go (which other commands' rows change often).
 func init() {
-	usageErrors["hub channel add"] = [][]string{{}, {"--agent", "baker"}, {"--kind", "telegram"}, {"--agent", "baker", "--kind", "fax"}, {"--agent", "baker", "--kind", "telegram"}, {"--agent", "baker", "--kind", "telegram", "--set", "novalue"}, {"--agent", "baker", "--kind", "telegram", "extra"}}
+	usageErrors["hub channel add"] = [][]string{{}, {"--agent", "baker"}, {"--kind", "telegram"}, {"--agent", "baker", "--kind", "fax"}, {"--agent", "baker", "--kind", "telegram"}, {"--agent", "baker", "--kind", "telegram", "--set", "novalue"}, {"--agent", "baker", "--kind", "telegram", "extra"}, {"--agent", "baker", "--kind", "telegram", "--set", "bot_token=1:a", "--set", "secret_token=not allowed!"}}
 	usageErrors["hub channel list"] = [][]string{{"extra"}}
 	usageErrors["hub channel rm"] = [][]string{{}, {"a", "b"}}
 }
