@@ -24,6 +24,9 @@ const (
 // answers voted down or not covered by its knowledge, answered or voted
 // on after the cursor, as review.Item, and the cursor to continue from.
 // An empty page whose next equals since means there is nothing newer.
+// resolved names the answers voted on after the cursor that no longer
+// belong in the queue (voted up, or the vote taken back), so that a
+// desktop drops the item it pulled before.
 func (h *Hub) reviewPull(w http.ResponseWriter, r *http.Request) {
 	ws, name := workspaceOf(r), r.PathValue("name")
 	cur, err := parseCursor(r.URL.Query().Get("since"))
@@ -31,7 +34,7 @@ func (h *Hub) reviewPull(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "the since cursor is not one this hub returned; pull again without since")
 		return
 	}
-	items := []review.Item{}
+	items, resolved := []review.Item{}, []string{}
 	for scanned := 0; scanned < reviewScan && len(items) < reviewPage; {
 		ts, err := h.st.ChangedTurns(r.Context(), ws, name, cur, min(500, reviewScan-scanned))
 		if err != nil {
@@ -40,11 +43,16 @@ func (h *Hub) reviewPull(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, t := range ts {
 			cur = t.Cursor
-			if it, ok := reviewItem(name, t); ok {
-				items = append(items, it)
-				if len(items) == reviewPage {
-					break
+			it, ok := reviewItem(name, t)
+			if !ok {
+				if !t.Feedback.At.IsZero() {
+					resolved = append(resolved, review.ItemID(t.Conversation, strconv.Itoa(t.Seq)))
 				}
+				continue
+			}
+			items = append(items, it)
+			if len(items) == reviewPage {
+				break
 			}
 		}
 		scanned += len(ts)
@@ -52,7 +60,7 @@ func (h *Hub) reviewPull(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	writeJSON(w, map[string]any{"items": items, "next": formatCursor(cur)})
+	writeJSON(w, map[string]any{"items": items, "resolved": resolved, "next": formatCursor(cur)})
 }
 
 // reviewItem is the item of a turn that belongs in the review queue.

@@ -9,8 +9,9 @@ import (
 )
 
 type reviewResult struct {
-	Items []review.Item `json:"items"`
-	Next  string        `json:"next"`
+	Items    []review.Item `json:"items"`
+	Resolved []string      `json:"resolved"`
+	Next     string        `json:"next"`
 }
 
 func pullReview(t *testing.T, th *testHub, since string) reviewResult {
@@ -60,6 +61,18 @@ func TestReviewPull(t *testing.T) {
 	later := pullReview(t, th, p.Next)
 	if len(later.Items) != 1 || later.Items[0].ID != conv+"-2" || later.Items[0].Comment != "Also wrong." {
 		t.Fatalf("after a later vote: %+v", later.Items)
+	}
+	// An answer voted up after a vote down leaves the queue: the pull says
+	// so, so that the desktop drops the item it pulled before.
+	if code, _ := vote(t, th, "baker", conv, m1, 1, ""); code != 200 {
+		t.Fatal("vote")
+	}
+	up := pullReview(t, th, later.Next)
+	if len(up.Items) != 0 || len(up.Resolved) != 1 || up.Resolved[0] != conv+"-1" {
+		t.Fatalf("after an up-vote of a voted-down answer: %+v", up)
+	}
+	if again := pullReview(t, th, up.Next); len(again.Items) != 0 || len(again.Resolved) != 0 {
+		t.Fatalf("a pull after the up-vote: %+v", again)
 	}
 
 	if code, body := th.do(t, "GET", "/api/agents/baker/review?since=garbage", nil); code != 400 {

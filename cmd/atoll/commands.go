@@ -43,6 +43,7 @@ func commands() []command {
 		{"leads list", "--agent NAME [--json]", "contacts an agent has gathered", (*env).leadsList},
 		{"leads export", "--agent NAME --csv FILE", "the same as CSV (Flowise column names)", (*env).leadsExport},
 		{"leads pull", "--agent NAME [--from URL] [--token TOKEN]", "copy a published agent's leads from its hub", (*env).leadsPull},
+		{"review pull", "--agent NAME [--json]", "bring a published agent's answers voted down or not covered back for the Review screen", (*env).reviewPull},
 		{"ask", "--agent NAME [--json] [--yes] QUESTION", "answer from the agent's knowledge, streamed", (*env).ask},
 		{"eval", "--kb NAME --questions FILE.jsonl [--k N] [--json]", "retrieval quality on a question set (hit@1, hit@k, MRR)", (*env).eval},
 		{"models", "[--json]", "installed models, what fits the GPU, the recommended one", (*env).models},

@@ -1,0 +1,60 @@
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"atoll/review"
+)
+
+// maxReviewPage bounds one page of a review pull: the hub sends at most 200
+// items, each an answer with its passages.
+const maxReviewPage = 64 << 20
+
+// ReviewFetcher is the review.FetchFunc that reads a published agent's
+// review queue from a hub with a publisher token, one page per call.
+func ReviewFetcher(hubURL, token, agentName string) review.FetchFunc {
+	hubURL = strings.TrimRight(strings.TrimSpace(hubURL), "/")
+	return func(ctx context.Context, since string) (review.Page, error) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		var page review.Page
+		u := hubURL + agentPath(agentName) + "/review?since=" + url.QueryEscape(since)
+		req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+		if err != nil {
+			return page, fmt.Errorf("%q is not a hub address: publish again with --to https://host", hubURL)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return page, fmt.Errorf("couldn't reach the hub at %s (%v): check the address and your connection, then pull again", hubURL, unwrapURLError(err))
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			var msg struct{ Error struct{ Message string } }
+			_ = json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&msg)
+			switch res.StatusCode {
+			case http.StatusUnauthorized, http.StatusForbidden:
+				return page, fmt.Errorf("the hub at %s refused the publisher token (%s): publish again with a valid --token", hubURL, msg.Error.Message)
+			case http.StatusNotFound:
+				return page, fmt.Errorf("the hub at %s has no agent %q in your workspace: publish it first", hubURL, agentName)
+			}
+			return page, fmt.Errorf("the hub refused the review pull (%s): %s", res.Status, msg.Error.Message)
+		}
+		dec := json.NewDecoder(io.LimitReader(res.Body, maxReviewPage))
+		if err := dec.Decode(&page); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return page, fmt.Errorf("the hub's review answer was cut off or larger than %d MB: pull again", maxReviewPage>>20)
+			}
+			return page, fmt.Errorf("the hub's review answer was not understood (%v): is %s an Atoll hub?", err, hubURL)
+		}
+		return page, nil
+	}
+}
