@@ -15,6 +15,7 @@ import (
 	"atoll/analytics"
 	"atoll/knowledge"
 	"atoll/llm"
+	"atoll/publish"
 	"atoll/review"
 	"atoll/store"
 )
@@ -111,8 +112,9 @@ func (a *App) embedderFor(def agent.Definition) analytics.Embedder {
 // ---- Review ----
 
 // ReviewItems lists an agent's answers to look at again, newest first:
-// those voted down and those its knowledge did not cover. mask hides email
-// addresses and phone numbers in what they show.
+// those voted down and those its knowledge did not cover, from this
+// computer's chats and, pulled with PullReview, from its hub (origin
+// "hub"). mask hides email addresses and phone numbers in what they show.
 func (a *App) ReviewItems(agentName string, mask bool) ([]review.Item, error) {
 	def, err := a.agents.Get(agentName)
 	if err != nil {
@@ -126,10 +128,15 @@ func (a *App) ReviewItems(agentName string, mask bool) ([]review.Item, error) {
 	if err != nil {
 		return nil, err
 	}
+	pulled, err := a.reviewQueue().Items(def.Name)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, pulled...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
 	dir := a.correctionsDir(def.Name)
 	for i := range out {
-		if _, err := os.Stat(filepath.Join(dir, out[i].ID+".md")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, out[i].NoteFile())); err == nil {
 			out[i].Corrected = true
 		}
 		if mask {
@@ -137,6 +144,39 @@ func (a *App) ReviewItems(agentName string, mask bool) ([]review.Item, error) {
 		}
 	}
 	return out, nil
+}
+
+func (a *App) reviewQueue() *review.Queue { return review.NewQueue(review.QueueDir(a.cfg.DataDir)) }
+
+// PullReview brings the published agent's answers voted down or not
+// covered back from the remembered hub, from where the last pull stopped;
+// ReviewItems lists them after.
+func (a *App) PullReview(agentName string) (review.PullResult, error) {
+	if err := agent.ValidName(agentName); err != nil {
+		return review.PullResult{}, userError(err)
+	}
+	c := a.publishConfig()
+	if c.URL == "" || c.Token == "" {
+		return review.PullResult{}, fmt.Errorf("%s is not published from this computer: publish it first on the Publish screen", agentName)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	return a.reviewQueue().Pull(ctx, agentName, c.URL, publish.ReviewFetcher(c.URL, c.Token, agentName))
+}
+
+// findItem is the review item itemID names: an answer of this computer's
+// chats, else one pulled from the hub.
+func (a *App) findItem(agentName, itemID string) (review.Item, bool) {
+	conv, msg, _ := strings.Cut(itemID, "-")
+	if c, err := a.convs.Get(conv); err == nil && c.Agent == agentName {
+		for _, it := range review.FromConversation(c) {
+			if it.Message == msg {
+				return it, true
+			}
+		}
+	}
+	it, ok, err := a.reviewQueue().Item(agentName, itemID)
+	return it, ok && err == nil
 }
 
 func (a *App) correctionsDir(agentName string) string {
@@ -152,7 +192,8 @@ type Corrected struct {
 	Tests string `json:"tests"`
 }
 
-// CorrectItem fixes a review item so that it stays fixed: the right answer
+// CorrectItem fixes a review item, local or pulled from the hub, so that
+// it stays fixed: the right answer
 // (or the passage that should have been used, by its number among the
 // item's passages; 0 for none) becomes a Q&A note in the "corrections"
 // folder source of the agent's first knowledge base, ingested like any
@@ -170,18 +211,8 @@ func (a *App) CorrectItem(agentName, itemID, answer string, passage int, must st
 	if !review.ValidID(itemID) {
 		return Corrected{}, fmt.Errorf("review item %q not found; refresh the list", itemID)
 	}
-	conv, msg, _ := strings.Cut(itemID, "-")
-	c, err := a.convs.Get(conv)
-	if err != nil || c.Agent != def.Name {
-		return Corrected{}, fmt.Errorf("review item %q not found; refresh the list", itemID)
-	}
-	var item *review.Item
-	for _, it := range review.FromConversation(c) {
-		if it.Message == msg {
-			item = &it
-		}
-	}
-	if item == nil {
+	item, ok := a.findItem(def.Name, itemID)
+	if !ok {
 		return Corrected{}, fmt.Errorf("review item %q not found; refresh the list", itemID)
 	}
 	fix := review.Correction{Question: item.Question, Answer: strings.TrimSpace(answer), Must: strings.TrimSpace(must)}
@@ -202,7 +233,7 @@ func (a *App) CorrectItem(agentName, itemID, answer string, passage int, must st
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Corrected{}, fmt.Errorf("couldn't create the corrections folder %s: %w", dir, err)
 	}
-	note := filepath.Join(dir, itemID+".md")
+	note := filepath.Join(dir, item.NoteFile())
 	if err := store.WriteFileAtomic(note, []byte(fix.Note()), 0o600); err != nil {
 		return Corrected{}, fmt.Errorf("couldn't write the correction note: %w", err)
 	}

@@ -74,6 +74,15 @@ func FromConversation(c agent.Conversation) []Item {
 
 var itemID = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}-[A-Za-z0-9_]{1,64}$`)
 
+// NoteFile is the name of the item's correction note. A hub item's is
+// marked, so that it can never overwrite a local item's of the same id.
+func (it Item) NoteFile() string {
+	if it.Origin == Hub {
+		return "hub_" + it.ID + ".md"
+	}
+	return it.ID + ".md"
+}
+
 // ItemID names an answer of a conversation.
 func ItemID(conversation, message string) string { return conversation + "-" + message }
 
