@@ -113,6 +113,17 @@ var ErrBadRequest = errors.New("the request cannot be read")
 // BadRequest wraps a reason as ErrBadRequest.
 func BadRequest(reason string) error { return fmt.Errorf("%w: %s", ErrBadRequest, reason) }
 
+// Declined is an Answerer's refusal with something to tell the end user
+// (a quota used up, say): the dispatcher sends Text instead of the
+// SorryText and records Err as the channel's last error.
+type Declined struct {
+	Text string
+	Err  error
+}
+
+func (d *Declined) Error() string { return d.Err.Error() }
+func (d *Declined) Unwrap() error { return d.Err }
+
 // retryable marks a send failure worth another try (network, 5xx, 429).
 type retryable struct{ error }
 

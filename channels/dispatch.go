@@ -416,10 +416,15 @@ func (d *Dispatcher) answer(ctx context.Context, c *Channel, m Message) {
 	if err != nil {
 		c.failed.Add(1)
 		c.noteError(d.opt.Now(), fmt.Errorf("the agent could not answer: %w", err))
-		if d.opt.SorryText == "" {
+		text := d.opt.SorryText
+		var dec *Declined
+		if errors.As(err, &dec) {
+			text = dec.Text
+		}
+		if text == "" {
 			return
 		}
-		rep, sorry = Reply{Text: d.opt.SorryText}, true
+		rep, sorry = Reply{Text: text}, true
 	}
 	// The offered follow-ups are recorded before the reply goes out: the
 	// user's "2" may arrive as soon as they see it.

@@ -230,6 +230,9 @@ func (hc *hubChannels) Answer(ctx context.Context, q channels.Question) (channel
 	}
 	ws := sv.agent.Workspace
 	start := time.Now()
+	if err := hc.checkQuota(ctx, ws, start); err != nil {
+		return channels.Reply{}, err
+	}
 	usage := hubstore.Usage{Requests: 1, TokensIn: int64(rag.EstimateTokens(q.Text))}
 	counted := false
 	defer func() {
@@ -283,6 +286,27 @@ func (hc *hubChannels) Answer(ctx context.Context, q channels.Question) (channel
 		}
 	}
 	return rep, nil
+}
+
+// QuotaSorry is what an end user on a channel is told once the
+// workspace has used its requests for the day.
+const QuotaSorry = "Sorry, I have answered as many questions as I can today. Please try again tomorrow."
+
+// checkQuota counts a channel answer against the workspace's requests a
+// day, as the chat API does; past the quota it declines with QuotaSorry.
+func (hc *hubChannels) checkQuota(ctx context.Context, ws string, now time.Time) error {
+	wsp, err := hc.h.st.Workspace(ctx, ws)
+	if err != nil || wsp.RequestsPerDay <= 0 {
+		return err
+	}
+	n, _, err := hc.h.st.Incr(ctx, ws, "requests/day", now, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	if n > wsp.RequestsPerDay {
+		return &channels.Declined{Text: QuotaSorry, Err: fmt.Errorf("the workspace has used its quota of %d requests for today; raise it with `atoll hub workspace quota`", wsp.RequestsPerDay)}
+	}
+	return nil
 }
 
 // Channels is the hub's channel dispatcher (status, test messages).
