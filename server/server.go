@@ -113,7 +113,7 @@ var Bound = []string{
 	"SetFeedback", "DeleteConversation", "Analytics", "ExportAnalyticsCSV", "ReviewItems", "CorrectItem", "PullReview",
 	"ListLeads", "ExportLeadsCSV", "PullLeads", "RunAgentTest", "AgentTestSet", "AgentCheck",
 	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",
-	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "OCREngines", "SetOCRModel", "PublishSettings", "PublishSummary", "PublishAgent", "RollbackPublished", "PublishedAgents", "SetAgentAccess", "ListKeys", "CreateKey", "RevokeKey", "Usage", "GetSettings", "SaveSettings", "About",
+	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "OCREngines", "SetOCRModel", "PublishSettings", "PublishSummary", "PublishAgent", "RollbackPublished", "PublishedAgents", "SetAgentAccess", "ListKeys", "CreateKey", "RevokeKey", "Usage", "ChannelKinds", "Channels", "AddChannel", "RemoveChannel", "SendChannelTest", "GetSettings", "SaveSettings", "About",
 }
 
 // Handler builds the HTTP handler. broker must be the App's emitter.

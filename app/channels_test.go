@@ -1,0 +1,162 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"atoll/agent"
+	"atoll/hub"
+	"atoll/internal/ollamafake"
+	"atoll/llm"
+)
+
+const (
+	appBot    = "555111:AAE-app-channel-bot-token-zz"
+	appSecret = "app_webhook-secret-77"
+)
+
+// TestChannelKindsFollowTheAdapters: the form's fields are the adapters'
+// own, secrets marked.
+func TestChannelKindsFollowTheAdapters(t *testing.T) {
+	a, err := New(Config{DataDir: t.TempDir(), OllamaURL: "http://127.0.0.1:1", Version: "test"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	kinds := a.ChannelKinds()
+	if len(kinds) != 7 {
+		t.Fatalf("%d kinds: %+v", len(kinds), kinds)
+	}
+	for _, k := range kinds {
+		if k.Kind != "telegram" {
+			continue
+		}
+		if len(k.Fields) != 2 || k.Fields[0].Key != "bot_token" || !k.Fields[0].Secret || !k.Fields[0].Required || k.Fields[0].Label != "Bot token" || k.Fields[0].Help == "" {
+			t.Fatalf("telegram's fields: %+v", k.Fields)
+		}
+		return
+	}
+	t.Fatal("no telegram kind")
+}
+
+// TestPublishedAgentChannels: after a publish, the Publish screen's calls
+// add a Telegram channel (its webhook on the hub, its secrets masked and
+// never returned), send a test message that reaches the (fake) Bot API,
+// report a refused one as a sentence, and remove the channel.
+func TestPublishedAgentChannels(t *testing.T) {
+	fake := ollamafake.New(t)
+	events := make(publishEvents, 100)
+	a, err := New(Config{DataDir: t.TempDir(), OllamaURL: fake.URL, Version: "test"}, events, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := a.store.Create("shop", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SaveAgent(agent.Definition{Name: "baker", Model: ollamafake.DefaultChatModel, KBs: []string{"shop"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Channels("baker"); err == nil || !strings.Contains(err.Error(), "publish the agent first") {
+		t.Fatalf("channels before any publish: %v", err)
+	}
+	c, _ := llm.New(fake.URL)
+	h, err := hub.New(hub.Config{Dir: t.TempDir(), Model: c, Embedder: c, Import: hub.Importer(c)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	srv := httptest.NewServer(h.Handler())
+	defer srv.Close()
+	ws, err := h.Store().CreateWorkspace(context.Background(), "bakery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, hash := hub.NewToken()
+	if _, err := h.Store().CreateToken(context.Background(), ws.ID, "test", hash); err != nil {
+		t.Fatal(err)
+	}
+	job, err := a.PublishAgent("baker", srv.URL, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(2 * time.Minute)
+	for done := false; !done; {
+		select {
+		case ev := <-events:
+			if ev.Done {
+				if ev.Job != job || ev.Error != "" {
+					t.Fatalf("publish: %+v", ev)
+				}
+				done = true
+			}
+		case <-deadline:
+			t.Fatal("the publish did not finish")
+		}
+	}
+
+	var mu sync.Mutex
+	var sent []map[string]any
+	tg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		json.NewDecoder(r.Body).Decode(&m)
+		if r.URL.Path != "/bot"+appBot+"/sendMessage" || fmt.Sprint(m["chat_id"]) == "404" {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}`)
+			return
+		}
+		mu.Lock()
+		sent = append(sent, m)
+		mu.Unlock()
+		fmt.Fprint(w, `{"ok":true,"result":{"message_id":1}}`)
+	}))
+	defer tg.Close()
+
+	if _, err := a.AddChannel("baker", "telegram", map[string]string{"bot_token": appBot}, tg.URL); err == nil || !strings.Contains(err.Error(), "secret_token") {
+		t.Fatalf("a channel without its secret_token: %v", err)
+	}
+	ch, err := a.AddChannel("baker", "telegram", map[string]string{"bot_token": " " + appBot + " ", "secret_token": appSecret}, tg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Webhook != srv.URL+"/ch/"+ch.ID || ch.Config["bot_token"] != "••••"+appBot[len(appBot)-4:] {
+		t.Fatalf("added: %+v", ch)
+	}
+	list, err := a.Channels("baker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(list)
+	if len(list) != 1 || list[0].ID != ch.ID || strings.Contains(string(b), appBot) || strings.Contains(string(b), appSecret) {
+		t.Fatalf("listed: %s", b)
+	}
+	if err := a.SendChannelTest("baker", ch.ID, " ", "hi"); err == nil || !strings.Contains(err.Error(), "test message") {
+		t.Fatalf("a test without recipient: %v", err)
+	}
+	if err := a.SendChannelTest("baker", ch.ID, "42", "Hello from Atoll"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := append([]map[string]any(nil), sent...)
+	mu.Unlock()
+	if len(got) != 1 || fmt.Sprint(got[0]["chat_id"]) != "42" || got[0]["text"] != "Hello from Atoll" {
+		t.Fatalf("the Bot API got %v", got)
+	}
+	err = a.SendChannelTest("baker", ch.ID, "404", "x")
+	if err == nil || !strings.Contains(err.Error(), "chat not found") || strings.Contains(err.Error(), appBot) {
+		t.Fatalf("a refused test message: %v", err)
+	}
+	if err := a.RemoveChannel("baker", ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := a.Channels("baker"); err != nil || len(list) != 0 {
+		t.Fatalf("after remove: %v %+v", err, list)
+	}
+}
