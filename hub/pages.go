@@ -35,6 +35,14 @@ form{display:flex;gap:8px;padding:12px 16px;border-top:1px solid var(--border);b
 textarea{flex:1;resize:none;font:inherit;padding:8px 10px;border:1px solid var(--border);border-radius:8px;background:var(--bg);color:var(--fg)}
 button[type=submit]{background:var(--accent);color:#fff;border:0;border-radius:8px;padding:0 16px;font:inherit;cursor:pointer}
 .err{color:#b42318}
+.fb{display:flex;flex-wrap:wrap;align-items:center;gap:6px;margin-top:8px;white-space:normal;font-size:13px}
+.fb button{border:1px solid var(--border);background:var(--card);color:var(--muted);border-radius:6px;padding:3px 7px;font:inherit;cursor:pointer;display:inline-flex;align-items:center}
+.fb button[aria-pressed=true]{color:var(--accent);border-color:var(--accent)}
+.fb button:focus-visible,.fb textarea:focus-visible{outline:2px solid var(--accent);outline-offset:1px}
+.fb-status{color:var(--muted)}.fb-error .fb-status{color:#b42318}
+.fb-box{display:flex;gap:6px;width:100%}.fb-box textarea{font-size:13px}
+.fb .fb-send{background:var(--accent);color:#fff;border:0}.fb [hidden]{display:none}
+.fb-status{width:100%}
 </style></head>
 <body data-agent="{{.Name}}" data-opening="{{.Opening}}">
 <header><h1>{{.Title}}</h1>{{if .Description}}<p>{{.Description}}</p>{{end}}</header>
