@@ -75,6 +75,14 @@ type Report struct {
 	Unanswered    []Group `json:"unanswered"` // not covered, grouped by similarity
 	// Grouping is how questions were grouped: "embedding" or "lexical".
 	Grouping string `json:"grouping"`
+	// RetentionDays is how long the source keeps conversations (the hub's
+	// retention setting; 0: for ever). Clamped says the period asked for
+	// was longer, so it starts RetentionDays ago instead.
+	RetentionDays int  `json:"retentionDays,omitempty"`
+	Clamped       bool `json:"clamped,omitempty"`
+	// Truncated says the period held more answers than one report reads
+	// (the hub's cap): the figures count the ones read, oldest first.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // MaxDays bounds a period.

@@ -185,6 +185,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("GET /api/usage", h.admin(h.usage))
 	mux.Handle("GET /api/leads", h.admin(h.leads))
 	mux.Handle("GET /api/agents/{name}/review", h.admin(h.reviewPull))
+	mux.Handle("GET /api/agents/{name}/analytics", h.admin(h.analyticsReport))
 	if h.cfg.MetricsRoute {
 		mux.Handle("GET /metrics", h.cfg.Metrics.Handler())
 	}
