@@ -6,6 +6,7 @@ const calls: { method: string; args: unknown[] }[] = [];
 let hub = { url: 'https://hub.example.com', hasToken: true };
 let publishedNames = ['baker'];
 let pulledYet = false;
+let nothingNew = false;
 
 const localItem = {
   id: 'l1-m1',
@@ -52,6 +53,7 @@ vi.mock('../../../lib/transport', async (orig) => ({
         return pulledYet ? [hubItem, localItem] : [localItem];
       case 'PullReview':
         pulledYet = true;
+        if (nothingNew) return { agent: 'baker', hub: hub.url, new: 0, down: 0, notCovered: 0, updated: 0, resolved: 0, total: 1 };
         return { agent: 'baker', hub: hub.url, new: 1, down: 1, notCovered: 0, updated: 0, resolved: 0, total: 1 };
       default:
         return [];
@@ -69,6 +71,7 @@ beforeEach(() => {
   hub = { url: 'https://hub.example.com', hasToken: true };
   publishedNames = ['baker'];
   pulledYet = false;
+  nothingNew = false;
 });
 afterEach(cleanup);
 
@@ -87,6 +90,10 @@ describe('review screen', () => {
     expect(first.querySelector('[data-testid="review-hub"]')?.textContent).toContain('From the hub');
     expect(first.querySelector('[data-testid="review-comment"]')?.textContent).toBe('Wrong: it is 38 euros.');
     expect(first.querySelector('[data-testid="review-passage"]')?.getAttribute('data-used')).toBe('true');
+    // A second pull that brings nothing says so in a sentence.
+    nothingNew = true;
+    await fireEvent.click(btn);
+    await waitFor(() => expect(r.getByTestId('review-pulled').textContent?.trim()).toBe('Nothing new on the hub since the last pull.'));
     // The local item is not marked as the hub's.
     expect(r.getAllByTestId('review-item')[1].querySelector('[data-testid="review-hub"]')).toBeNull();
   });
