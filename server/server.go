@@ -110,7 +110,7 @@ var Bound = []string{
 	"ListAgents", "GetAgent", "SaveAgent", "DeleteAgent", "DraftAgent", "AgentVersions", "GetAgentVersion", "RestoreAgentVersion",
 	"Ask", "AskImage", "StopAsk", "ConfirmTool", "ListHTTPTools", "SaveHTTPTools",
 	"GetMCPServers", "SaveMCPServers", "ListMCPTools", "ListAllMCPTools", "AlwaysAllowTool", "ListConversations", "GetConversation", "SourcePDF", "SourceImage", "SourceImagePage",
-	"SetFeedback", "DeleteConversation", "Analytics", "ExportAnalyticsCSV", "ReviewItems", "CorrectItem", "PullReview",
+	"SetFeedback", "DeleteConversation", "Analytics", "ExportAnalyticsCSV", "PublishedAnalytics", "ExportPublishedAnalyticsCSV", "ReviewItems", "CorrectItem", "PullReview",
 	"ListLeads", "ExportLeadsCSV", "PullLeads", "RunAgentTest", "AgentTestSet", "AgentCheck",
 	"ListMemories", "UpdateMemory", "DeleteMemory", "ClearMemories",
 	"OllamaStatus", "ListModels", "GPUInfo", "PullModel", "OCREngines", "SetOCRModel", "PublishSettings", "PublishSummary", "PublishAgent", "RollbackPublished", "PublishedAgents", "SetAgentAccess", "ListKeys", "CreateKey", "RevokeKey", "Usage", "ChannelKinds", "Channels", "AddChannel", "RemoveChannel", "SendChannelTest", "GetSettings", "SaveSettings", "About",

@@ -362,6 +362,11 @@ export interface AnalyticsReport {
   topQuestions: QuestionGroup[] | null;
   unanswered: QuestionGroup[] | null;
   grouping: 'embedding' | 'lexical';
+  /** From the hub: how long it keeps conversations, and whether the period was shortened to it. */
+  retentionDays?: number;
+  clamped?: boolean;
+  /** From the hub: the period held more answers than one report reads. */
+  truncated?: boolean;
 }
 
 /** An answer to look at again: voted down, or not covered. */
