@@ -60,6 +60,9 @@ type Reply struct {
 	Text      string   // Markdown; each adapter converts or flattens it
 	Sources   []Source // shown as one short source line
 	Followups []string // quick replies where the platform has them, numbered text otherwise
+	// Ref names the answer for votes on it (see VoteAnswerer); "" offers
+	// none. At most MaxRef bytes.
+	Ref string
 }
 
 // Source is one citation of an answer.
@@ -76,6 +79,13 @@ type Callback struct {
 	// Fetch, when set, pulls the messages the callback only announced
 	// (WeCom's sync_msg). It runs after the acknowledgement.
 	Fetch func(ctx context.Context) ([]Message, error)
+	// Votes to record (deduplicated by the dispatcher) before the
+	// acknowledgement.
+	Votes []Vote
+	// VoteAck, when set, makes the acknowledgement of a callback with one
+	// vote from what became of it (Telegram's answerCallbackQuery in the
+	// webhook's response); it replaces ContentType and Body.
+	VoteAck func(VoteResult) (contentType string, body []byte)
 	// The acknowledgement: Status 0 means 200; a nil Body writes nothing.
 	Status      int
 	ContentType string

@@ -136,7 +136,7 @@ type Channel struct {
 	factory Factory
 	adapter Adapter
 
-	received, answered, failed, duplicates, rejected atomic.Int64
+	received, answered, failed, duplicates, rejected, votes atomic.Int64
 
 	mu          sync.Mutex
 	lastMessage time.Time
@@ -161,6 +161,7 @@ type Status struct {
 	Failed      int64     `json:"failed"`     // messages left unanswered
 	Duplicates  int64     `json:"duplicates"` // platform retries ignored
 	Rejected    int64     `json:"rejected"`   // callbacks refused (signature)
+	Votes       int64     `json:"votes"`      // votes on answers recorded
 }
 
 // Config returns the channel's config (secrets included: never serve it;
@@ -180,7 +181,7 @@ func (c *Channel) Status() Status {
 		s.TokenExpiry = th.TokenExpiry()
 	}
 	s.Received, s.Answered, s.Failed = c.received.Load(), c.answered.Load(), c.failed.Load()
-	s.Duplicates, s.Rejected = c.duplicates.Load(), c.rejected.Load()
+	s.Duplicates, s.Rejected, s.Votes = c.duplicates.Load(), c.rejected.Load(), c.votes.Load()
 	return s
 }
 
@@ -301,6 +302,12 @@ func (d *Dispatcher) serve(c *Channel, w http.ResponseWriter, r *http.Request) {
 	if cb.Fetch != nil && !d.enqueue(job{ch: c, fetch: cb.Fetch}) {
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 		return
+	}
+	for _, v := range cb.Votes {
+		res := d.vote(r.Context(), c, v)
+		if cb.VoteAck != nil && len(cb.Votes) == 1 && res != VoteDuplicate {
+			cb.ContentType, cb.Body = cb.VoteAck(res)
+		}
 	}
 	if cb.ContentType != "" {
 		w.Header().Set("Content-Type", cb.ContentType)
@@ -440,7 +447,11 @@ func (d *Dispatcher) answer(ctx context.Context, c *Channel, m Message) {
 		}
 		d.pendMu.Unlock()
 	}
-	if err := d.send(ctx, c, m, rep); err != nil {
+	ids, err := d.send(ctx, c, m, rep)
+	if err == nil && !sorry {
+		d.sent(ctx, c, m, rep, ids)
+	}
+	if err != nil {
 		if !sorry {
 			c.failed.Add(1)
 			d.pendMu.Lock()
@@ -458,17 +469,25 @@ func (d *Dispatcher) answer(ctx context.Context, c *Channel, m Message) {
 	c.mu.Unlock()
 }
 
-// send tries a reply up to three times while the failure is transient.
-func (d *Dispatcher) send(ctx context.Context, c *Channel, m Message, rep Reply) error {
+// send tries a reply up to three times while the failure is transient,
+// and returns the sent messages' IDs where the adapter reports them.
+func (d *Dispatcher) send(ctx context.Context, c *Channel, m Message, rep Reply) ([]string, error) {
 	backoff := 500 * time.Millisecond
+	ids, _ := c.adapter.(IDSender)
 	for attempt := 1; ; attempt++ {
-		err := c.adapter.Send(ctx, m, rep)
+		var got []string
+		var err error
+		if ids != nil {
+			got, err = ids.SendIDs(ctx, m, rep)
+		} else {
+			err = c.adapter.Send(ctx, m, rep)
+		}
 		if err == nil || !IsRetryable(err) || attempt == 3 {
-			return err
+			return got, err
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return nil, err
 		case <-time.After(backoff):
 		}
 		backoff *= 2

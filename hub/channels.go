@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -210,6 +213,8 @@ func (hc *hubChannels) sync(ctx context.Context) {
 	}
 }
 
+var _ channels.VoteAnswerer = (*hubChannels)(nil)
+
 // channelKey carries a channel's ID in an answer's context, for its leads.
 type channelKey struct{}
 
@@ -240,10 +245,7 @@ func (hc *hubChannels) Answer(ctx context.Context, q channels.Question) (channel
 			_ = h.st.AddUsage(context.WithoutCancel(ctx), ws, "", start, usage)
 		}
 	}()
-	// One conversation per channel and end user, found again on their
-	// next message without storing a mapping.
-	sum := sha256.Sum256([]byte(q.Channel + "\x00" + q.UserKey))
-	conv := "ch-" + hex.EncodeToString(sum[:12])
+	conv := channelConversation(q.Channel, q.UserKey)
 	var history []agent.Message
 	if c, err := h.st.Conversation(ctx, ws, conv); err == nil && c.Agent == sv.agent.Name {
 		ts, err := h.st.Turns(ctx, ws, conv, historyTurns)
@@ -274,18 +276,131 @@ func (hc *hubChannels) Answer(ctx context.Context, q channels.Question) (channel
 	}
 	usage.TokensOut = int64(rag.EstimateTokens(ans.Answer))
 	meta, _ := json.Marshal(atollExtra{Conversation: conv, Citations: ans.Citations, Followups: ans.Followups, NotCovered: ans.NotCovered})
-	if _, _, err := h.st.RecordAnswer(context.WithoutCancel(ctx), ws, sv.agent.Name, conv, hubstore.Turn{Key: idem, Question: q.Text, Answer: ans.Answer, Meta: meta, At: time.Now().UTC()}, "", usage); err != nil {
+	stored, _, err := h.st.RecordAnswer(context.WithoutCancel(ctx), ws, sv.agent.Name, conv, hubstore.Turn{Key: idem, Question: q.Text, Answer: ans.Answer, Meta: meta, At: time.Now().UTC()}, "", usage)
+	if err != nil {
 		usage.Errors++
 		return channels.Reply{}, fmt.Errorf("the answer could not be saved: %w", err)
 	}
 	counted = true
-	rep := channels.Reply{Text: ans.Answer, Followups: ans.Followups}
+	rep := channels.Reply{Text: ans.Answer, Followups: ans.Followups, Ref: turnRef(conv, stored.Seq)}
 	for _, c := range ans.Citations {
 		if c.Used {
 			rep.Sources = append(rep.Sources, channels.Source{Title: filepath.Base(c.Source), Page: c.Page})
 		}
 	}
 	return rep, nil
+}
+
+// channelConversation is the one conversation of a channel's end user,
+// found again on their next message without storing a mapping.
+func channelConversation(channel, userKey string) string {
+	sum := sha256.Sum256([]byte(channel + "\x00" + userKey))
+	return "ch-" + hex.EncodeToString(sum[:12])
+}
+
+// turnRef names turn seq of a channel conversation in a Reply.Ref: what
+// Telegram echoes back in a vote button's callback_data (27 + 1 + a few
+// bytes, well inside channels.MaxRef).
+func turnRef(conv string, seq int) string { return conv + ":" + strconv.Itoa(seq) }
+
+func parseRef(ref string) (conv string, seq int, ok bool) {
+	conv, n, ok := strings.Cut(ref, ":")
+	if !ok || !strings.HasPrefix(conv, "ch-") {
+		return "", 0, false
+	}
+	seq, err := strconv.Atoi(n)
+	return conv, seq, err == nil && seq >= 1
+}
+
+// maxVoteBack bounds how far back in a conversation a toggled or removed
+// vote reads the answer's current vote; older answers' votes are ignored.
+const maxVoteBack = 200
+
+// Vote records an end user's vote on a channel answer as the web chat's
+// POST /api/feedback does (the same turn, the same SetFeedback), so that it
+// reaches the review pull and the analytics. The voter must be the
+// conversation's user: the conversation is derived from the channel and
+// the voter, so a vote on another user's answer (a group chat) names
+// another conversation and is ignored, as are unknown and old answers.
+func (hc *hubChannels) Vote(ctx context.Context, v channels.VoteEvent) (channels.VoteResult, error) {
+	h := hc.h
+	sv, err := h.cache.agent(ctx, v.Agent)
+	if errors.Is(err, hubstore.ErrNotFound) || (err == nil && sv.agent.Workspace != v.Workspace) {
+		return channels.VoteIgnored, nil
+	}
+	if err != nil {
+		return channels.VoteIgnored, err
+	}
+	ws := sv.agent.Workspace
+	var conv string
+	var seq int
+	switch {
+	case v.Ref != "":
+		var ok bool
+		if conv, seq, ok = parseRef(v.Ref); !ok {
+			return channels.VoteIgnored, nil
+		}
+	case v.Message != "":
+		conv, seq, err = h.st.SentTurn(ctx, ws, v.Channel, v.Message)
+		if errors.Is(err, hubstore.ErrNotFound) {
+			return channels.VoteIgnored, nil
+		}
+		if err != nil {
+			return channels.VoteIgnored, err
+		}
+	default:
+		return channels.VoteIgnored, nil
+	}
+	if conv != channelConversation(v.Channel, v.UserKey) {
+		return channels.VoteIgnored, nil
+	}
+	had := 0
+	if v.Mode != channels.VoteSet {
+		c, err := h.st.Conversation(ctx, ws, conv)
+		if errors.Is(err, hubstore.ErrNotFound) {
+			return channels.VoteIgnored, nil
+		}
+		if err != nil {
+			return channels.VoteIgnored, err
+		}
+		back := c.Turns - seq + 1
+		if back < 1 || back > maxVoteBack {
+			return channels.VoteIgnored, nil
+		}
+		ts, err := h.st.Turns(ctx, ws, conv, back)
+		if err != nil {
+			return channels.VoteIgnored, err
+		}
+		i := slices.IndexFunc(ts, func(t hubstore.Turn) bool { return t.Seq == seq })
+		if i < 0 {
+			return channels.VoteIgnored, nil
+		}
+		had = ts[i].Feedback.Rating
+	}
+	rating := channels.Combine(had, v)
+	if v.Mode == channels.VoteRemove && rating == had {
+		return channels.VoteIgnored, nil // the thumb taken off was not the vote
+	}
+	t, err := h.st.SetFeedback(ctx, ws, sv.agent.Name, conv, seq, hubstore.Feedback{Rating: rating})
+	switch {
+	case errors.Is(err, hubstore.ErrNotFound), errors.Is(err, hubstore.ErrForbidden):
+		return channels.VoteIgnored, nil
+	case err != nil:
+		return channels.VoteIgnored, err
+	case t.Feedback.Rating == 0:
+		return channels.VoteTakenBack, nil
+	}
+	return channels.VoteCounted, nil
+}
+
+// Sent records the platform IDs of a channel answer's messages, so that a
+// reaction naming only the message finds the turn on any replica.
+func (hc *hubChannels) Sent(ctx context.Context, s channels.SentAnswer) error {
+	conv, seq, ok := parseRef(s.Ref)
+	if !ok {
+		return fmt.Errorf("the answer reference %q is not the hub's", s.Ref)
+	}
+	return hc.h.st.MarkSent(context.WithoutCancel(ctx), s.Workspace, s.Channel, conv, seq, s.IDs)
 }
 
 // QuotaSorry is what an end user on a channel is told once the

@@ -182,6 +182,16 @@ type Storage interface {
 	// it (a message that could not be queued is taken on the next retry).
 	ClaimMessage(ctx context.Context, key string, at time.Time, ttl time.Duration) (bool, error)
 	ReleaseMessage(ctx context.Context, key string) error
+	// MarkSent records that the platform messages ids of a channel carried
+	// turn seq of a conversation, so that a reaction to one (a platform
+	// that names only the message) finds the turn; the records go with the
+	// conversation. An unknown turn is ErrNotFound; a message ID marked
+	// again moves to this turn.
+	MarkSent(ctx context.Context, ws, channel, conversation string, seq int, ids []string) error
+	// SentTurn finds the turn a channel's platform message carried
+	// (ErrNotFound for a message never marked or gone with its
+	// conversation).
+	SentTurn(ctx context.Context, ws, channel, id string) (conversation string, seq int, err error)
 
 	// Watch delivers publish, rollback, unpublish, access, channel and
 	// revocation changes made after it was called, by this instance or any other on

@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -110,11 +111,12 @@ type Calls[T any] struct {
 	l  []T
 }
 
-// Add records one call.
-func (c *Calls[T]) Add(v T) {
+// Add records one call and returns how many there are now.
+func (c *Calls[T]) Add(v T) int {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.l = append(c.l, v)
-	c.mu.Unlock()
+	return len(c.l)
 }
 
 // All returns the calls so far.
@@ -129,4 +131,80 @@ func (c *Calls[T]) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.l)
+}
+
+// VotingAnswerer is an Answerer that takes votes as the hub does, in
+// memory: each answer's Ref is "rN" (its number), Sent maps the
+// platform's message IDs to it, and votes combine with channels.Combine.
+// Votes of a user on another user's answer are ignored.
+type VotingAnswerer struct {
+	Answerer
+
+	vmu    sync.Mutex
+	n      int
+	owner  map[string]string // ref → user key
+	sent   map[string]string // platform message ID → ref
+	rating map[string]int    // ref → vote
+	events []channels.VoteEvent
+}
+
+// Answer implements channels.Answerer, naming the answer.
+func (a *VotingAnswerer) Answer(ctx context.Context, q channels.Question) (channels.Reply, error) {
+	rep, err := a.Answerer.Answer(ctx, q)
+	if err != nil {
+		return rep, err
+	}
+	a.vmu.Lock()
+	defer a.vmu.Unlock()
+	a.n++
+	rep.Ref = "r" + strconv.Itoa(a.n)
+	if a.owner == nil {
+		a.owner, a.sent, a.rating = map[string]string{}, map[string]string{}, map[string]int{}
+	}
+	a.owner[rep.Ref] = q.UserKey
+	return rep, nil
+}
+
+// Sent implements channels.VoteAnswerer.
+func (a *VotingAnswerer) Sent(_ context.Context, s channels.SentAnswer) error {
+	a.vmu.Lock()
+	defer a.vmu.Unlock()
+	for _, id := range s.IDs {
+		a.sent[id] = s.Ref
+	}
+	return nil
+}
+
+// Vote implements channels.VoteAnswerer.
+func (a *VotingAnswerer) Vote(_ context.Context, v channels.VoteEvent) (channels.VoteResult, error) {
+	a.vmu.Lock()
+	defer a.vmu.Unlock()
+	a.events = append(a.events, v)
+	ref := v.Ref
+	if ref == "" {
+		ref = a.sent[v.Message]
+	}
+	if ref == "" || a.owner[ref] != v.UserKey {
+		return channels.VoteIgnored, nil
+	}
+	r := channels.Combine(a.rating[ref], v)
+	a.rating[ref] = r
+	if r == 0 {
+		return channels.VoteTakenBack, nil
+	}
+	return channels.VoteCounted, nil
+}
+
+// Rating is the vote answer n (1, 2, …) has.
+func (a *VotingAnswerer) Rating(n int) int {
+	a.vmu.Lock()
+	defer a.vmu.Unlock()
+	return a.rating["r"+strconv.Itoa(n)]
+}
+
+// Votes are the vote events the dispatcher passed on.
+func (a *VotingAnswerer) Votes() []channels.VoteEvent {
+	a.vmu.Lock()
+	defer a.vmu.Unlock()
+	return append([]channels.VoteEvent(nil), a.events...)
 }

@@ -74,7 +74,50 @@ type update struct {
 		Text    string `json:"text"`
 		Caption string `json:"caption"`
 	} `json:"message"`
+	CallbackQuery *callbackQuery `json:"callback_query"`
 }
+
+// callbackQuery is a press of an inline keyboard button
+// (https://core.telegram.org/bots/api#callbackquery).
+type callbackQuery struct {
+	ID   string `json:"id"`
+	From struct {
+		ID    int64 `json:"id"`
+		IsBot bool  `json:"is_bot"`
+	} `json:"from"`
+	// Message is the message the button was under; older than 48 hours
+	// it comes as an InaccessibleMessage, without reply_markup.
+	Message *struct {
+		Chat struct {
+			ID int64 `json:"id"`
+		} `json:"chat"`
+		ReplyMarkup *struct {
+			InlineKeyboard [][]inlineButton `json:"inline_keyboard"`
+		} `json:"reply_markup"`
+	} `json:"message"`
+	Data string `json:"data"`
+}
+
+type inlineButton struct {
+	Text         string `json:"text"`
+	CallbackData string `json:"callback_data"`
+}
+
+// The callback_data of the buttons under an answer: a vote ("v+" or "v-"
+// and the answer's Ref, pressed again to take it back) or follow-up i
+// ("q" and i, its question read back from the button's own text, so that
+// nothing is kept between the answer and the press).
+const (
+	dataUp       = "v+"
+	dataDown     = "v-"
+	dataFollowup = "q"
+)
+
+// Thanks and TakenBack are the notifications a voter sees.
+const (
+	Thanks    = "Thanks for your feedback"
+	TakenBack = "Vote taken back"
+)
 
 func (a *adapter) Receive(r *http.Request, body []byte) (channels.Callback, error) {
 	got := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
@@ -87,6 +130,9 @@ func (a *adapter) Receive(r *http.Request, body []byte) (channels.Callback, erro
 	var u update
 	if err := json.Unmarshal(body, &u); err != nil {
 		return channels.Callback{}, channels.BadRequest("the update is not JSON")
+	}
+	if q := u.CallbackQuery; q != nil {
+		return a.press(u.UpdateID, q), nil
 	}
 	m := u.Message
 	if m == nil || m.From == nil || m.From.IsBot {
@@ -104,6 +150,52 @@ func (a *adapter) Receive(r *http.Request, body []byte) (channels.Callback, erro
 		Text: text,
 		Time: time.Unix(m.Date, 0),
 	}}}, nil
+}
+
+// press reads a button press. Every press is answered with
+// answerCallbackQuery (as the webhook's response, which the Bot API takes
+// as a method call), or the user's client shows a progress bar until it
+// gives up.
+func (a *adapter) press(updateID int64, q *callbackQuery) channels.Callback {
+	ack := func(text string) (string, []byte) {
+		b, _ := json.Marshal(map[string]string{"method": "answerCallbackQuery", "callback_query_id": q.ID, "text": text})
+		return "application/json", b
+	}
+	ct, body := ack("")
+	cb := channels.Callback{ContentType: ct, Body: body}
+	if q.From.IsBot || q.ID == "" {
+		return cb
+	}
+	user := strconv.FormatInt(q.From.ID, 10)
+	switch {
+	case strings.HasPrefix(q.Data, dataUp), strings.HasPrefix(q.Data, dataDown):
+		rating := 1
+		if strings.HasPrefix(q.Data, dataDown) {
+			rating = -1
+		}
+		cb.Votes = []channels.Vote{{ID: "cb" + q.ID, User: user, Ref: q.Data[len(dataUp):], Rating: rating, Mode: channels.VoteToggle}}
+		cb.VoteAck = func(r channels.VoteResult) (string, []byte) {
+			switch r {
+			case channels.VoteCounted:
+				return ack(Thanks)
+			case channels.VoteTakenBack:
+				return ack(TakenBack)
+			}
+			return ack("")
+		}
+	case strings.HasPrefix(q.Data, dataFollowup) && q.Message != nil && q.Message.ReplyMarkup != nil:
+		for _, row := range q.Message.ReplyMarkup.InlineKeyboard {
+			for _, b := range row {
+				if b.CallbackData == q.Data && strings.TrimSpace(b.Text) != "" {
+					// As if the user had typed the question.
+					cb.Messages = []channels.Message{{ID: strconv.FormatInt(updateID, 10), User: user,
+						Chat: strconv.FormatInt(q.Message.Chat.ID, 10), Text: b.Text}}
+					return cb
+				}
+			}
+		}
+	}
+	return cb
 }
 
 type sendReq struct {
@@ -136,7 +228,17 @@ func (a *adapter) Send(ctx context.Context, msg channels.Message, rep channels.R
 	parts := format.Parts(rep, format.Options{Style: format.TelegramHTML, Limit: Limit, Measure: format.UTF16})
 	for i, p := range parts {
 		req := sendReq{ChatID: chat, Text: p, ParseMode: "HTML"}
-		if i == len(parts)-1 && len(rep.Followups) > 0 {
+		if i == len(parts)-1 && rep.Ref != "" && channels.CheckRef(rep.Ref) == nil {
+			// An inline keyboard under the answer: its follow-ups, then
+			// the vote. A message has one keyboard, so the follow-ups
+			// move from the reply keyboard to inline buttons here.
+			var rows [][]inlineButton
+			for j, f := range rep.Followups {
+				rows = append(rows, []inlineButton{{Text: f, CallbackData: dataFollowup + strconv.Itoa(j)}})
+			}
+			rows = append(rows, []inlineButton{{Text: "👍", CallbackData: dataUp + rep.Ref}, {Text: "👎", CallbackData: dataDown + rep.Ref}})
+			req.ReplyMarkup = map[string]any{"inline_keyboard": rows}
+		} else if i == len(parts)-1 && len(rep.Followups) > 0 {
 			// A one-time reply keyboard: tapping a button sends its
 			// text as the user's next message.
 			var rows [][]button

@@ -128,3 +128,72 @@ func TestTelegramSettingsValidated(t *testing.T) {
 		t.Errorf("unknown setting: %v", err)
 	}
 }
+
+// TestTelegramVoteButtons: an answer carries 👍/👎 (and its follow-ups) as
+// an inline keyboard; a press is a vote, answered with answerCallbackQuery
+// in the webhook's response; pressing the same again takes it back, the
+// other replaces it; a retried update counts once; a forged one is refused.
+func TestTelegramVoteButtons(t *testing.T) {
+	a := &channeltest.VotingAnswerer{Answerer: channeltest.Answerer{Followups: []string{"Do you deliver?", "Any vegan cakes?"}}}
+	f := fakes.NewTelegram(t)
+	h := channeltest.NewHub(t, channels.Options{Answerer: a})
+	if _, err := h.D.Add(channels.Config{ID: "tg1", Kind: channels.Telegram, Agent: "baker", APIBase: f.APIBase(), Settings: f.Settings()}); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.Post(t, h.URL("tg1"), 1, "menu?", secret); st != 200 {
+		t.Fatal(st)
+	}
+	channeltest.WaitFor(t, "the reply", func() bool { return f.Sent.Len() == 1 })
+	sent := f.Sent.All()[0]
+	b := fakes.Buttons(sent)
+	if b["👍"] != "v+r1" || b["👎"] != "v-r1" || b["Do you deliver?"] != "q0" || b["Any vegan cakes?"] != "q1" {
+		t.Fatalf("inline keyboard = %v", sent["reply_markup"])
+	}
+	for _, d := range b {
+		if len(d) > 64 {
+			t.Errorf("callback_data %q is longer than 64 bytes", d)
+		}
+	}
+	press := func(update int, data, sec string) (int, map[string]string) {
+		t.Helper()
+		st, body := f.Press(t, h.URL("tg1"), update, sent, data, sec)
+		var m map[string]string
+		if st == 200 && body != "" {
+			if err := json.Unmarshal([]byte(body), &m); err != nil {
+				t.Fatalf("response %q: %v", body, err)
+			}
+		}
+		return st, m
+	}
+	st, ack := press(10, "v-r1", secret)
+	if st != 200 || ack["method"] != "answerCallbackQuery" || ack["callback_query_id"] != "cbq10" || ack["text"] != telegram.Thanks || a.Rating(1) != -1 {
+		t.Fatalf("👎: %d %v, rating %d", st, ack, a.Rating(1))
+	}
+	if st, _ := press(10, "v-r1", secret); st != 200 || a.Rating(1) != -1 {
+		t.Fatalf("a retried 👎 update: %d, rating %d (a retry must not take the vote back)", st, a.Rating(1))
+	}
+	if st, _ := press(11, "v+r1", "forged"); st != 401 || a.Rating(1) != -1 {
+		t.Fatalf("a forged 👍: %d, rating %d", st, a.Rating(1))
+	}
+	if st, ack := press(12, "v+r1", secret); st != 200 || ack["text"] != telegram.Thanks || a.Rating(1) != 1 {
+		t.Fatalf("👍 after 👎: %d %v, rating %d", st, ack, a.Rating(1))
+	}
+	if st, ack := press(13, "v+r1", secret); st != 200 || ack["text"] != telegram.TakenBack || a.Rating(1) != 0 {
+		t.Fatalf("👍 again: %d %v, rating %d", st, ack, a.Rating(1))
+	}
+	ch, _ := h.D.Get("tg1")
+	if s := ch.Status(); s.Votes != 3 || s.Duplicates != 1 || s.Rejected != 1 {
+		t.Errorf("status %+v: want 3 votes, 1 duplicate, 1 rejected", s)
+	}
+	if vs := a.Votes(); len(vs) != 3 || vs[0].UserKey != "telegram:42" || vs[0].Mode != channels.VoteToggle || vs[0].Channel != "tg1" {
+		t.Errorf("vote events %+v", vs)
+	}
+	// A follow-up button asks its question, as if typed.
+	if st, ack := press(14, "q1", secret); st != 200 || ack["method"] != "answerCallbackQuery" {
+		t.Fatalf("a follow-up press: %d %v", st, ack)
+	}
+	channeltest.WaitFor(t, "the follow-up answered", func() bool { return f.Sent.Len() == 2 })
+	if qs := a.Questions(); qs[1].Text != "Any vegan cakes?" || qs[1].UserKey != "telegram:42" {
+		t.Errorf("the follow-up was asked as %+v", qs[1])
+	}
+}

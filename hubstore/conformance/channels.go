@@ -59,3 +59,58 @@ func testChannels(t *testing.T, open Opener) {
 		t.Fatal("a swept message key was still held")
 	}
 }
+
+// testChannelSent: the platform IDs an answer went out in map back to its
+// turn on every replica, only in its workspace, and go with the
+// conversation (retention and unpublish).
+func testChannelSent(t *testing.T, open Opener) {
+	s := mustOpen(t, open)
+	r := mustOpen(t, open) // another replica
+	f := newFixture(t, s, "w", "baker")
+	g := newFixture(t, s, "other", "clinic")
+	ws := f.ws.ID
+	must[hubstore.Turn](t)(first(s.AppendTurn(bg, ws, "baker", "c1", hubstore.Turn{Question: "q1", Answer: "a1"})))
+	must[hubstore.Turn](t)(first(s.AppendTurn(bg, ws, "baker", "c1", hubstore.Turn{Question: "q2", Answer: "a2"})))
+	must[hubstore.Turn](t)(first(s.AppendTurn(bg, ws, "baker", "c2", hubstore.Turn{Question: "q", Answer: "a"})))
+	must[hubstore.Turn](t)(first(s.AppendTurn(bg, g.ws.ID, "clinic", "c1", hubstore.Turn{Question: "q", Answer: "a"})))
+
+	ok(t, s.MarkSent(bg, ws, "sl1", "c1", 2, []string{"D1/1.1", "D1/1.2"}))
+	isErr(t, s.MarkSent(bg, ws, "sl1", "c1", 3, []string{"D1/9"}), hubstore.ErrNotFound, "marking an answer that does not exist")
+	isErr(t, s.MarkSent(bg, ws, "sl1", "nope", 1, []string{"D1/9"}), hubstore.ErrNotFound, "marking an answer of an unknown conversation")
+	isErr(t, s.MarkSent(bg, g.ws.ID, "sl1", "c2", 1, []string{"D1/9"}), hubstore.ErrNotFound, "marking another workspace's conversation")
+	if err := s.MarkSent(bg, ws, "sl1", "c1", 1, []string{""}); err == nil {
+		t.Fatal("an empty message ID was marked")
+	}
+	for _, id := range []string{"D1/1.1", "D1/1.2"} {
+		conv, seq, err := r.SentTurn(bg, ws, "sl1", id)
+		if err != nil || conv != "c1" || seq != 2 {
+			t.Fatalf("SentTurn(%s) on another replica = %q %d %v, want c1 2", id, conv, seq, err)
+		}
+	}
+	_, _, err := r.SentTurn(bg, ws, "sl2", "D1/1.1")
+	isErr(t, err, hubstore.ErrNotFound, "a message of another channel")
+	_, _, err = r.SentTurn(bg, g.ws.ID, "sl1", "D1/1.1")
+	isErr(t, err, hubstore.ErrNotFound, "a message looked up from another workspace")
+	_, _, err = r.SentTurn(bg, ws, "sl1", "D1/unknown")
+	isErr(t, err, hubstore.ErrNotFound, "a message never marked")
+	// Marked again (a resent answer), an ID moves to the new turn.
+	ok(t, s.MarkSent(bg, ws, "sl1", "c2", 1, []string{"D1/1.2"}))
+	if conv, seq, err := r.SentTurn(bg, ws, "sl1", "D1/1.2"); err != nil || conv != "c2" || seq != 1 {
+		t.Fatalf("a re-marked message = %q %d %v, want c2 1", conv, seq, err)
+	}
+
+	// Retention: the marks go with the pruned conversation.
+	ok(t, s.MarkSent(bg, g.ws.ID, "wa1", "c1", 1, []string{"wamid.1"}))
+	must[int](t)(s.PruneConversations(bg, time.Now().Add(time.Hour)))
+	_, _, err = r.SentTurn(bg, ws, "sl1", "D1/1.1")
+	isErr(t, err, hubstore.ErrNotFound, "a message of a pruned conversation")
+	_, _, err = r.SentTurn(bg, g.ws.ID, "wa1", "wamid.1")
+	isErr(t, err, hubstore.ErrNotFound, "a message of another pruned conversation")
+
+	// Unpublish: the marks go with the agent's conversations.
+	must[hubstore.Turn](t)(first(s.AppendTurn(bg, ws, "baker", "c3", hubstore.Turn{Question: "q", Answer: "a"})))
+	ok(t, s.MarkSent(bg, ws, "sl1", "c3", 1, []string{"D1/3"}))
+	ok(t, s.Unpublish(bg, ws, "baker"))
+	_, _, err = r.SentTurn(bg, ws, "sl1", "D1/3")
+	isErr(t, err, hubstore.ErrNotFound, "a message of an unpublished agent")
+}

@@ -59,6 +59,7 @@ func RunTests(t *testing.T, newStorage NewStorage) {
 		{"Incr", testIncr},
 		{"Watch", testWatch},
 		{"Channels", testChannels},
+		{"ChannelSent", testChannelSent},
 		{"Isolation", testIsolation},
 		{"Concurrency", testConcurrency},
 		{"Migrations", testMigrations},

@@ -221,3 +221,17 @@ func (k *tokens) send(w http.ResponseWriter, r *http.Request, calls *channeltest
 	calls.Add(m)
 	fmt.Fprint(w, ok)
 }
+
+// Voting is a fake of a platform where an end user votes on an answer
+// natively (a button under it or a reaction to it).
+type Voting interface {
+	Platform
+	// Vote sends event n (the same n again is the platform's retry) in
+	// which the fake's user votes rating (1 or -1) on reply i (an index
+	// into Replies), or takes that vote back when remove is set, signed
+	// (or forged). It returns the webhook's status.
+	Vote(t testing.TB, webhook string, n, i, rating int, remove, forged bool) int
+	// VoteAs is Vote by another user of the platform (in a group chat
+	// or channel where others see the answer).
+	VoteAs(t testing.TB, webhook, user string, n, i, rating int, remove, forged bool) int
+}

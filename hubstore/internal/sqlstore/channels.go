@@ -88,3 +88,46 @@ func (s *Store) ReleaseMessage(ctx context.Context, key string) error {
 	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM channel_messages WHERE key = ?`), key)
 	return err
 }
+
+// maxSentIDs bounds one answer's recorded messages (an answer is split
+// into a handful of parts at most).
+const maxSentIDs = 64
+
+func (s *Store) MarkSent(ctx context.Context, ws, channel, conversation string, seq int, ids []string) error {
+	if len(ids) > maxSentIDs {
+		return fmt.Errorf("an answer sent in %d messages is more than the %d the hub records", len(ids), maxSentIDs)
+	}
+	for _, id := range ids {
+		if id == "" || len(id) > 512 {
+			return fmt.Errorf("a platform message ID must be 1-512 bytes, not %d", len(id))
+		}
+	}
+	return s.inTx(ctx, func(t *tx) error {
+		var n int
+		if err := t.row(`SELECT COUNT(*) FROM turns WHERE workspace = ? AND conversation = ? AND seq = ?`, ws, conversation, seq).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("answer %d of conversation %q: %w", seq, conversation, hubstore.ErrNotFound)
+		}
+		at := ns(now())
+		for _, id := range ids {
+			if _, err := t.exec(`INSERT INTO channel_sent (workspace, channel, message, conversation, seq, at) VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT (workspace, channel, message) DO UPDATE SET conversation = excluded.conversation, seq = excluded.seq, at = excluded.at`,
+				ws, channel, id, conversation, seq, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) SentTurn(ctx context.Context, ws, channel, id string) (string, int, error) {
+	var conv string
+	var seq int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT conversation, seq FROM channel_sent WHERE workspace = ? AND channel = ? AND message = ?`), ws, channel, id).Scan(&conv, &seq)
+	if err != nil {
+		return "", 0, notFound("message "+id+" of channel "+channel, err)
+	}
+	return conv, seq, nil
+}

@@ -185,6 +185,9 @@ func (s *Store) PruneConversations(ctx context.Context, before time.Time) (int, 
 		if _, err := t.exec(`DELETE FROM turns WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.workspace = turns.workspace AND c.id = turns.conversation AND c.updated < ?)`, b); err != nil {
 			return err
 		}
+		if _, err := t.exec(`DELETE FROM channel_sent WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.workspace = channel_sent.workspace AND c.id = channel_sent.conversation AND c.updated < ?)`, b); err != nil {
+			return err
+		}
 		res, err := t.exec(`DELETE FROM conversations WHERE updated < ?`, b)
 		if err != nil {
 			return err

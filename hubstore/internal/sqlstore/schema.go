@@ -192,6 +192,21 @@ var migrations = [][]string{
 		`UPDATE turns SET changed = at`,
 		`CREATE INDEX turns_changed ON turns(workspace, changed, conversation, seq)`,
 	},
+	// 5: the platform IDs of the messages a channel answer went out in,
+	// so that a reaction to one (Slack, WhatsApp, Feishu name only the
+	// message) finds its turn. They go with the conversation.
+	5: {
+		`CREATE TABLE channel_sent (
+			workspace TEXT NOT NULL,
+			channel TEXT NOT NULL,
+			message TEXT NOT NULL,
+			conversation TEXT NOT NULL,
+			seq BIGINT NOT NULL,
+			at BIGINT NOT NULL,
+			PRIMARY KEY (workspace, channel, message),
+			FOREIGN KEY (workspace, conversation) REFERENCES conversations(workspace, id) ON DELETE CASCADE)`,
+		`CREATE INDEX channel_sent_conv ON channel_sent(workspace, conversation)`,
+	},
 }
 
 // Schema returns the statements of every migration for a dialect.
