@@ -97,3 +97,53 @@ func Question(n int) string { return "question " + strconv.Itoa(n) }
 func Options(a *Answerer, now func() time.Time) channels.Options {
 	return channels.Options{Answerer: a, Now: now}
 }
+
+// VotePlatform is what a kind with native votes gives RunVotes.
+type VotePlatform struct {
+	Platform
+	// Vote sends vote event n: the fake's user (or another user, with
+	// other) votes rating on reply i, or takes that vote back (remove);
+	// signed, or forged. It returns the webhook's status.
+	Vote func(t testing.TB, n, i, rating int, remove, other, forged bool) int
+}
+
+// RunVotes is the scenario every kind with native votes passes: a 👎 on an
+// answer reaches the answerer as the answer's vote, the platform's retry
+// counts once, a forged vote is refused with 401, another user's vote is
+// ignored, a 👍 replaces the 👎 and taking it back leaves none.
+func RunVotes(t *testing.T, h *Hub, id string, a *VotingAnswerer, p VotePlatform) {
+	t.Helper()
+	if st := p.Deliver(t, 1, false); st != http.StatusOK {
+		t.Fatalf("message 1: status %d", st)
+	}
+	WaitFor(t, "the reply", func() bool { return len(p.Replies()) == 1 })
+	step := func(what string, st, wantSt, want int) {
+		t.Helper()
+		if st != wantSt || a.Rating(1) != want {
+			t.Fatalf("%s: status %d, vote %d; want %d, %d", what, st, a.Rating(1), wantSt, want)
+		}
+	}
+	step("👎", p.Vote(t, 1, 0, -1, false, false, false), 200, -1)
+	step("the retried 👎", p.Vote(t, 1, 0, -1, false, false, false), 200, -1)
+	step("a forged 👍", p.Vote(t, 2, 0, 1, false, false, true), 401, -1)
+	step("another user's 👍", p.Vote(t, 3, 0, 1, false, true, false), 200, -1)
+	step("👍 replacing 👎", p.Vote(t, 4, 0, 1, false, false, false), 200, 1)
+	step("👍 taken back", p.Vote(t, 5, 0, 1, true, false, false), 200, 0)
+	ch, _ := h.D.Get(id)
+	kind := string(ch.Config().Kind)
+	if st := ch.Status(); st.Votes != 3 || st.Duplicates != 1 || st.Rejected != 1 {
+		t.Errorf("status %+v: want 3 votes, 1 duplicate, 1 rejected", st)
+	}
+	evs := a.Votes()
+	if len(evs) != 4 {
+		t.Fatalf("the answerer was given %d votes, want 4 (not the retry, not the forged one): %+v", len(evs), evs)
+	}
+	for i, e := range evs {
+		if e.Channel != id || e.Agent != ch.Config().Agent || !strings.HasPrefix(e.UserKey, kind+":") || (i == 1) == (e.UserKey == evs[0].UserKey) {
+			t.Errorf("vote %d %+v: wrong channel, agent or voter", i, e)
+		}
+	}
+	if len(p.Replies()) != 1 {
+		t.Errorf("votes were answered with messages: %q", p.Replies())
+	}
+}

@@ -38,7 +38,7 @@ func init() {
 			{Key: "signing_secret", Secret: true, Required: true, Help: "Basic Information → App Credentials → Signing Secret"},
 		},
 		Ack:     3 * time.Second, // Slack retries when not answered within 3 s
-		Webhook: "Event Subscriptions → Request URL = WEBHOOK; subscribe the bot to message.im and app_mention",
+		Webhook: "Event Subscriptions → Request URL = WEBHOOK; subscribe the bot to message.im, app_mention, and reaction_added and reaction_removed (scope reactions:read) for 👍/👎 votes",
 		New:     New,
 	})
 }
@@ -93,8 +93,32 @@ type envelope struct {
 		ChannelType string `json:"channel_type"`
 		TS          string `json:"ts"`
 		ThreadTS    string `json:"thread_ts"`
+		// reaction_added and reaction_removed
+		Reaction string `json:"reaction"`
+		Item     struct {
+			Type    string `json:"type"`
+			Channel string `json:"channel"`
+			TS      string `json:"ts"`
+		} `json:"item"`
 	} `json:"event"`
 }
+
+// reactionRating is the vote a reaction's name stands for (0: none): the
+// thumbs under their Slack names, with any skin tone.
+func reactionRating(name string) int {
+	name, _, _ = strings.Cut(name, "::")
+	switch name {
+	case "+1", "thumbsup":
+		return 1
+	case "-1", "thumbsdown":
+		return -1
+	}
+	return 0
+}
+
+// messageRef names a posted message for votes: its channel and ts (a ts is
+// unique only within its channel).
+func messageRef(channel, ts string) string { return channel + "/" + ts }
 
 var mentionRe = regexp.MustCompile(`<@[A-Z0-9]+>\s*`)
 
@@ -115,6 +139,19 @@ func (a *adapter) Receive(r *http.Request, body []byte) (channels.Callback, erro
 		return channels.Callback{}, nil
 	}
 	ev := e.Event
+	if ev.Type == "reaction_added" || ev.Type == "reaction_removed" {
+		r := reactionRating(ev.Reaction)
+		if r == 0 || ev.Item.Type != "message" || ev.User == "" || e.EventID == "" {
+			return channels.Callback{}, nil
+		}
+		v := channels.Vote{ID: e.EventID, User: ev.User, Message: messageRef(ev.Item.Channel, ev.Item.TS), Rating: r, Mode: channels.VoteSet}
+		if ev.Type == "reaction_removed" {
+			// A user may have put both thumbs on; taking one off takes
+			// back only the vote it stands for.
+			v.Mode = channels.VoteRemove
+		}
+		return channels.Callback{Votes: []channels.Vote{v}}, nil
+	}
 	// Skip the bot's own posts and edits, or it would answer itself.
 	if (ev.Type != "message" && ev.Type != "app_mention") || ev.BotID != "" || ev.Subtype != "" || ev.User == "" {
 		return channels.Callback{}, nil
@@ -137,11 +174,21 @@ func (a *adapter) Receive(r *http.Request, body []byte) (channels.Callback, erro
 }
 
 type postResp struct {
-	OK    bool   `json:"ok"`
-	Error string `json:"error"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error"`
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
 }
 
 func (a *adapter) Send(ctx context.Context, msg channels.Message, rep channels.Reply) error {
+	_, err := a.SendIDs(ctx, msg, rep)
+	return err
+}
+
+// SendIDs implements channels.IDSender: a posted message is named by its
+// channel and ts, as reaction events name the message reacted to.
+func (a *adapter) SendIDs(ctx context.Context, msg channels.Message, rep channels.Reply) ([]string, error) {
+	var ids []string
 	ch := msg.Chat
 	if ch == "" {
 		ch = msg.User // a user ID opens the app's DM with them
@@ -154,14 +201,17 @@ func (a *adapter) Send(ctx context.Context, msg channels.Message, rep channels.R
 		}
 		var out postResp
 		if err := channels.CallJSON(ctx, a.env.HTTP, http.MethodPost, a.base+"/api/chat.postMessage", hdr, body, &out); err != nil {
-			return err
+			return nil, err
 		}
 		if !out.OK {
 			if out.Error == "ratelimited" {
-				return channels.Retryable(fmt.Errorf("slack chat.postMessage: %s", out.Error))
+				return nil, channels.Retryable(fmt.Errorf("slack chat.postMessage: %s", out.Error))
 			}
-			return fmt.Errorf("slack chat.postMessage failed: %s", out.Error)
+			return nil, fmt.Errorf("slack chat.postMessage failed: %s", out.Error)
+		}
+		if out.Channel != "" && out.TS != "" {
+			ids = append(ids, messageRef(out.Channel, out.TS))
 		}
 	}
-	return nil
+	return ids, nil
 }

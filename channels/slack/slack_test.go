@@ -112,3 +112,21 @@ func TestSlackMentionAnsweredOnceInThread(t *testing.T) {
 		t.Errorf("duplicates = %d", ch.Status().Duplicates)
 	}
 }
+
+// TestSlackVotes: 👍/👎 reactions on the bot's answer are votes, the
+// answer found by the channel and ts chat.postMessage returned.
+func TestSlackVotes(t *testing.T) {
+	a := &channeltest.VotingAnswerer{}
+	f := fakes.NewSlack(t)
+	h := channeltest.NewHub(t, channels.Options{Answerer: a})
+	if _, err := h.D.Add(channels.Config{ID: "sl1", Kind: channels.Slack, Agent: "baker", APIBase: f.APIBase(), Settings: f.Settings()}); err != nil {
+		t.Fatal(err)
+	}
+	channeltest.RunVotes(t, h, "sl1", a, fakes.VoteScenario(f, h.URL("sl1"), "U0OTHER"))
+	if e := a.Votes()[0]; e.Message != fakes.SlackDMChannel+"/"+f.Sent.All()[0].TS || e.Mode != channels.VoteSet || e.Rating != -1 {
+		t.Errorf("the 👎 event %+v does not name the answer's channel and ts", e)
+	}
+	if e := a.Votes()[3]; e.Mode != channels.VoteRemove || e.Rating != 1 {
+		t.Errorf("reaction_removed of 👍 is %+v, want VoteRemove of 1", e)
+	}
+}

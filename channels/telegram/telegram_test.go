@@ -197,3 +197,14 @@ func TestTelegramVoteButtons(t *testing.T) {
 		t.Errorf("the follow-up was asked as %+v", qs[1])
 	}
 }
+
+// TestTelegramVotesScenario: the scenario every kind with votes passes.
+func TestTelegramVotesScenario(t *testing.T) {
+	a := &channeltest.VotingAnswerer{}
+	f := fakes.NewTelegram(t)
+	h := channeltest.NewHub(t, channels.Options{Answerer: a})
+	if _, err := h.D.Add(channels.Config{ID: "tg1", Kind: channels.Telegram, Agent: "baker", APIBase: f.APIBase(), Settings: f.Settings()}); err != nil {
+		t.Fatal(err)
+	}
+	channeltest.RunVotes(t, h, "tg1", a, fakes.VoteScenario(f, h.URL("tg1"), "43"))
+}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -87,6 +88,12 @@ type notification struct {
 					Button struct {
 						Text string `json:"text"`
 					} `json:"button"`
+					// A reaction names our message; without an emoji
+					// it was removed.
+					Reaction struct {
+						MessageID string `json:"message_id"`
+						Emoji     string `json:"emoji"`
+					} `json:"reaction"`
 					Interactive struct {
 						ButtonReply struct {
 							Title string `json:"title"`
@@ -127,6 +134,14 @@ func (a *adapter) Receive(r *http.Request, body []byte) (channels.Callback, erro
 			for _, m := range c.Value.Messages {
 				text := m.Text.Body
 				switch m.Type {
+				case "reaction":
+					if m.ID != "" && m.From != "" && m.Reaction.MessageID != "" {
+						// A user has one reaction per message, so any
+						// other emoji, or none, leaves no vote.
+						cb.Votes = append(cb.Votes, channels.Vote{ID: m.ID, User: m.From, Message: m.Reaction.MessageID,
+							Rating: emojiRating(m.Reaction.Emoji), Mode: channels.VoteSet})
+					}
+					continue
 				case "interactive":
 					text = m.Interactive.ButtonReply.Title + m.Interactive.ListReply.Title
 				case "button":
@@ -146,7 +161,33 @@ func (a *adapter) Receive(r *http.Request, body []byte) (channels.Callback, erro
 	return cb, nil
 }
 
+// emojiRating is the vote a reaction emoji stands for: 👍 or 👎 in any
+// skin tone; anything else is none.
+func emojiRating(e string) int {
+	e = strings.Map(func(r rune) rune {
+		if r >= 0x1F3FB && r <= 0x1F3FF || r == 0xFE0F {
+			return -1
+		}
+		return r
+	}, e)
+	switch e {
+	case "👍":
+		return 1
+	case "👎":
+		return -1
+	}
+	return 0
+}
+
 func (a *adapter) Send(ctx context.Context, msg channels.Message, rep channels.Reply) error {
+	_, err := a.SendIDs(ctx, msg, rep)
+	return err
+}
+
+// SendIDs implements channels.IDSender: a reaction names the message by
+// the wamid the messages endpoint returned.
+func (a *adapter) SendIDs(ctx context.Context, msg channels.Message, rep channels.Reply) ([]string, error) {
+	var ids []string
 	// Reply buttons (at most 3, titles of at most 20 characters) where
 	// the follow-ups fit them; numbered text otherwise.
 	buttons := len(rep.Followups) > 0 && len(rep.Followups) <= 3
@@ -179,13 +220,21 @@ func (a *adapter) Send(ctx context.Context, msg channels.Message, rep channels.R
 				Message string `json:"message"`
 				Code    int    `json:"code"`
 			} `json:"error"`
+			Messages []struct {
+				ID string `json:"id"`
+			} `json:"messages"`
 		}
 		if err := channels.CallJSON(ctx, a.env.HTTP, http.MethodPost, u, hdr, body, &out); err != nil {
 			if out.Error != nil {
-				return fmt.Errorf("whatsapp refused the message (%d %s)", out.Error.Code, out.Error.Message)
+				return nil, fmt.Errorf("whatsapp refused the message (%d %s)", out.Error.Code, out.Error.Message)
 			}
-			return err
+			return nil, err
+		}
+		for _, m := range out.Messages {
+			if m.ID != "" {
+				ids = append(ids, m.ID)
+			}
 		}
 	}
-	return nil
+	return ids, nil
 }

@@ -72,3 +72,22 @@ func TestWhatsAppVerificationAndButtons(t *testing.T) {
 		t.Errorf("questions %+v", qs)
 	}
 }
+
+// TestWhatsAppVotes: 👍/👎 reaction messages on an answer are votes, the
+// answer found by the wamid the messages endpoint returned; a reaction
+// removed (no emoji) takes the vote back.
+func TestWhatsAppVotes(t *testing.T) {
+	a := &channeltest.VotingAnswerer{}
+	f := fakes.NewWhatsApp(t)
+	h := channeltest.NewHub(t, channels.Options{Answerer: a})
+	if _, err := h.D.Add(channels.Config{ID: "wa1", Kind: channels.WhatsApp, Agent: "baker", APIBase: f.APIBase(), Settings: f.Settings()}); err != nil {
+		t.Fatal(err)
+	}
+	channeltest.RunVotes(t, h, "wa1", a, fakes.VoteScenario(f, h.URL("wa1"), "16315550000"))
+	if e := a.Votes()[0]; e.Message != fakes.WhatsAppSentID(1) || e.Rating != -1 {
+		t.Errorf("the 👎 event %+v does not name the answer's wamid", e)
+	}
+	if e := a.Votes()[3]; e.Rating != 0 || e.Mode != channels.VoteSet {
+		t.Errorf("a removed reaction is %+v, want a vote of 0", e)
+	}
+}

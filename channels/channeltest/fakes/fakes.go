@@ -235,3 +235,15 @@ type Voting interface {
 	// or channel where others see the answer).
 	VoteAs(t testing.TB, webhook, user string, n, i, rating int, remove, forged bool) int
 }
+
+// VoteScenario adapts p, reached at webhook, to channeltest.RunVotes; other
+// votes as the user "other".
+func VoteScenario(p Voting, webhook, other string) channeltest.VotePlatform {
+	return channeltest.VotePlatform{Platform: Scenario(p, webhook),
+		Vote: func(t testing.TB, n, i, rating int, remove, o, forged bool) int {
+			if o {
+				return p.VoteAs(t, webhook, other, n, i, rating, remove, forged)
+			}
+			return p.Vote(t, webhook, n, i, rating, remove, forged)
+		}}
+}

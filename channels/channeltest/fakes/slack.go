@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ type SlackPost struct {
 	Channel  string `json:"channel"`
 	Text     string `json:"text"`
 	ThreadTS string `json:"thread_ts"`
+	TS       string `json:"-"` // the ts the fake gave the message
 }
 
 // Slack is chat.postMessage as documented: Bearer token, JSON body,
@@ -36,6 +38,9 @@ type Slack struct {
 	platform
 	Sent  channeltest.Calls[SlackPost]
 	tries seen
+
+	mu     sync.Mutex
+	posted int
 }
 
 // NewSlack starts the fake.
@@ -48,8 +53,15 @@ func NewSlack(t testing.TB) *Slack {
 		}
 		var p SlackPost
 		json.NewDecoder(r.Body).Decode(&p)
+		// Each message its own ts, returned with its channel as
+		// chat.postMessage documents.
+		f.mu.Lock()
+		f.posted++
+		p.TS = fmt.Sprintf("1700000500.%06d", f.posted)
+		f.mu.Unlock()
 		f.Sent.Add(p)
-		fmt.Fprint(w, `{"ok":true,"channel":"D1","ts":"1.2"}`)
+		b, _ := json.Marshal(map[string]any{"ok": true, "channel": p.Channel, "ts": p.TS})
+		w.Write(b)
 	})
 	return f
 }
@@ -97,4 +109,48 @@ func (f *Slack) Replies() []string {
 		}
 	}
 	return out
+}
+
+// Reaction is a reaction_added or reaction_removed event_callback shaped
+// like the Events API's documented example: user reacted with reaction to
+// the message at ts in channel.
+func (f *Slack) Reaction(eventID, typ, user, reaction, channel, ts string) string {
+	return fmt.Sprintf(`{"token":"XXYYZZ","team_id":"T061EG9R6","api_app_id":"A0PNCHHK2","event":{"type":%q,"user":%q,"reaction":%q,"item_user":"U0BOT","item":{"type":"message","channel":%q,"ts":%q,"channel_type":"im"},"event_ts":"1700000900.000100"},"type":"event_callback","event_id":%q,"event_time":1700000900}`,
+		typ, user, reaction, channel, ts, eventID)
+}
+
+func (f *Slack) Vote(t testing.TB, webhook string, n, i, rating int, remove, forged bool) int {
+	return f.VoteAs(t, webhook, f.User(), n, i, rating, remove, forged)
+}
+
+// VoteAs adds (or removes) :thumbsup: or :-1: on reply i as user.
+func (f *Slack) VoteAs(t testing.TB, webhook, user string, n, i, rating int, remove, forged bool) int {
+	t.Helper()
+	var sent []SlackPost
+	for _, p := range f.Sent.All() {
+		if p.Channel == SlackDMChannel {
+			sent = append(sent, p)
+		}
+	}
+	if i >= len(sent) {
+		t.Fatalf("no reply %d to react to (%d sent)", i, len(sent))
+	}
+	typ, name := "reaction_added", "thumbsup"
+	if remove {
+		typ = "reaction_removed"
+	}
+	if rating < 0 {
+		name = "-1"
+	}
+	sec := SlackSigning
+	if forged {
+		sec = "fedcba9876543210fedcba9876543210"
+	}
+	hdr := map[string]string{}
+	if retry := f.tries.next(-n); retry > 0 {
+		hdr["X-Slack-Retry-Num"] = strconv.Itoa(retry)
+		hdr["X-Slack-Retry-Reason"] = "http_timeout"
+	}
+	st, _ := f.Send(t, webhook, f.Reaction(fmt.Sprintf("EvR%d", n), typ, user, name, SlackDMChannel, sent[i].TS), f.Now(), sec, hdr)
+	return st
 }

@@ -39,8 +39,9 @@ func NewWhatsApp(t testing.TB) *WhatsApp {
 		}
 		var m map[string]any
 		json.NewDecoder(r.Body).Decode(&m)
-		f.Sent.Add(m)
-		fmt.Fprint(w, `{"messaging_product":"whatsapp","contacts":[{"input":"16315551234","wa_id":"16315551234"}],"messages":[{"id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3N0EyQUJDMjFEQzZCQUMzODMA"}]}`)
+		n := f.Sent.Add(m)
+		// Each message its own wamid, as the Cloud API returns it.
+		fmt.Fprintf(w, `{"messaging_product":"whatsapp","contacts":[{"input":"16315551234","wa_id":"16315551234"}],"messages":[{"id":"%s"}]}`, WhatsAppSentID(n))
 	})
 	return f
 }
@@ -67,6 +68,54 @@ func (f *WhatsApp) Deliver(t testing.TB, webhook string, n int, text string, for
 		s = "other-secret"
 	}
 	return f.Post(t, webhook, f.Notification(n, text), s)
+}
+
+// WhatsAppSentID is the wamid the fake gives the nth message sent.
+func WhatsAppSentID(n int) string {
+	return fmt.Sprintf("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3N0EyQUJDMjFEQzZCQUMz%04d", n)
+}
+
+// Reaction is a reaction-message webhook as the Cloud API's reference
+// shows it: from reacted with emoji to the message messageID ("" emoji:
+// the reaction removed, sent without the emoji field).
+func (f *WhatsApp) Reaction(n int, from, messageID, emoji string) string {
+	r := fmt.Sprintf(`{"message_id":%q,"emoji":%q}`, messageID, emoji)
+	if emoji == "" {
+		r = fmt.Sprintf(`{"message_id":%q}`, messageID)
+	}
+	return fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":%q},"contacts":[{"profile":{"name":"Sheena Nelson"},"wa_id":%q}],"messages":[{"from":%q,"id":"wamid.HBgLMTY1MDM4NzkxMDIVAgASGBQzQTM0REVBQ0JERUVBMkVGRjZBOAA%d","timestamp":"1749416400","type":"reaction","reaction":%s}]},"field":"messages"}]}]}`,
+		WhatsAppPhoneID, from, from, n, r)
+}
+
+func (f *WhatsApp) Vote(t testing.TB, webhook string, n, i, rating int, remove, forged bool) int {
+	return f.VoteAs(t, webhook, f.User(), n, i, rating, remove, forged)
+}
+
+// VoteAs reacts 👍 or 👎 (👍🏽 for a vote up, to cover skin tones) to reply
+// i as user, or removes the reaction.
+func (f *WhatsApp) VoteAs(t testing.TB, webhook, user string, n, i, rating int, remove, forged bool) int {
+	t.Helper()
+	var sent []int
+	for j, c := range f.Sent.All() {
+		if c["to"] == f.User() {
+			sent = append(sent, j+1)
+		}
+	}
+	if i >= len(sent) {
+		t.Fatalf("no reply %d to react to (%d sent)", i, len(sent))
+	}
+	emoji := "👍🏽"
+	if rating < 0 {
+		emoji = "👎"
+	}
+	if remove {
+		emoji = ""
+	}
+	s := WhatsAppAppSecret
+	if forged {
+		s = "other-secret"
+	}
+	return f.Post(t, webhook, f.Reaction(n, user, WhatsAppSentID(sent[i]), emoji), s)
 }
 
 func (f *WhatsApp) Replies() []string {
