@@ -40,7 +40,7 @@ func init() {
 			{Key: "encrypt_key", Secret: true, Help: "Events and callbacks → Encrypt Key (recommended: events are then encrypted and signed)"},
 		},
 		Ack:     3 * time.Second, // Feishu retries an event not answered 200 within 3 s
-		Webhook: "Events and callbacks → Request URL = WEBHOOK; add the event im.message.receive_v1",
+		Webhook: "Events and callbacks → Request URL = WEBHOOK; add the event im.message.receive_v1, and im.message.reaction.created_v1 and deleted_v1 for 👍/👎 votes",
 		New:     New,
 	})
 }
@@ -91,7 +91,29 @@ type event struct {
 			Content     string `json:"content"`
 			CreateTime  string `json:"create_time"`
 		} `json:"message"`
+		// im.message.reaction.created_v1 and deleted_v1
+		MessageID    string `json:"message_id"`
+		OperatorType string `json:"operator_type"`
+		UserID       struct {
+			OpenID string `json:"open_id"`
+		} `json:"user_id"`
+		ReactionType struct {
+			EmojiType string `json:"emoji_type"`
+		} `json:"reaction_type"`
 	} `json:"event"`
+}
+
+// emojiRating is the vote a reaction's emoji_type stands for (0: none).
+// The emoji list spells thumbs down "ThumbsDown" beside "THUMBSUP", so the
+// case is not relied on.
+func emojiRating(t string) int {
+	switch {
+	case strings.EqualFold(t, "THUMBSUP"):
+		return 1
+	case strings.EqualFold(t, "THUMBSDOWN"):
+		return -1
+	}
+	return 0
 }
 
 var mentionRe = regexp.MustCompile(`@_user_\d+\s*`)
@@ -146,6 +168,21 @@ func (a *adapter) Receive(r *http.Request, body []byte) (channels.Callback, erro
 		return channels.Callback{}, channels.Unauthorized("the event is not signed")
 	}
 	ack := channels.Callback{ContentType: "application/json", Body: []byte("{}")}
+	if t := e.Header.EventType; t == "im.message.reaction.created_v1" || t == "im.message.reaction.deleted_v1" {
+		ev := e.Event
+		r := emojiRating(ev.ReactionType.EmojiType)
+		if r == 0 || ev.OperatorType != "user" || ev.UserID.OpenID == "" || ev.MessageID == "" || e.Header.EventID == "" {
+			return ack, nil
+		}
+		v := channels.Vote{ID: e.Header.EventID, User: ev.UserID.OpenID, Message: ev.MessageID, Rating: r, Mode: channels.VoteSet}
+		if t == "im.message.reaction.deleted_v1" {
+			// Both thumbs may be on: taking one off takes back only
+			// the vote it stands for.
+			v.Mode = channels.VoteRemove
+		}
+		ack.Votes = []channels.Vote{v}
+		return ack, nil
+	}
 	m := e.Event.Message
 	if e.Header.EventType != "im.message.receive_v1" || e.Event.Sender.SenderType != "user" || m.MessageType != "text" {
 		return ack, nil
@@ -199,6 +236,14 @@ func card(md string) string {
 }
 
 func (a *adapter) Send(ctx context.Context, msg channels.Message, rep channels.Reply) error {
+	_, err := a.SendIDs(ctx, msg, rep)
+	return err
+}
+
+// SendIDs implements channels.IDSender: a reaction event names the message
+// by the message_id the send and reply APIs return.
+func (a *adapter) SendIDs(ctx context.Context, msg channels.Message, rep channels.Reply) ([]string, error) {
+	var ids []string
 	for _, p := range format.Parts(rep, format.Options{Style: format.LarkMD, Limit: Limit, Measure: format.Bytes, Numbered: true}) {
 		var u string
 		body := map[string]any{"msg_type": "interactive", "content": card(p)}
@@ -209,13 +254,21 @@ func (a *adapter) Send(ctx context.Context, msg channels.Message, rep channels.R
 			body["receive_id"] = msg.User
 		}
 		err := a.tokens.WithToken(ctx, func(tok string) (bool, error) {
-			var out apiResp
+			var out struct {
+				apiResp
+				Data struct {
+					MessageID string `json:"message_id"`
+				} `json:"data"`
+			}
 			err := channels.CallJSON(ctx, a.env.HTTP, http.MethodPost, u, http.Header{"Authorization": {"Bearer " + tok}}, body, &out)
 			if err != nil && out.Code == 0 {
 				return false, err
 			}
 			switch {
 			case out.Code == 0:
+				if out.Data.MessageID != "" {
+					ids = append(ids, out.Data.MessageID)
+				}
 				return false, nil
 			case tokenErr(out.Code):
 				return true, fmt.Errorf("feishu rejected the tenant access token (%d %s)", out.Code, out.Msg)
@@ -224,8 +277,8 @@ func (a *adapter) Send(ctx context.Context, msg channels.Message, rep channels.R
 			}
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return ids, nil
 }

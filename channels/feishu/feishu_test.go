@@ -98,3 +98,27 @@ func TestFeishuWithoutEncryptKeyChecksToken(t *testing.T) {
 		t.Errorf("card markdown %q", md)
 	}
 }
+
+// TestFeishuVotes: THUMBSUP/ThumbsDown reactions on the bot's reply are
+// votes, the reply found by the message_id the reply API returned; with
+// an Encrypt Key (encrypted and signed) and without one (the Verification
+// Token).
+func TestFeishuVotes(t *testing.T) {
+	for _, key := range []string{fakes.FeishuEncryptKey, ""} {
+		t.Run("key="+key, func(t *testing.T) {
+			a := &channeltest.VotingAnswerer{}
+			f := fakes.NewFeishu(t, key)
+			h := channeltest.NewHub(t, channels.Options{Answerer: a})
+			if _, err := h.D.Add(channels.Config{ID: "fs1", Kind: channels.Feishu, Agent: "baker", APIBase: f.APIBase(), Settings: f.Settings()}); err != nil {
+				t.Fatal(err)
+			}
+			channeltest.RunVotes(t, h, "fs1", a, fakes.VoteScenario(f, h.URL("fs1"), "ou_other"))
+			if e := a.Votes()[0]; e.Message != f.Sent.All()[0].SentID || e.Rating != -1 || e.Mode != channels.VoteSet {
+				t.Errorf("the ThumbsDown event %+v does not name the reply's message_id", e)
+			}
+			if e := a.Votes()[3]; e.Mode != channels.VoteRemove || e.Rating != 1 {
+				t.Errorf("a deleted THUMBSUP is %+v, want VoteRemove of 1", e)
+			}
+		})
+	}
+}

@@ -13,7 +13,7 @@ import (
 
 // votingKinds are the kinds whose platform lets an end user vote on an
 // answer natively (buttons or reactions).
-var votingKinds = []channels.Kind{channels.Telegram, channels.Slack, channels.WhatsApp}
+var votingKinds = []channels.Kind{channels.Telegram, channels.Slack, channels.WhatsApp, channels.Feishu}
 
 // reviewed is what the hub's review pull and analytics say of one
 // question's answer: its vote in the review queue (0: not listed with a

@@ -25,8 +25,9 @@ const (
 
 // FeishuReply is one message reply call.
 type FeishuReply struct {
-	MessageID string
+	MessageID string // the message replied to
 	Markdown  string
+	SentID    string // the reply's own message_id
 }
 
 // Feishu is the documented tenant_access_token/internal
@@ -78,8 +79,10 @@ func NewFeishu(t testing.TB, key string) *Feishu {
 				return
 			}
 			id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/open-apis/im/v1/messages/"), "/reply")
-			f.Sent.Add(FeishuReply{MessageID: id, Markdown: c.Elements[0].Content})
-			fmt.Fprint(w, `{"code":0,"msg":"success","data":{}}`)
+			sent := fmt.Sprintf("om_sent%d", f.Sent.Len()+1)
+			f.Sent.Add(FeishuReply{MessageID: id, Markdown: c.Elements[0].Content, SentID: sent})
+			// The reply comes back as the message it made, as documented.
+			fmt.Fprintf(w, `{"code":0,"msg":"success","data":{"message_id":%q,"root_id":%q,"parent_id":%q,"msg_type":"interactive","chat_id":"oc_5ce6d572455d361153b7xx51da133945"}}`, sent, id, id)
 		default:
 			http.NotFound(w, r)
 		}
@@ -143,4 +146,44 @@ func (f *Feishu) Replies() []string {
 		}
 	}
 	return out
+}
+
+// ReactionEvent is im.message.reaction.created_v1 (or deleted_v1) in the v2
+// schema, as the event's documentation shows it: openID reacted with
+// emojiType to messageID.
+func (f *Feishu) ReactionEvent(n int, deleted bool, openID, messageID, emojiType string) string {
+	typ := "im.message.reaction.created_v1"
+	if deleted {
+		typ = "im.message.reaction.deleted_v1"
+	}
+	return fmt.Sprintf(`{"schema":"2.0","header":{"event_id":"7f3702a84e847582be8db7fb73283d%02d","event_type":%q,"create_time":"1608725989000","token":%q,"app_id":%q,"tenant_key":"2ca1d211f64f6438"},"event":{"message_id":%q,"reaction_type":{"emoji_type":%q},"operator_type":"user","user_id":{"union_id":"on_8ed6aa67826108097d9ee143816345","user_id":"e33ggbyz","open_id":%q},"action_time":"1608725989000"}}`,
+		n, typ, FeishuToken, FeishuAppID, messageID, emojiType, openID)
+}
+
+func (f *Feishu) Vote(t testing.TB, webhook string, n, i, rating int, remove, forged bool) int {
+	return f.VoteAs(t, webhook, f.User(), n, i, rating, remove, forged)
+}
+
+// VoteAs adds (or removes) THUMBSUP or ThumbsDown on reply i as openID.
+func (f *Feishu) VoteAs(t testing.TB, webhook, openID string, n, i, rating int, remove, forged bool) int {
+	t.Helper()
+	var sent []string
+	for _, r := range f.Sent.All() {
+		if strings.HasPrefix(r.MessageID, feishuMsgPrefix) {
+			sent = append(sent, r.SentID)
+		}
+	}
+	if i >= len(sent) {
+		t.Fatalf("no reply %d to react to (%d sent)", i, len(sent))
+	}
+	emoji := "THUMBSUP"
+	if rating < 0 {
+		emoji = "ThumbsDown"
+	}
+	plain := f.ReactionEvent(n, remove, openID, sent[i], emoji)
+	if forged && f.Key == "" {
+		plain = strings.Replace(plain, FeishuToken, "forged", 1)
+	}
+	st, _ := f.Post(t, webhook, plain, forged)
+	return st
 }
