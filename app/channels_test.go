@@ -67,8 +67,25 @@ func TestPublishedAgentChannels(t *testing.T) {
 	if _, err := a.Channels("baker"); err == nil || !strings.Contains(err.Error(), "publish the agent first") {
 		t.Fatalf("channels before any publish: %v", err)
 	}
+	var mu sync.Mutex
+	var sent []map[string]any
+	tg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		json.NewDecoder(r.Body).Decode(&m)
+		if r.URL.Path != "/bot"+appBot+"/sendMessage" || fmt.Sprint(m["chat_id"]) == "404" {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}`)
+			return
+		}
+		mu.Lock()
+		sent = append(sent, m)
+		mu.Unlock()
+		fmt.Fprint(w, `{"ok":true,"result":{"message_id":1}}`)
+	}))
+	defer tg.Close()
 	c, _ := llm.New(fake.URL)
-	h, err := hub.New(hub.Config{Dir: t.TempDir(), Model: c, Embedder: c, Import: hub.Importer(c)})
+	// The operator lists the fake, as one would a local Bot API server.
+	h, err := hub.New(hub.Config{Dir: t.TempDir(), Model: c, Embedder: c, Import: hub.Importer(c), ChannelAPIBases: []string{tg.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,23 +118,6 @@ func TestPublishedAgentChannels(t *testing.T) {
 			t.Fatal("the publish did not finish")
 		}
 	}
-
-	var mu sync.Mutex
-	var sent []map[string]any
-	tg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m map[string]any
-		json.NewDecoder(r.Body).Decode(&m)
-		if r.URL.Path != "/bot"+appBot+"/sendMessage" || fmt.Sprint(m["chat_id"]) == "404" {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}`)
-			return
-		}
-		mu.Lock()
-		sent = append(sent, m)
-		mu.Unlock()
-		fmt.Fprint(w, `{"ok":true,"result":{"message_id":1}}`)
-	}))
-	defer tg.Close()
 
 	if _, err := a.AddChannel("baker", "telegram", map[string]string{"bot_token": appBot}, tg.URL); err == nil || !strings.Contains(err.Error(), "secret_token") {
 		t.Fatalf("a channel without its secret_token: %v", err)

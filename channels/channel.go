@@ -172,6 +172,10 @@ type Config struct {
 	// server, a corporate proxy, a test's fake); "" is the platform's own.
 	APIBase  string
 	Settings map[string]string
+	// Tenant marks a channel a workspace's publisher added through the
+	// hub's API (not the operator's CLI): its api_base must be one the
+	// operator allows, and it reaches no private address (Client).
+	Tenant bool
 }
 
 // Env is what a factory builds an adapter from.

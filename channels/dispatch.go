@@ -43,6 +43,7 @@ type Options struct {
 	Dedupe    Deduper       // default: NewMemoryDeduper(100 000)
 	DedupeTTL time.Duration // default 48 h (WhatsApp retries for days; the rest within hours)
 	HTTP      *http.Client  // for send and token APIs; default: 20 s timeout
+	APIBases  []string      // api_bases a tenant's channel may name (Client)
 	Workers   int           // answers in progress at once; default 4
 	Queue     int           // messages waiting for a worker; default 1000
 	// AnswerTimeout bounds one answer and its sends; default 3 min.
@@ -201,7 +202,11 @@ func (d *Dispatcher) Add(cfg Config) (*Channel, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := f.New(Env{Config: cfg, HTTP: d.opt.HTTP, Now: d.opt.Now})
+	hc, err := Client(d.opt.HTTP, cfg, d.opt.APIBases)
+	if err != nil {
+		return nil, err
+	}
+	a, err := f.New(Env{Config: cfg, HTTP: hc, Now: d.opt.Now})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // maxResponse bounds what is read of a platform's API answer.
@@ -38,6 +40,15 @@ func CallJSON(ctx context.Context, c *http.Client, method, url string, header ht
 	}
 	resp, err := c.Do(req)
 	if err != nil {
+		var blocked *BlockedAddressError
+		var redirect *RedirectError
+		switch {
+		// Trying these again would be refused again.
+		case errors.As(err, &blocked):
+			return fmt.Errorf("cannot reach %s: %w", req.URL.Host, blocked)
+		case errors.As(err, &redirect):
+			return fmt.Errorf("cannot reach %s: %w", req.URL.Host, redirect)
+		}
 		return Retryable(fmt.Errorf("cannot reach %s: %w", req.URL.Host, err))
 	}
 	defer resp.Body.Close()
@@ -75,12 +86,44 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("the platform answered HTTP %d: %s", e.Status, e.Body)
 }
 
+// maxEcho bounds the platform's text kept in an error, which the hub
+// shows the channel's publisher.
+const maxEcho = 300
+
+// short is a platform's answer as it may appear in an error: an HTML page
+// (a proxy's or a server's error page) is not repeated, and the rest is
+// cleaned and cut.
 func short(b []byte) string {
-	const n = 300
-	if len(b) > n {
-		return string(b[:n]) + "…"
+	t := strings.TrimSpace(string(b[:min(len(b), 4*maxEcho)]))
+	if l := strings.ToLower(t); strings.HasPrefix(l, "<!doctype html") || strings.HasPrefix(l, "<html") ||
+		strings.HasPrefix(l, "<") && strings.Contains(l, "<body") {
+		return "(an HTML page)"
 	}
-	return string(b)
+	return Clean(t, maxEcho)
+}
+
+// Clean makes text from elsewhere fit to show on one line: invalid UTF-8
+// and control characters become spaces, runs of spaces one, and it is cut
+// at n bytes (on a character boundary) with an ellipsis.
+func Clean(s string, n int) string {
+	s = strings.ToValidUTF8(s, " ")
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		if b.Len()+utf8.RuneLen(r) > n {
+			return b.String() + "…"
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Redact replaces secret (a token in a URL) in err's text, keeping whether

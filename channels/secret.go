@@ -150,7 +150,14 @@ type Stored struct {
 	APIBase   string            `json:"api_base,omitempty"`
 	Settings  map[string]string `json:"settings,omitempty"` // plain settings
 	Secrets   map[string]string `json:"secrets,omitempty"`  // sealed settings
+	// Origin is "operator" for a channel added with the hub's CLI; any
+	// other value, or none (a row from before it was recorded), is a
+	// tenant's, the guarded side.
+	Origin string `json:"origin,omitempty"`
 }
+
+// OriginOperator marks a Stored channel the hub's operator added.
+const OriginOperator = "operator"
 
 func sealContext(id, key string) string { return "atoll-channel\x00" + id + "\x00" + key }
 
@@ -162,7 +169,10 @@ func Seal(cfg Config, s *Sealer) (Stored, error) {
 		return Stored{}, err
 	}
 	st := Stored{ID: cfg.ID, Kind: cfg.Kind, Workspace: cfg.Workspace, Agent: cfg.Agent, APIBase: cfg.APIBase,
-		Settings: map[string]string{}, Secrets: map[string]string{}}
+		Settings: map[string]string{}, Secrets: map[string]string{}, Origin: "tenant"}
+	if !cfg.Tenant {
+		st.Origin = OriginOperator
+	}
 	for _, fl := range f.Fields {
 		v, ok := cfg.Settings[fl.Key]
 		if !ok {
@@ -184,7 +194,7 @@ func Seal(cfg Config, s *Sealer) (Stored, error) {
 // Open turns a stored config back into a Config with its secrets.
 func (st Stored) Open(s *Sealer) (Config, error) {
 	cfg := Config{ID: st.ID, Kind: st.Kind, Workspace: st.Workspace, Agent: st.Agent, APIBase: st.APIBase,
-		Settings: map[string]string{}}
+		Settings: map[string]string{}, Tenant: st.Origin != OriginOperator}
 	for k, v := range st.Settings {
 		cfg.Settings[k] = v
 	}

@@ -37,24 +37,6 @@ func TestChannelFromPublishScreen(t *testing.T) {
 		seedKB(t, data, "bakery", store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
 		seedAgent(t, data, agent.Definition{Name: "baker", Model: ollamafake.DefaultChatModel, KBs: []string{"bakery"}})
 	})
-	c, _ := llm.New(fake.URL)
-	h, err := hub.New(hub.Config{Dir: t.TempDir(), Model: c, Embedder: c, Import: hub.Importer(c)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	hs := httptest.NewServer(h.Handler())
-	defer hs.Close()
-	ctx := context.Background()
-	ws, err := h.Store().CreateWorkspace(ctx, hub.DefaultWorkspace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, hash := hub.NewToken()
-	if _, err := h.Store().CreateToken(ctx, ws.ID, "e2e", hash); err != nil {
-		t.Fatal(err)
-	}
-
 	// The Bot API's sendMessage, as documented.
 	var mu sync.Mutex
 	var sent []map[string]any
@@ -72,6 +54,25 @@ func TestChannelFromPublishScreen(t *testing.T) {
 		fmt.Fprint(w, `{"ok":true,"result":{"message_id":1}}`)
 	}))
 	defer tg.Close()
+	c, _ := llm.New(fake.URL)
+	// The operator lists the fake, as one would a local Bot API server.
+	h, err := hub.New(hub.Config{Dir: t.TempDir(), Model: c, Embedder: c, Import: hub.Importer(c), ChannelAPIBases: []string{tg.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	hs := httptest.NewServer(h.Handler())
+	defer hs.Close()
+	ctx := context.Background()
+	ws, err := h.Store().CreateWorkspace(ctx, hub.DefaultWorkspace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, hash := hub.NewToken()
+	if _, err := h.Store().CreateToken(ctx, ws.ID, "e2e", hash); err != nil {
+		t.Fatal(err)
+	}
+
 	got := func() []map[string]any {
 		mu.Lock()
 		defer mu.Unlock()

@@ -43,8 +43,12 @@ func (e *InvalidChannelError) Unwrap() error { return e.Err }
 // as a Telegram secret_token's alphabet or an EncodingAESKey's length), so
 // that a channel that is stored also starts. The CLI and the admin API
 // both call it.
-func CheckChannel(cfg channels.Config) error {
-	d := channels.New(channels.Options{Workers: 1, Queue: 1})
+func CheckChannel(cfg channels.Config) error { return checkChannel(cfg, nil) }
+
+// checkChannel is CheckChannel on a hub that lets tenants' channels use
+// apiBases.
+func checkChannel(cfg channels.Config, apiBases []string) error {
+	d := channels.New(channels.Options{Workers: 1, Queue: 1, APIBases: apiBases})
 	defer d.Close()
 	if _, err := d.Add(cfg); err != nil {
 		return &InvalidChannelError{err}
@@ -58,7 +62,11 @@ func CheckChannel(cfg channels.Config) error {
 // cfg.Workspace; hubstore.ErrAlreadyExists that another workspace has
 // the ID.
 func SaveChannel(ctx context.Context, st hubstore.Storage, sealer *channels.Sealer, cfg channels.Config) (channels.Stored, error) {
-	if err := CheckChannel(cfg); err != nil {
+	return saveChannel(ctx, st, sealer, cfg, nil)
+}
+
+func saveChannel(ctx context.Context, st hubstore.Storage, sealer *channels.Sealer, cfg channels.Config, apiBases []string) (channels.Stored, error) {
+	if err := checkChannel(cfg, apiBases); err != nil {
 		return channels.Stored{}, err
 	}
 	stored, err := channels.Seal(cfg, sealer)
@@ -158,7 +166,7 @@ func (h *Hub) channelView(r *http.Request, c hubstore.Channel) channelView {
 	v.Config = channels.PublicView(cfg).Settings
 	if ch, ok := h.channels.d.Get(c.ID); ok {
 		v.Status = ch.Status()
-	} else if err := CheckChannel(cfg); err != nil {
+	} else if err := checkChannel(cfg, h.cfg.ChannelAPIBases); err != nil {
 		v.Status.LastError = "the channel does not run: " + err.Error()
 	}
 	v.Status.Workspace = ""
@@ -252,8 +260,8 @@ func (h *Hub) addChannel(w http.ResponseWriter, r *http.Request) {
 		body.Settings = map[string]string{}
 	}
 	cfg := channels.Config{ID: hubstore.NewID(), Kind: channels.Kind(strings.TrimSpace(body.Kind)), Workspace: ws, Agent: name,
-		APIBase: strings.TrimSpace(body.APIBase), Settings: body.Settings}
-	_, err = SaveChannel(r.Context(), h.st, h.channels.sealer, cfg)
+		APIBase: strings.TrimSpace(body.APIBase), Settings: body.Settings, Tenant: true}
+	_, err = saveChannel(r.Context(), h.st, h.channels.sealer, cfg, h.cfg.ChannelAPIBases)
 	var inv *InvalidChannelError
 	switch {
 	case errors.As(err, &inv):
@@ -386,11 +394,15 @@ func (h *Hub) testChannel(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
 	if err := hc.d.SendTest(ctx, c.ID, strings.TrimSpace(body.To), body.Text); err != nil {
-		writeErr(w, http.StatusBadGateway, sentence(err.Error()))
+		writeErr(w, http.StatusBadGateway, sentence(channels.Clean(err.Error(), maxTestError)))
 		return
 	}
 	writeJSON(w, map[string]any{"sent": true})
 }
+
+// maxTestError bounds the error a test message answers with: the
+// platform's own text in it is cut shorter still (channels.CallJSON).
+const maxTestError = 600
 
 // sentence ends a platform's error text as one sentence.
 func sentence(s string) string {

@@ -110,8 +110,8 @@ func noSecrets(t *testing.T, what, body string) {
 // the (fake) Bot API exactly; a refused send is a 502 with Telegram's
 // sentence; removed, it is gone.
 func TestChannelAdminAPI(t *testing.T) {
-	th := newTestHub(t, 0, nil)
 	tg, sent := fakeTelegram(t)
+	th := newTestHubAllowing(t, tg.URL) // as the operator lists a local Bot API server
 
 	code, body := th.as(t, th.tok, "POST", "/api/agents/baker/channels", telegramBody(tg.URL))
 	if code != 200 {
@@ -176,8 +176,8 @@ func TestChannelAdminAPI(t *testing.T) {
 // add, remove or test workspace A's channels, not even through an agent
 // of its own.
 func TestChannelAdminWorkspaceIsolation(t *testing.T) {
-	th := newTestHub(t, 0, nil)
 	tg, sent := fakeTelegram(t)
+	th := newTestHubAllowing(t, tg.URL) // as the operator lists a local Bot API server
 	_, tokB := workspace(t, th.h, "rival")
 	if code, body := th.as(t, tokB, "POST", "/api/publish", string(bundleFor(t, "rivalbot"))); code != 200 {
 		t.Fatalf("publish in B: %d %s", code, body)
@@ -298,9 +298,9 @@ func TestChannelAdminWebhookBase(t *testing.T) {
 // when its change feed gets to it), and its status is shown there.
 func TestChannelAdminOtherReplica(t *testing.T) {
 	t.Setenv(channels.KeyEnv, strings.Repeat("ab", 32)) // replicas share the key
-	th := newTestHub(t, 0, nil)
 	tg, sent := fakeTelegram(t)
-	h2, err := New(Config{Dir: t.TempDir(), Store: th.h.st})
+	th := newTestHubAllowing(t, tg.URL) // as the operator lists a local Bot API server
+	h2, err := New(Config{Dir: t.TempDir(), Store: th.h.st, ChannelAPIBases: []string{tg.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestChannelAdminOtherReplica(t *testing.T) {
 // TestChannelAdminRedactsAPIBaseCredentials: a proxy's password in
 // api_base is a secret too.
 func TestChannelAdminRedactsAPIBaseCredentials(t *testing.T) {
-	th := newTestHub(t, 0, nil)
+	th := newTestHubAllowing(t, "http://proxy.example:3128")
 	code, body := th.as(t, th.tok, "POST", "/api/agents/baker/channels", telegramBody("http://user:hunter2@proxy.example:3128"))
 	if code != 200 {
 		t.Fatalf("add: %d %s", code, body)

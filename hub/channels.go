@@ -119,7 +119,7 @@ func (h *Hub) startChannels() error {
 		return err
 	}
 	hc := &hubChannels{h: h, sealer: sealer, loaded: map[string]time.Time{}, done: make(chan struct{})}
-	hc.d = channels.New(channels.Options{Answerer: hc, SorryText: channels.DefaultSorry, Dedupe: dbDeduper{h.st}, Log: h.cfg.Log})
+	hc.d = channels.New(channels.Options{Answerer: hc, SorryText: channels.DefaultSorry, Dedupe: dbDeduper{h.st}, Log: h.cfg.Log, APIBases: h.cfg.ChannelAPIBases})
 	ctx, stop := context.WithCancel(context.Background())
 	hc.stop = stop
 	h.channels = hc

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"atoll/agent"
+	"atoll/channels"
 	"atoll/hubstore"
 	"atoll/hubstore/embedded"
 	"atoll/knowledge"
@@ -62,6 +63,11 @@ type Config struct {
 	// Nil: no metrics.
 	Metrics      *metrics.Metrics
 	MetricsRoute bool
+	// ChannelAPIBases are the API origins (an operator's local Telegram
+	// Bot API server, a proxy) a channel added through the admin API may
+	// name as its api_base; a tenant's other api_base is refused, since
+	// the hub would send requests there. The CLI's channels may name any.
+	ChannelAPIBases []string
 }
 
 // Hub serves published agents.
@@ -100,6 +106,15 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 30 * time.Second
 	}
+	bases := make([]string, 0, len(cfg.ChannelAPIBases))
+	for _, b := range cfg.ChannelAPIBases {
+		ok, err := channels.CheckBase(b)
+		if err != nil {
+			return nil, fmt.Errorf("channel API base: %w", err)
+		}
+		bases = append(bases, ok)
+	}
+	cfg.ChannelAPIBases = bases
 	h := &Hub{cfg: cfg, st: cfg.Store,
 		limit:   newLimiter(cfg.RatePerMinute, max(10, cfg.RatePerMinute/2)),
 		limits:  cfg.Limits.withDefaults(),

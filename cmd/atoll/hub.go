@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"atoll/agent"
+	"atoll/channels"
 	"atoll/hub"
 	"atoll/hubstore"
 	"atoll/hubstore/embedded"
@@ -46,7 +47,7 @@ func (e *env) hubCmd(args []string) error {
 		}
 		return errUsage{fmt.Sprintf("unknown hub subcommand %q: use `atoll hub [flags]` to serve, `atoll hub workspace create|list|quota`, `atoll hub token create|list|revoke` or `atoll hub channel add|list|rm`", args[0])}
 	}
-	f := e.flags("hub", "[--db URL] [--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--backend KIND=URL]... [--backend-concurrency 4] [--backend-queue 64] [--metrics-addr ADDR]\n       atoll hub workspace create NAME | token create [--workspace NAME] [--label TEXT] | token list [--json] | token revoke ID")
+	f := e.flags("hub", "[--db URL] [--addr 127.0.0.1:8080] [--rate 60] [--retention 720h] [--trusted-proxy CIDR]... [--backend KIND=URL]... [--backend-concurrency 4] [--backend-queue 64] [--metrics-addr ADDR] [--channel-api-base URL]...\n       atoll hub workspace create NAME | token create [--workspace NAME] [--label TEXT] | token list [--json] | token revoke ID")
 	db := dbFlag(f)
 	grace := f.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long running answers may finish before they are cut")
 	addr := f.String("addr", "127.0.0.1:8080", "address to listen on")
@@ -64,6 +65,8 @@ func (e *env) hubCmd(args []string) error {
 	ctxLen := f.Int("context-length", 8192, "the openai backends' context window in tokens (they do not report it)")
 	concurrency := f.Int("backend-concurrency", llm.DefaultPoolConcurrency, "requests sent to one model server at once (match its parallel slots, e.g. OLLAMA_NUM_PARALLEL)")
 	metricsAddr := f.String("metrics-addr", "", `where Prometheus metrics are served at /metrics: "" on the hub's own address, "off" nowhere, or another address (e.g. 127.0.0.1:9464) to keep them off the public one: they name workspaces and model servers`)
+	var apiBases baseList
+	f.Var(&apiBases, "channel-api-base", "an API origin a publisher's channel may name as its api_base (repeatable), e.g. a local Telegram Bot API server http://127.0.0.1:8081; through the admin API any other api_base is refused, since the hub would send requests there (the operator's hub channel add --api-base may name any)")
 	queue := f.Int("backend-queue", llm.DefaultPoolQueue, "requests that may wait for a free model server; beyond it the hub answers 429 with Retry-After (0 = none wait)")
 	pos, err := parse(f, args)
 	if err != nil {
@@ -112,7 +115,7 @@ func (e *env) hubCmd(args []string) error {
 	}
 	h, err := hub.New(hub.Config{Dir: e.data, Store: st, Model: model, Embedder: embedder, Import: hub.Importer(served), RatePerMinute: *rate,
 		MaxBundle: *maxBundle << 20, Retention: *retention, TrustedProxies: trusted, Limits: lim, ShutdownGrace: *grace, Log: log,
-		Backends: pool.Status, Metrics: met, MetricsRoute: met != nil && *metricsAddr == ""})
+		Backends: pool.Status, Metrics: met, MetricsRoute: met != nil && *metricsAddr == "", ChannelAPIBases: apiBases})
 	if err != nil {
 		return err
 	}
@@ -213,6 +216,20 @@ func (p *proxyList) Set(v string) error {
 		return err
 	}
 	*p = append(*p, x)
+	return nil
+}
+
+// baseList is the repeatable --channel-api-base flag.
+type baseList []string
+
+func (b *baseList) String() string { return strings.Join(*b, " ") }
+
+func (b *baseList) Set(v string) error {
+	base, err := channels.CheckBase(v)
+	if err != nil {
+		return err
+	}
+	*b = append(*b, base)
 	return nil
 }
 
