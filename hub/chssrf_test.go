@@ -213,3 +213,16 @@ func TestChannelTestErrorSanitised(t *testing.T) {
 		}
 	}
 }
+
+// TestChannelAPIBasesChecked: the hub refuses to start with a list entry
+// it could not match exactly.
+func TestChannelAPIBasesChecked(t *testing.T) {
+	for _, bad := range []string{"127.0.0.1:8081", "ftp://h", "http://u:p@h:1", "http://h/?q=1"} {
+		if h, err := New(Config{Dir: t.TempDir(), ChannelAPIBases: []string{bad}}); err == nil {
+			h.Close()
+			t.Errorf("%q was accepted", bad)
+		} else if !strings.Contains(err.Error(), "channel API base") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
