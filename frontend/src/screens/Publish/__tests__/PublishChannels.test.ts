@@ -42,7 +42,7 @@ vi.mock('../../../lib/transport', async (orig) => ({
         const settings = args[2] as Record<string, string>;
         const config: Record<string, string> = {};
         for (const [k, v] of Object.entries(settings)) config[k] = k.endsWith('token') ? '••••' + v.slice(-4) : v;
-        const c = { id: 'c' + (chans.length + 1), kind: args[1], agent: 'baker', webhook: `https://hub.example/ch/c${chans.length + 1}`, config, status: { received: 3, answered: 2, failed: 1, duplicates: 0, rejected: 4, last_message: '2026-11-30T10:00:00Z' } };
+        const c = { id: 'c' + (chans.length + 1), kind: args[1], agent: 'baker', webhook: `https://hub.example/ch/c${chans.length + 1}`, config, status: { received: 3, answered: 2, failed: 1, duplicates: 0, rejected: 4, votes: 5, last_message: '2026-11-30T10:00:00Z' } };
         chans.push(c);
         return c;
       }
@@ -116,7 +116,7 @@ describe('publish screen: channels', () => {
     expect(add.args).toEqual(['baker', 'telegram', { bot_token: BOT, secret_token: 'hook_secret' }, 'http://127.0.0.1:9']);
     expect(r.getByTestId('channel-webhook').textContent).toBe('https://hub.example/ch/c1');
     expect(r.getByTestId('channel-added').textContent).toContain('setWebhook');
-    expect(r.getByTestId('channel-counts').textContent).toContain('3 received, 2 answered, 1 failed, 0 retries ignored, 4 refused');
+    expect(r.getByTestId('channel-counts').textContent).toContain('3 received, 2 answered, 1 failed, 0 retries ignored, 4 refused, 5 votes');
     // Saved, the secret leaves the form; the page shows only its mask.
     expect((r.getByTestId('channel-field-bot_token') as HTMLInputElement).value).toBe('');
     expect(r.container.innerHTML).not.toContain(BOT);
