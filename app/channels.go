@@ -65,7 +65,7 @@ func fieldLabel(key string) string {
 func (a *App) Channels(agentName string) ([]publish.Channel, error) {
 	out := []publish.Channel{}
 	err := a.hubCall(func(ctx context.Context, c publishConfig) (err error) {
-		out, err = publish.Channels(ctx, c.URL, c.Token, agentName)
+		out, err = publish.Channels(ctx, c.URL, c.Token, c.PublicName(agentName))
 		return err
 	})
 	return out, err
@@ -88,7 +88,7 @@ func (a *App) AddChannel(agentName, kind string, settings map[string]string, api
 	}
 	var ch publish.Channel
 	err := a.hubCall(func(ctx context.Context, c publishConfig) (err error) {
-		ch, err = publish.AddChannel(ctx, c.URL, c.Token, agentName, kind, clean, strings.TrimSpace(apiBase))
+		ch, err = publish.AddChannel(ctx, c.URL, c.Token, c.PublicName(agentName), kind, clean, strings.TrimSpace(apiBase))
 		return err
 	})
 	return ch, err
@@ -97,7 +97,7 @@ func (a *App) AddChannel(agentName, kind string, settings map[string]string, api
 // RemoveChannel disconnects a channel: the hub stops answering on it.
 func (a *App) RemoveChannel(agentName, id string) error {
 	return a.hubCall(func(ctx context.Context, c publishConfig) error {
-		return publish.RemoveChannel(ctx, c.URL, c.Token, agentName, id)
+		return publish.RemoveChannel(ctx, c.URL, c.Token, c.PublicName(agentName), id)
 	})
 }
 
@@ -108,6 +108,6 @@ func (a *App) SendChannelTest(agentName, id, to, text string) error {
 		return errors.New("enter who gets the test message: the platform's user or chat ID")
 	}
 	return a.hubCall(func(ctx context.Context, c publishConfig) error {
-		return publish.SendChannelTest(ctx, c.URL, c.Token, agentName, id, strings.TrimSpace(to), text)
+		return publish.SendChannelTest(ctx, c.URL, c.Token, c.PublicName(agentName), id, strings.TrimSpace(to), text)
 	})
 }

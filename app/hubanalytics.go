@@ -17,7 +17,7 @@ func (a *App) PublishedAnalytics(agentName string, days int) (analytics.Report, 
 	}
 	var r analytics.Report
 	err := a.hubCall(func(ctx context.Context, c publishConfig) (err error) {
-		r, err = publish.Analytics(ctx, c.URL, c.Token, agentName, days)
+		r, err = publish.Analytics(ctx, c.URL, c.Token, c.PublicName(agentName), days)
 		return err
 	})
 	return r, err

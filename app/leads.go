@@ -70,7 +70,7 @@ func (a *App) PullLeads(agentName string) (map[string]int, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	raw, err := publish.FetchLeads(ctx, c.URL, c.Token, agentName)
+	raw, err := publish.FetchLeads(ctx, c.URL, c.Token, c.PublicName(agentName))
 	if err != nil {
 		return nil, err
 	}

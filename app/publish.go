@@ -3,9 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"os"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
@@ -13,54 +12,58 @@ import (
 	"atoll/agent"
 	"atoll/llm"
 	"atoll/publish"
-	"atoll/store"
 )
 
 // PublishInfo is the remembered hub; the token itself never goes back to
-// the interface.
+// the interface. Names are the public names agents were published under
+// there, where not their own (local name → public name).
 type PublishInfo struct {
-	URL      string `json:"url"`
-	HasToken bool   `json:"hasToken"`
+	URL      string            `json:"url"`
+	HasToken bool              `json:"hasToken"`
+	Names    map[string]string `json:"names"`
 }
 
-type publishConfig struct {
-	URL   string `json:"url"`
-	Token string `json:"token"`
-}
+// publishConfig is the remembered hub, shared with the command line.
+type publishConfig = publish.Config
 
-func (a *App) publishPath() string { return filepath.Join(a.cfg.DataDir, "publish.json") }
+func (a *App) publishConfig() publishConfig { return publish.ReadConfig(a.cfg.DataDir) }
 
-func (a *App) publishConfig() publishConfig {
-	var c publishConfig
-	if b, err := os.ReadFile(a.publishPath()); err == nil {
-		_ = json.Unmarshal(b, &c)
-	}
-	return c
-}
-
+// savePublishConfig replaces the remembered hub and token, keeping the
+// public names remembered for it.
 func (a *App) savePublishConfig(c publishConfig) error {
-	b, _ := json.MarshalIndent(c, "", "  ")
-	return store.WriteFileAtomic(a.publishPath(), b, 0o600)
+	return publish.UpdateConfig(a.cfg.DataDir, func(cur *publish.Config) {
+		cur.URL, cur.Token = c.URL, c.Token
+		for l, p := range c.Names[c.URL] {
+			cur.Remember(l, p)
+		}
+	})
 }
 
-// PublishSettings returns the remembered hub address.
+// PublishSettings returns the remembered hub address and public names.
 func (a *App) PublishSettings() (PublishInfo, error) {
 	c := a.publishConfig()
-	return PublishInfo{URL: c.URL, HasToken: c.Token != ""}, nil
+	return PublishInfo{URL: c.URL, HasToken: c.Token != "", Names: c.PublicNames()}, nil
 }
 
 // PublishEvent is the publish:progress payload.
 type PublishEvent struct {
-	Job    string             `json:"job"`
-	Agent  string             `json:"agent"`
-	Phase  string             `json:"phase"` // "testing", "bundling", "uploading", "done"
-	Tests  string             `json:"tests"` // the test set's result, when the agent has one
-	Sent   int64              `json:"sent"`
-	Total  int64              `json:"total"`
-	Done   bool               `json:"done"`
-	Error  string             `json:"error"`
+	Job   string `json:"job"`
+	Agent string `json:"agent"`
+	Phase string `json:"phase"` // "testing", "bundling", "uploading", "done"
+	Tests string `json:"tests"` // the test set's result, when the agent has one
+	Sent  int64  `json:"sent"`
+	Total int64  `json:"total"`
+	Done  bool   `json:"done"`
+	Error string `json:"error"`
+	// Code names an error the window explains in its own words:
+	// "name-taken" (another workspace on the hub has the public name).
+	Code   string             `json:"code,omitempty"`
 	Result *publish.Published `json:"result,omitempty"`
 }
+
+// codeNameTaken is PublishEvent.Code for a public name another workspace
+// on the hub published first.
+const codeNameTaken = "name-taken"
 
 // PublishSummary is what publishing agentName sends and where, for the
 // Publish screen to show before anything leaves the machine. An empty
@@ -84,10 +87,17 @@ func (a *App) PublishSummary(agentName, hubURL string) (publish.Summary, error) 
 // takes the token before the job starts (a wrong token or address is
 // returned as the error, within publish.CheckTimeout, and nothing is sent);
 // address and token are remembered (in a file readable by the user only)
-// only once the hub has accepted the bundle.
-func (a *App) PublishAgent(agentName, hubURL, token string) (string, error) {
+// only once the hub has accepted the bundle. publicName is the name on the
+// hub: empty for the one remembered from the agent's last publish there,
+// else the agent's own; it is remembered with the hub.
+func (a *App) PublishAgent(agentName, hubURL, token, publicName string) (string, error) {
 	if _, err := a.agents.Get(agentName); err != nil {
 		return "", userError(err)
+	}
+	if publicName = strings.TrimSpace(publicName); publicName != "" {
+		if err := agent.ValidName(publicName); err != nil {
+			return "", fmt.Errorf("public name: %w", err)
+		}
 	}
 	c := a.publishConfig()
 	if hubURL = strings.TrimRight(strings.TrimSpace(hubURL), "/"); hubURL != "" {
@@ -95,6 +105,13 @@ func (a *App) PublishAgent(agentName, hubURL, token string) (string, error) {
 	}
 	if token = strings.TrimSpace(token); token != "" {
 		c.Token = token
+	}
+	if publicName == "" {
+		publicName = c.PublicName(agentName)
+	}
+	as := ""
+	if publicName != agentName {
+		as = publicName
 	}
 	if !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://") {
 		return "", errors.New("enter the hub's address, starting with https:// (or http:// on a local network)")
@@ -145,14 +162,25 @@ func (a *App) PublishAgent(agentName, hubURL, token string) (string, error) {
 				ev.Sent = sent
 				a.send(EventPublishProgress, ev)
 			}
-		})
+		}, as)
 		ev.Done, ev.Phase = true, "done"
-		if err != nil {
+		var taken *publish.NameTakenError
+		switch {
+		case errors.As(err, &taken):
+			// The hub's text names the command line's --as; here the
+			// field above the button is the way out.
+			ev.Error = fmt.Sprintf("Another workspace on this hub already uses the name %q: choose a public name above.", publicName)
+			ev.Code = codeNameTaken
+		case err != nil:
 			ev.Error = err.Error()
-		} else {
+		default:
 			ev.Result = &res
-			if err := a.savePublishConfig(c); err != nil {
-				ev.Error = "Published, but the hub's address and token could not be remembered: " + err.Error()
+			err := publish.UpdateConfig(a.cfg.DataDir, func(cur *publish.Config) {
+				cur.URL, cur.Token = c.URL, c.Token
+				cur.Remember(agentName, res.Agent)
+			})
+			if err != nil {
+				ev.Error = "Published, but the hub's address, token and public name could not be remembered: " + err.Error()
 			}
 		}
 		a.send(EventPublishProgress, ev)
@@ -169,7 +197,7 @@ func (a *App) RollbackPublished(agentName string) (publish.RolledBack, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return publish.Rollback(ctx, c.URL, c.Token, agentName)
+	return publish.Rollback(ctx, c.URL, c.Token, c.PublicName(agentName))
 }
 
 // hubCall runs one publisher call against the remembered hub.
@@ -181,12 +209,23 @@ func (a *App) hubCall(fn func(ctx context.Context, c publishConfig) error) error
 	return fn(context.Background(), c)
 }
 
+// PublishedAgent is one of the workspace's agents on the hub: Name is
+// its public name, Local the agent here published under it ("" when
+// none is).
+type PublishedAgent struct {
+	publish.Agent
+	Local string `json:"local"`
+}
+
 // PublishedAgents lists the agents the remembered hub serves for this
 // workspace, with each one's access ("open" or "key").
-func (a *App) PublishedAgents() ([]publish.Agent, error) {
-	var out []publish.Agent
-	err := a.hubCall(func(ctx context.Context, c publishConfig) (err error) {
-		out, err = publish.WorkspaceAgents(ctx, c.URL, c.Token)
+func (a *App) PublishedAgents() ([]PublishedAgent, error) {
+	out := []PublishedAgent{}
+	err := a.hubCall(func(ctx context.Context, c publishConfig) error {
+		list, err := publish.WorkspaceAgents(ctx, c.URL, c.Token)
+		for _, p := range list {
+			out = append(out, PublishedAgent{Agent: p, Local: c.LocalName(p.Name)})
+		}
 		return err
 	})
 	return out, err
@@ -196,7 +235,7 @@ func (a *App) PublishedAgents() ([]publish.Agent, error) {
 // answer only requests carrying one of its API keys ("key").
 func (a *App) SetAgentAccess(agentName, access string) error {
 	return a.hubCall(func(ctx context.Context, c publishConfig) error {
-		return publish.SetAccess(ctx, c.URL, c.Token, agentName, access)
+		return publish.SetAccess(ctx, c.URL, c.Token, c.PublicName(agentName), access)
 	})
 }
 
@@ -204,7 +243,7 @@ func (a *App) SetAgentAccess(agentName, access string) error {
 func (a *App) ListKeys(agentName string) ([]publish.Key, error) {
 	out := []publish.Key{}
 	err := a.hubCall(func(ctx context.Context, c publishConfig) (err error) {
-		out, err = publish.Keys(ctx, c.URL, c.Token, agentName)
+		out, err = publish.Keys(ctx, c.URL, c.Token, c.PublicName(agentName))
 		return err
 	})
 	return out, err
@@ -218,7 +257,7 @@ func (a *App) CreateKey(agentName, name string) (publish.Key, error) {
 	}
 	var k publish.Key
 	err := a.hubCall(func(ctx context.Context, c publishConfig) (err error) {
-		k, err = publish.CreateKey(ctx, c.URL, c.Token, agentName, name)
+		k, err = publish.CreateKey(ctx, c.URL, c.Token, c.PublicName(agentName), name)
 		return err
 	})
 	return k, err
@@ -227,7 +266,7 @@ func (a *App) CreateKey(agentName, name string) (publish.Key, error) {
 // RevokeKey withdraws one of a published agent's API keys.
 func (a *App) RevokeKey(agentName, id string) error {
 	return a.hubCall(func(ctx context.Context, c publishConfig) error {
-		return publish.RevokeKey(ctx, c.URL, c.Token, agentName, id)
+		return publish.RevokeKey(ctx, c.URL, c.Token, c.PublicName(agentName), id)
 	})
 }
 

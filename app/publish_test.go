@@ -101,7 +101,7 @@ func TestPublishSummaryAndCleanFailure(t *testing.T) {
 	if s, _ := a.PublishSummary("baker", ""); s.Hub != "https://hub.example.com" {
 		t.Fatalf("the summary names the remembered hub: %+v", s)
 	}
-	job, err := a.PublishAgent("baker", srv.URL, "atl_wrong")
+	job, err := a.PublishAgent("baker", srv.URL, "atl_wrong", "")
 	if job != "" || err == nil || !strings.Contains(err.Error(), "refused the publisher token") {
 		t.Fatalf("wrong token: %q %v", job, err)
 	}
@@ -112,7 +112,7 @@ func TestPublishSummaryAndCleanFailure(t *testing.T) {
 		t.Fatalf("a failed publish rewrote publish.json: %s", b)
 	}
 
-	job, err = a.PublishAgent("baker", srv.URL, tok)
+	job, err = a.PublishAgent("baker", srv.URL, tok, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func TestPublishedAgentKeys(t *testing.T) {
 	if _, err := h.Store().CreateToken(context.Background(), ws.ID, "test", hash); err != nil {
 		t.Fatal(err)
 	}
-	job, err := a.PublishAgent("baker", srv.URL, tok)
+	job, err := a.PublishAgent("baker", srv.URL, tok, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,7 +161,7 @@ func (a *App) PullReview(agentName string) (review.PullResult, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	return a.reviewQueue().Pull(ctx, agentName, c.URL, publish.ReviewFetcher(c.URL, c.Token, agentName))
+	return a.reviewQueue().Pull(ctx, agentName, c.PullKey(agentName), publish.ReviewFetcher(c.URL, c.Token, c.PublicName(agentName)))
 }
 
 // findItem is the review item itemID names: an answer of this computer's

@@ -114,6 +114,9 @@ func Upload(ctx context.Context, hubURL, token string, bundle io.Reader, size in
 		if msg.Error.Message == "" {
 			msg.Error.Message = strings.TrimSpace(string(b))
 		}
+		if res.StatusCode == http.StatusConflict {
+			return Published{}, &NameTakenError{Message: msg.Error.Message}
+		}
 		return Published{}, fmt.Errorf("the hub refused the bundle (%s): %s", res.Status, msg.Error.Message)
 	}
 	var p Published
@@ -123,6 +126,18 @@ func Upload(ctx context.Context, hubURL, token string, bundle io.Reader, size in
 	p.Chat = hubURL + p.Chat
 	p.API = hubURL + "/v1/chat/completions"
 	return p, nil
+}
+
+// NameTakenError is the hub's refusal of a publication (409 Conflict)
+// whose public name another workspace on the hub published first. Its
+// text is the hub's, which names the command line's --as; the window says
+// it in its own words.
+type NameTakenError struct {
+	Message string // the hub's reason
+}
+
+func (e *NameTakenError) Error() string {
+	return "the hub refused the bundle (409 Conflict): " + e.Message
 }
 
 type uploadCounter struct {

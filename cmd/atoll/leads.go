@@ -109,7 +109,7 @@ func (e *env) leadsExport(args []string) error {
 // data folder, merged with the ones already here.
 func (e *env) leadsPull(args []string) error {
 	fs := e.flags("leads pull", "")
-	name := fs.String("agent", "", "agent name (as published)")
+	name := fs.String("agent", "", "agent name (here, or as published)")
 	from := fs.String("from", "", "hub address (default: the one atoll publish remembered)")
 	token := fs.String("token", "", "publisher token (default: the remembered one)")
 	if err := leadsAgent(fs, name, args); err != nil {
@@ -125,7 +125,9 @@ func (e *env) leadsPull(args []string) error {
 	if cfg.URL == "" || cfg.Token == "" {
 		return errUsage{"leads pull needs --agent NAME, and --from URL --token TOKEN unless `atoll publish` remembered them"}
 	}
-	raw, err := publish.FetchLeads(context.Background(), cfg.URL, cfg.Token, *name)
+	// --agent is the agent here; its remembered public name is asked for
+	// (a name with none remembered is taken as the hub's).
+	raw, err := publish.FetchLeads(context.Background(), cfg.URL, cfg.Token, cfg.PublicName(*name))
 	if err != nil {
 		return err
 	}

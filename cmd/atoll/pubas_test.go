@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"atoll/hub"
+	"atoll/hubstore"
 	"atoll/internal/ollamafake"
 	"atoll/llm"
+	"atoll/publish"
 )
 
 // publish --as's usage errors, kept beside the table in cli_test.go.
@@ -23,6 +27,9 @@ func init() {
 // TestPublishAs: a name another workspace published first is refused with a
 // sentence suggesting --as, and --as NAME publishes the same agent under
 // that name, served at /a/NAME, without touching the first workspace's.
+// The public name is remembered: publish, --rollback, review pull and
+// leads pull with --agent baker then reach baker2, and the public name
+// itself is still accepted.
 func TestPublishAs(t *testing.T) {
 	fake := ollamafake.New(t)
 	data, docs, hubDir := t.TempDir(), t.TempDir(), t.TempDir()
@@ -41,7 +48,7 @@ func TestPublishAs(t *testing.T) {
 	defer h.Close()
 	srv := httptest.NewServer(h.Handler())
 	defer srv.Close()
-	token := func(name string) string {
+	token := func(name string) (string, string) {
 		ws, err := h.Store().CreateWorkspace(context.Background(), name)
 		if err != nil {
 			t.Fatal(err)
@@ -50,9 +57,10 @@ func TestPublishAs(t *testing.T) {
 		if _, err := h.Store().CreateToken(context.Background(), ws.ID, "test", hash); err != nil {
 			t.Fatal(err)
 		}
-		return tok
+		return tok, ws.ID
 	}
-	first, second := token("first"), token("second")
+	first, _ := token("first")
+	second, wsSecond := token("second")
 
 	if r := atoll(t, "--data", data, "--ollama", fake.URL, "publish", "--agent", "baker", "--to", srv.URL, "--token", first, "--yes"); r.code != 0 {
 		t.Fatalf("first workspace's publish: %d %s %s", r.code, r.stdout, r.stderr)
@@ -83,5 +91,45 @@ func TestPublishAs(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(b), "baker2") {
 		t.Fatalf("/a/baker2: %s %.200s", res.Status, b)
+	}
+
+	if cfg := publish.ReadConfig(data); cfg.PublicName("baker") != "baker2" {
+		t.Fatalf("--as was not remembered: %+v", cfg)
+	}
+	r = atoll(t, "--data", data, "--ollama", fake.URL, "publish", "--agent", "baker", "--yes")
+	if r.code != 0 || !strings.Contains(r.stdout, "Published baker2 (version 2)") {
+		t.Fatalf("publish again without --as: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	ctx := context.Background()
+	meta, _ := json.Marshal(map[string]any{"not_covered": true})
+	turn, _, err := h.Store().AppendTurn(ctx, wsSecond, "baker2", "c1", hubstore.Turn{Key: "k", Question: "Gluten-free bread?", Answer: "…", Meta: meta, At: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Store().SetFeedback(ctx, wsSecond, "baker2", "c1", turn.Seq, hubstore.Feedback{Rating: -1}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	lead := hubstore.Lead{Agent: "baker2", Name: "Ana", Email: "ana@example.com", Fields: map[string]string{"name": "Ana", "email": "ana@example.com"}, Created: now, Updated: now}
+	if _, _, err := h.Store().SaveLead(ctx, wsSecond, "baker2", "", lead); err != nil {
+		t.Fatal(err)
+	}
+	if r := atoll(t, "--data", data, "review", "pull", "--agent", "baker"); r.code != 0 || !strings.Contains(r.stdout, "1 new item for baker (1 voted down") {
+		t.Fatalf("review pull --agent baker: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := atoll(t, "--data", data, "leads", "pull", "--agent", "baker"); r.code != 0 || !strings.Contains(r.stderr, "1 new") {
+		t.Fatalf("leads pull --agent baker: %d %s", r.code, r.stderr)
+	}
+	if r := atoll(t, "--data", data, "leads", "list", "--agent", "baker", "--json"); !strings.Contains(r.stdout, "ana@example.com") {
+		t.Fatalf("the pulled lead is not baker's: %s", r.stdout)
+	}
+	if r := atoll(t, "--data", data, "review", "pull", "--agent", "baker2"); r.code != 0 || !strings.Contains(r.stdout, "1 new item for baker2") {
+		t.Fatalf("the public name itself: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := atoll(t, "--data", data, "publish", "--agent", "baker", "--rollback"); r.code != 0 || !strings.Contains(r.stdout, "Rolled back baker2") || !strings.Contains(r.stdout, "serves version 1 again") {
+		t.Fatalf("rollback --agent baker: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if a, _ := h.Store().ResolveAgent(ctx, "baker"); a.Current != 1 {
+		t.Fatalf("the first workspace's baker moved to version %d", a.Current)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,29 +14,20 @@ import (
 
 	"atoll/agent"
 	"atoll/publish"
-	"atoll/store"
 )
 
-// publishConfig is the remembered hub address and token (DATA/publish.json,
-// readable by the user only).
-type publishConfig struct {
-	URL   string `json:"url"`
-	Token string `json:"token"`
-}
+// readPublishConfig is the remembered hub address, token and public
+// names (DATA/publish.json, shared with the window).
+func readPublishConfig(data string) publish.Config { return publish.ReadConfig(data) }
 
-func readPublishConfig(data string) publishConfig {
-	var cfg publishConfig
-	if b, err := os.ReadFile(filepath.Join(data, "publish.json")); err == nil {
-		_ = json.Unmarshal(b, &cfg)
-	}
-	return cfg
-}
-
-// savePublishConfig remembers the hub address and token; called only after
-// the hub accepted them, so a failed publish never replaces a working pair.
-func savePublishConfig(data string, cfg publishConfig) error {
-	b, _ := json.MarshalIndent(cfg, "", "  ")
-	return store.WriteFileAtomic(filepath.Join(data, "publish.json"), b, 0o600)
+// savePublishConfig remembers the hub address and token, and local's
+// public name there; called only after the hub accepted them, so a failed
+// publish never replaces a working pair.
+func savePublishConfig(data string, cfg publish.Config, local, public string) error {
+	return publish.UpdateConfig(data, func(cur *publish.Config) {
+		cur.URL, cur.Token = cfg.URL, cfg.Token
+		cur.Remember(local, public)
+	})
 }
 
 // publishConfirm asks before uploading, only when a person can answer:
@@ -63,7 +53,9 @@ files go too, and the hub. In a terminal it then asks before uploading
 uploads right after printing. The address and token are remembered in
 DATA/publish.json once a publish (or rollback) succeeds. An agent name on a
 hub belongs to the workspace that published it first; --as NAME publishes
-under another public name (the agent here keeps its own).`
+under another public name (the agent here keeps its own). The public name
+is remembered too: a later publish, --rollback, leads pull and review pull
+with --agent NAME use it.`
 
 func (e *env) publishCmd(args []string) error {
 	f := e.flags("publish", publishUsage)
@@ -89,7 +81,7 @@ func (e *env) publishCmd(args []string) error {
 			return errUsage{"--as names a new publication; to roll one back, give its public name with --agent"}
 		}
 	}
-	cfgPath := filepath.Join(e.data, "publish.json")
+	cfgPath := filepath.Join(e.data, publish.ConfigFile)
 	cfg := readPublishConfig(e.data)
 	if *to != "" {
 		cfg.URL = strings.TrimRight(*to, "/")
@@ -102,14 +94,15 @@ func (e *env) publishCmd(args []string) error {
 	}
 	ctx := context.Background()
 	if *rollback {
-		v, err := publish.Rollback(ctx, cfg.URL, cfg.Token, *name)
+		public := cfg.PublicName(*name)
+		v, err := publish.Rollback(ctx, cfg.URL, cfg.Token, public)
 		if err != nil {
 			return err
 		}
-		if err := savePublishConfig(e.data, cfg); err != nil {
+		if err := savePublishConfig(e.data, cfg, *name, public); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "Rolled back %s on %s: it serves version %d again.\n", *name, cfg.URL, v.Restored)
+		fmt.Fprintf(e.stdout, "Rolled back %s on %s: it serves version %d again.\n", public, cfg.URL, v.Restored)
 		return nil
 	}
 	// The token first: a wrong one or an unreachable hub should cost
@@ -160,9 +153,9 @@ func (e *env) publishCmd(args []string) error {
 			fmt.Fprintln(e.stderr, "note:", w)
 		}
 	}
-	public := *name
-	if *as != "" {
-		public = *as
+	public := *as
+	if public == "" {
+		public = cfg.PublicName(*name)
 	}
 	fmt.Fprintf(e.stderr, "Uploading %s as %s (%.1f MB) to %s…\n", *name, public, float64(bundle.Len())/1e6, cfg.URL)
 	last := -25
@@ -172,12 +165,12 @@ func (e *env) publishCmd(args []string) error {
 			last = pct
 			fmt.Fprintf(e.stderr, "  %d%%\n", pct)
 		}
-	}, *as)
+	}, public)
 	if err != nil {
 		return err
 	}
-	if err := savePublishConfig(e.data, cfg); err != nil {
-		fmt.Fprintf(e.stderr, "note: the hub address and token could not be remembered (%s).\n", sentence(err))
+	if err := savePublishConfig(e.data, cfg, *name, out.Agent); err != nil {
+		fmt.Fprintf(e.stderr, "note: the hub address, token and public name could not be remembered (%s).\n", sentence(err))
 	}
 	fmt.Fprintf(e.stdout, "Published %s (version %d)\nChat page: %s\nWidget: %s\nAPI: POST %s with \"model\": %q\n", out.Agent, out.Version, out.Chat, out.Widget, out.API, out.Agent)
 	return nil

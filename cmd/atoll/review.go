@@ -12,7 +12,7 @@ import (
 // back from the hub it was published to, from where the last pull stopped.
 func (e *env) reviewPull(args []string) error {
 	fs := e.flags("review pull", "")
-	name := fs.String("agent", "", "agent name (as published)")
+	name := fs.String("agent", "", "agent name (here, or as published)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := leadsAgent(fs, name, args); err != nil {
 		return err
@@ -21,7 +21,8 @@ func (e *env) reviewPull(args []string) error {
 	if cfg.URL == "" || cfg.Token == "" {
 		return fmt.Errorf("%s is not published from this data folder: publish it first with atoll publish --agent %s, which remembers the hub and token", *name, *name)
 	}
-	res, err := review.NewQueue(review.QueueDir(e.data)).Pull(context.Background(), *name, cfg.URL, publish.ReviewFetcher(cfg.URL, cfg.Token, *name))
+	// --agent is the agent here, asked for under its remembered public name.
+	res, err := review.NewQueue(review.QueueDir(e.data)).Pull(context.Background(), *name, cfg.PullKey(*name), publish.ReviewFetcher(cfg.URL, cfg.Token, cfg.PublicName(*name)))
 	if err != nil {
 		return err
 	}
