@@ -5,6 +5,7 @@ import { cleanup, fireEvent, render, waitFor } from '@testing-library/svelte';
 // reload what the calls changed, and a created key's secret is returned once.
 const calls: { method: string; args: unknown[] }[] = [];
 let access = 'open';
+let hubList: unknown[] | null = null;
 let keys: { id: string; name: string; agent: string; created: string; revoked?: string }[] = [];
 const today = new Date().toISOString().slice(0, 10);
 // uPlot draws on a canvas jsdom lacks (the usage chart); Chart's own test
@@ -25,7 +26,7 @@ vi.mock('../../../lib/transport', async (orig) => ({
     calls.push({ method, args });
     switch (method) {
       case 'PublishedAgents':
-        return [{ name: 'baker', version: 2, latest: 2, access }];
+        return hubList ?? [{ name: 'baker', version: 2, latest: 2, access }];
       case 'SetAgentAccess':
         access = args[1] as string;
         return null;
@@ -58,6 +59,7 @@ beforeEach(() => {
   locale.set('en');
   calls.length = 0;
   access = 'open';
+  hubList = null;
   keys = [{ id: 'k0', name: 'old site', agent: 'baker', created: '2026-01-02T00:00:00Z' }];
 });
 afterEach(cleanup);
@@ -100,6 +102,19 @@ describe('publish screen: access and keys', () => {
     await waitFor(() => expect(r.getAllByTestId('key-row')[1].textContent).toContain('revoked'));
     expect(r.queryByTestId('key-secret')).toBeNull();
     expect(r.getAllByTestId('key-revoke')).toHaveLength(1);
+  });
+
+  it('finds an agent published under another public name by its local name', async () => {
+    // baker is "baker-shop" on the hub; a "baker" of this workspace there
+    // is no agent here any more.
+    hubList = [
+      { name: 'baker', local: '', version: 1, latest: 1, access: 'key' },
+      { name: 'baker-shop', local: 'baker', version: 2, latest: 2, access: 'open' },
+    ];
+    const r = render(AgentAccess, { agent: 'baker', version: 0 });
+    await r.findByTestId('publish-access');
+    expect((r.getByTestId('access-open') as HTMLInputElement).checked).toBe(true);
+    await waitFor(() => expect(calls.find((c) => c.method === 'ListKeys')?.args).toEqual(['baker']));
   });
 
   it('shows nothing for an agent the hub does not serve', async () => {
