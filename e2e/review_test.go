@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,15 +110,7 @@ func TestFeedbackReviewCorrect(t *testing.T) {
 			suffix += "-zh"
 		}
 		e.run("settings "+look.lang+" "+look.theme,
-			chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-				_, err := chromedp.Evaluate[any](`(async () => {
-				const call = async (m, args) => (await fetch('/api/call/' + m, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(args)})).json();
-				const s = await call('GetSettings', []);
-				await call('SaveSettings', [{...s, language: '`+look.lang+`', theme: '`+look.theme+`'}]);
-				return null;
-			})()`, chromedp.EvalAwaitPromise)(ctx, tg)
-				return err
-			}),
+			saveLook(look.lang, look.theme),
 			chromedp.Navigate(e.url+"/#/analytics"),
 			chromedp.Reload(),
 			waitJS(`document.documentElement.lang === '`+look.lang+`'`),
