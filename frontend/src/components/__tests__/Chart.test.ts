@@ -3,12 +3,13 @@ import { cleanup, render } from '@testing-library/svelte';
 
 // jsdom has no canvas: the chart library is replaced by a recorder, and the
 // real drawing is checked in Chromium (e2e, screenshots).
-const made: { data: number[][]; destroyed: boolean }[] = [];
+type Opts = { series: { label?: string }[] };
+const made: { opts: Opts; data: number[][]; destroyed: boolean }[] = [];
 vi.mock('uplot', () => ({
   default: class {
-    rec: { data: number[][]; destroyed: boolean };
-    constructor(_opts: unknown, data: number[][], el: HTMLElement) {
-      this.rec = { data, destroyed: false };
+    rec: { opts: Opts; data: number[][]; destroyed: boolean };
+    constructor(opts: Opts, data: number[][], el: HTMLElement) {
+      this.rec = { opts, data, destroyed: false };
       made.push(this.rec);
       el.appendChild(document.createElement('canvas'));
     }
@@ -21,8 +22,12 @@ vi.mock('uplot', () => ({
 vi.mock('uplot/dist/uPlot.min.css', () => ({}));
 
 import Chart from '../Chart.svelte';
+import { locale } from '../../lib/i18n';
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  locale.set('en');
+});
 
 describe('Chart', () => {
   it('draws each series over the days, and says so when there is nothing', () => {
@@ -37,5 +42,17 @@ describe('Chart', () => {
     const e = render(Chart, { props: { days, title: 'Questions', empty: 'Nothing yet', series: [{ label: 'Questions', values: [0, 0, 0], color: '--accent' }] } });
     expect(e.getByTestId('chart-empty').textContent).toBe('Nothing yet');
     expect(e.container.querySelector('canvas')).not.toBeNull();
+  });
+
+  // uPlot names an unlabelled day column "Value" in its legend, in English
+  // whatever the language of the window.
+  it('names the day column in the legend in the window language', () => {
+    const props = { days: ['2026-03-01'], title: 'Questions', empty: 'Nothing yet', series: [{ label: 'Questions', values: [1], color: '--accent' }] };
+    render(Chart, { props });
+    expect(made.at(-1)!.opts.series[0].label).toBe('Day');
+    cleanup();
+    locale.set('zh-CN');
+    render(Chart, { props });
+    expect(made.at(-1)!.opts.series[0].label).toBe('日期');
   });
 });
