@@ -78,6 +78,7 @@ type Hub struct {
 	cache     *cache
 	runner    *agent.Runner
 	limit     *limiter
+	adminRate *limiter // per publisher token on the admin API
 	limits    ServeLimits
 	streams   *streamCounter
 	draining  atomic.Bool
@@ -115,10 +116,12 @@ func New(cfg Config) (*Hub, error) {
 		bases = append(bases, ok)
 	}
 	cfg.ChannelAPIBases = bases
+	ar, ab := adminLimits(cfg.RatePerMinute)
 	h := &Hub{cfg: cfg, st: cfg.Store,
-		limit:   newLimiter(cfg.RatePerMinute, max(10, cfg.RatePerMinute/2)),
-		limits:  cfg.Limits.withDefaults(),
-		streams: newStreamCounter(),
+		limit:     newLimiter(cfg.RatePerMinute, max(10, cfg.RatePerMinute/2)),
+		adminRate: newLimiter(ar, ab),
+		limits:    cfg.Limits.withDefaults(),
+		streams:   newStreamCounter(),
 	}
 	ctx := context.Background()
 	if h.st == nil {
@@ -170,6 +173,14 @@ func (h *Hub) Close() {
 // Handler is the hub's HTTP API and pages.
 func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()
+	// Admin routes are limited per publisher token in admin, not per
+	// address: one office's publisher would otherwise spend the budget
+	// meant for anonymous visitors in a few screens of the window.
+	adminRoutes := map[string]bool{}
+	adm := func(pattern string, fn http.HandlerFunc) {
+		mux.Handle(pattern, h.admin(fn))
+		adminRoutes[pattern] = true
+	}
 	mux.HandleFunc("GET /{$}", h.index)
 	mux.HandleFunc("GET /a/{name}", h.chatPage)
 	mux.HandleFunc("GET /static/chat.js", h.chatJS)
@@ -184,27 +195,27 @@ func (h *Hub) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/models", h.models)
 	mux.Handle("/mcp/{agent}", h.mcpHandler())
 	mux.Handle("/ch/{id}", h.channels)
-	mux.Handle("POST /api/publish", h.admin(h.publish))
-	mux.Handle("DELETE /api/agents/{name}", h.admin(h.unpublish))
-	mux.Handle("POST /api/agents/{name}/rollback", h.admin(h.rollback))
-	mux.Handle("PUT /api/agents/{name}/access", h.admin(h.setAccess))
-	mux.Handle("GET /api/agents/{name}/keys", h.admin(h.listKeys))
-	mux.Handle("POST /api/agents/{name}/keys", h.admin(h.createKey))
-	mux.Handle("DELETE /api/agents/{name}/keys/{id}", h.admin(h.revokeKey))
-	mux.Handle("GET /api/agents/{name}/channels", h.admin(h.listChannels))
-	mux.Handle("POST /api/agents/{name}/channels", h.admin(h.addChannel))
-	mux.Handle("DELETE /api/agents/{name}/channels/{id}", h.admin(h.removeChannel))
-	mux.Handle("POST /api/agents/{name}/channels/{id}/test", h.admin(h.testChannel))
-	mux.Handle("GET /api/workspace/agents", h.admin(h.workspaceAgents))
-	mux.Handle("GET /api/conversations", h.admin(h.conversations))
-	mux.Handle("GET /api/usage", h.admin(h.usage))
-	mux.Handle("GET /api/leads", h.admin(h.leads))
-	mux.Handle("GET /api/agents/{name}/review", h.admin(h.reviewPull))
-	mux.Handle("GET /api/agents/{name}/analytics", h.admin(h.analyticsReport))
+	adm("POST /api/publish", h.publish)
+	adm("DELETE /api/agents/{name}", h.unpublish)
+	adm("POST /api/agents/{name}/rollback", h.rollback)
+	adm("PUT /api/agents/{name}/access", h.setAccess)
+	adm("GET /api/agents/{name}/keys", h.listKeys)
+	adm("POST /api/agents/{name}/keys", h.createKey)
+	adm("DELETE /api/agents/{name}/keys/{id}", h.revokeKey)
+	adm("GET /api/agents/{name}/channels", h.listChannels)
+	adm("POST /api/agents/{name}/channels", h.addChannel)
+	adm("DELETE /api/agents/{name}/channels/{id}", h.removeChannel)
+	adm("POST /api/agents/{name}/channels/{id}/test", h.testChannel)
+	adm("GET /api/workspace/agents", h.workspaceAgents)
+	adm("GET /api/conversations", h.conversations)
+	adm("GET /api/usage", h.usage)
+	adm("GET /api/leads", h.leads)
+	adm("GET /api/agents/{name}/review", h.reviewPull)
+	adm("GET /api/agents/{name}/analytics", h.analyticsReport)
 	if h.cfg.MetricsRoute {
 		mux.Handle("GET /metrics", h.cfg.Metrics.Handler())
 	}
-	return h.cfg.Metrics.Middleware(h.logged(mux))
+	return h.cfg.Metrics.Middleware(h.logged(mux, adminRoutes))
 }
 
 type ctxKey int
@@ -223,6 +234,10 @@ func workspaceOf(r *http.Request) string { s, _ := r.Context().Value(wsKey).(str
 // context: every admin handler acts only inside it.
 func (h *Hub) admin(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A request without a valid token spends its address's public
+		// budget, so guessing tokens is limited like anonymous traffic (the
+		// lookup is one indexed read); a valid token is limited on its own.
+		ip, now := h.clientIP(r), time.Now()
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		var t hubstore.Token
 		var err error
@@ -235,7 +250,15 @@ func (h *Hub) admin(next http.HandlerFunc) http.Handler {
 				writeErr(w, http.StatusServiceUnavailable, "the hub's database did not answer; try again in a moment")
 				return
 			}
+			if !h.limit.allow(ip, now) {
+				writeErr(w, http.StatusTooManyRequests, "too many requests; wait a minute and try again")
+				return
+			}
 			writeErr(w, http.StatusUnauthorized, "a valid publisher token is required (Authorization: Bearer …; create one with `atoll hub token create --workspace NAME`)")
+			return
+		}
+		if !h.adminRate.allow(t.ID, now) {
+			writeErr(w, http.StatusTooManyRequests, "too many requests with this publisher token; wait a minute and try again")
 			return
 		}
 		if lw, ok := w.(*statusWriter); ok {
@@ -291,7 +314,7 @@ func saneID(s string) bool {
 
 // logged rate-limits public traffic and writes one structured log line per
 // request, with its request id (also sent back as X-Request-ID).
-func (h *Hub) logged(next http.Handler) http.Handler {
+func (h *Hub) logged(mux *http.ServeMux, adminRoutes map[string]bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ip := h.clientIP(r)
@@ -309,11 +332,13 @@ func (h *Hub) logged(next http.Handler) http.Handler {
 		// The limit is decided on the headers alone: a refused request's
 		// body is never read (writeErr closes the connection instead).
 		// Load-balancer probes are not clients and are never limited.
-		if !probe && !platform && !h.limit.allow(ip, start) {
+		_, pattern := mux.Handler(r)
+		admin := adminRoutes[pattern]
+		if !probe && !platform && !admin && !h.limit.allow(ip, start) {
 			writeErr(sw, http.StatusTooManyRequests, "too many requests; wait a minute and try again")
 		} else {
 			guardBody(w, r, h.limits, start)
-			next.ServeHTTP(sw, r)
+			mux.ServeHTTP(sw, r)
 		}
 		if probe && sw.status == 200 {
 			return

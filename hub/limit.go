@@ -23,6 +23,16 @@ func newLimiter(perMinute, burst int) *limiter {
 	return &limiter{perMinute: float64(perMinute), burst: float64(burst), buckets: map[string]*bucket{}}
 }
 
+// adminLimits is the per-token limit of the admin API for a public rate of
+// rate a minute per address: ten times it, with a burst that covers the
+// window opening its Publish screen on a workspace of many agents.
+func adminLimits(rate int) (perMinute, burst int) {
+	if rate <= 0 {
+		return 0, 0
+	}
+	return 10 * rate, max(100, 5*rate)
+}
+
 func (l *limiter) allow(ip string, now time.Time) bool {
 	if l.perMinute <= 0 {
 		return true
