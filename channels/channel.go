@@ -241,6 +241,18 @@ func Kinds() []Kind {
 	return ks
 }
 
+// MissingError is a config without some of its kind's required settings.
+// Its text names them in the words of the setting keys; the command line
+// adds the flag that gives one.
+type MissingError struct {
+	Kind    Kind
+	Missing []string
+}
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("a %s channel needs %s", e.Kind, strings.Join(e.Missing, ", "))
+}
+
 // Validate checks a config against its kind's fields: the kind exists,
 // required settings are present and no setting is unknown.
 func Validate(cfg Config) (Factory, error) {
@@ -261,7 +273,7 @@ func Validate(cfg Config) (Factory, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return f, fmt.Errorf("a %s channel needs %s; add --set %s=…", cfg.Kind, strings.Join(missing, ", "), missing[0])
+		return f, &MissingError{Kind: cfg.Kind, Missing: missing}
 	}
 	var unknown []string
 	for k := range cfg.Settings {

@@ -75,6 +75,10 @@ func (e *env) hubChannel(args []string) error {
 		}
 		cfg := channels.Config{ID: *id, Kind: channels.Kind(*kind), Workspace: "", Agent: *agentName, APIBase: *apiBase, Settings: set}
 		if err := hub.CheckChannel(cfg); err != nil {
+			var miss *channels.MissingError
+			if errors.As(err, &miss) {
+				return errUsage{fmt.Sprintf("%s; add --set %s=…", err, miss.Missing[0])}
+			}
 			return errUsage{err.Error()}
 		}
 		sealer, err := hub.ChannelSealer(e.data)

@@ -271,3 +271,13 @@ func TestHubChannelsEveryKind(t *testing.T) {
 		})
 	}
 }
+
+// TestHubChannelAddNamesTheFlag: on the command line a missing setting is
+// named with the flag that gives it (the hub's API says it without flags,
+// for the window).
+func TestHubChannelAddNamesTheFlag(t *testing.T) {
+	r := atoll(t, "--data", t.TempDir(), "hub", "channel", "add", "--agent", "baker", "--kind", "telegram", "--set", "bot_token=1:a")
+	if r.code != 2 || !strings.Contains(r.stderr, "needs secret_token") || !strings.Contains(r.stderr, "--set secret_token=") {
+		t.Fatalf("a missing setting: %d %q", r.code, r.stderr)
+	}
+}
