@@ -26,29 +26,22 @@ func ReviewFetcher(hubURL, token, agentName string) review.FetchFunc {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		var page review.Page
-		u := hubURL + agentPath(agentName) + "/review?since=" + url.QueryEscape(since)
-		req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
-		if err != nil {
-			return page, fmt.Errorf("%q is not a hub address: publish again with --to https://host", hubURL)
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return page, fmt.Errorf("couldn't reach the hub at %s (%v): check the address and your connection, then pull again", hubURL, unwrapURLError(err))
-		}
-		defer res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			var msg struct{ Error struct{ Message string } }
-			_ = json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&msg)
-			switch res.StatusCode {
+		body, err := hubOpen(ctx, hubURL, token, "GET", agentPath(agentName)+"/review?since="+url.QueryEscape(since), nil)
+		var no *hubRefusal
+		if errors.As(err, &no) {
+			switch no.code {
 			case http.StatusUnauthorized, http.StatusForbidden:
-				return page, fmt.Errorf("the hub at %s refused the publisher token (%s): publish again with a valid --token", hubURL, msg.Error.Message)
+				return page, fmt.Errorf("the hub at %s refused the publisher token (%s): publish again with a valid --token", hubURL, no.message)
 			case http.StatusNotFound:
 				return page, fmt.Errorf("the hub at %s has no agent %q in your workspace: publish it first", hubURL, agentName)
 			}
-			return page, fmt.Errorf("the hub refused the review pull (%s): %s", res.Status, msg.Error.Message)
+			return page, fmt.Errorf("the hub refused the review pull (%s): %s", no.status, no.message)
 		}
-		dec := json.NewDecoder(io.LimitReader(res.Body, maxReviewPage))
+		if err != nil {
+			return page, fmt.Errorf("%w, then pull again", err)
+		}
+		defer body.Close()
+		dec := json.NewDecoder(io.LimitReader(body, maxReviewPage))
 		if err := dec.Decode(&page); err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				return page, fmt.Errorf("the hub's review answer was cut off or larger than %d MB: pull again", maxReviewPage>>20)

@@ -244,6 +244,29 @@ func adminCall(ctx context.Context, hubURL, token, method, path string, in, out 
 	hubURL = strings.TrimRight(strings.TrimSpace(hubURL), "/")
 	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
+	body, err := hubOpen(ctx, hubURL, token, method, path, in)
+	var no *hubRefusal
+	if errors.As(err, &no) {
+		return fmt.Errorf("the hub refused to %s (%s): %s", what, no.status, no.reason())
+	}
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	b, _ := io.ReadAll(io.LimitReader(body, 8<<20))
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("the hub's answer was not understood: %w", err)
+		}
+	}
+	return nil
+}
+
+// hubOpen sends one publisher request to hubURL+path (in, when not nil, as
+// JSON) and returns the body of the hub's 200 answer for the caller to
+// decode and close. Another answer is a *hubRefusal for the caller to word;
+// an address that is not one, or a hub that does not answer, is a sentence.
+func hubOpen(ctx context.Context, hubURL, token, method, path string, in any) (io.ReadCloser, error) {
 	var body io.Reader
 	if in != nil {
 		b, _ := json.Marshal(in)
@@ -251,7 +274,7 @@ func adminCall(ctx context.Context, hubURL, token, method, path string, in, out 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, hubURL+path, body)
 	if err != nil {
-		return fmt.Errorf("%q is not a hub address: give it as https://host", hubURL)
+		return nil, fmt.Errorf("%q is not a hub address: give it as https://host", hubURL)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	if in != nil {
@@ -259,24 +282,38 @@ func adminCall(ctx context.Context, hubURL, token, method, path string, in, out 
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("couldn't reach the hub at %s (%v): check the address and your connection", hubURL, unwrapURLError(err))
+		return nil, fmt.Errorf("couldn't reach the hub at %s (%v): check the address and your connection", hubURL, unwrapURLError(err))
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 8<<20))
 	if res.StatusCode != http.StatusOK {
+		defer res.Body.Close()
+		// A refusal is one short sentence; a larger answer is not the hub's.
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 		var msg struct{ Error struct{ Message string } }
 		_ = json.Unmarshal(b, &msg)
-		if msg.Error.Message == "" {
-			msg.Error.Message = strings.TrimSpace(string(b))
-		}
-		return fmt.Errorf("the hub refused to %s (%s): %s", what, res.Status, msg.Error.Message)
+		return nil, &hubRefusal{code: res.StatusCode, status: res.Status, message: msg.Error.Message, text: strings.TrimSpace(string(b))}
 	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("the hub's answer was not understood: %w", err)
-		}
+	return res.Body, nil
+}
+
+// hubRefusal is a hub's answer other than 200 OK.
+type hubRefusal struct {
+	code    int
+	status  string // "401 Unauthorized"
+	message string // the hub's reason, from its JSON error
+	text    string // the whole answer, for a refusal that is not the hub's JSON
+}
+
+// reason is the hub's message, or the answer's text when it gave none (a
+// proxy's page in front of the hub).
+func (r *hubRefusal) reason() string {
+	if r.message != "" {
+		return r.message
 	}
-	return nil
+	return r.text
+}
+
+func (r *hubRefusal) Error() string {
+	return fmt.Sprintf("the hub refused (%s): %s", r.status, r.reason())
 }
 
 func agentPath(agent string) string { return "/api/agents/" + url.PathEscape(agent) }
