@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -56,22 +55,8 @@ func TestChannelFromPublishScreen(t *testing.T) {
 	defer tg.Close()
 	c, _ := llm.New(fake.URL)
 	// The operator lists the fake, as one would a local Bot API server.
-	h, err := hub.New(hub.Config{Dir: t.TempDir(), Model: c, Embedder: c, Import: hub.Importer(c), ChannelAPIBases: []string{tg.URL}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	hs := httptest.NewServer(h.Handler())
-	defer hs.Close()
-	ctx := context.Background()
-	ws, err := h.Store().CreateWorkspace(ctx, hub.DefaultWorkspace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, hash := hub.NewToken()
-	if _, err := h.Store().CreateToken(ctx, ws.ID, "e2e", hash); err != nil {
-		t.Fatal(err)
-	}
+	h, hs := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c), ChannelAPIBases: []string{tg.URL}})
+	_, tok := newWorkspace(t, h, hub.DefaultWorkspace)
 
 	got := func() []map[string]any {
 		mu.Lock()
@@ -80,14 +65,7 @@ func TestChannelFromPublishScreen(t *testing.T) {
 	}
 
 	var webhook string
-	e.run("publish and add a channel",
-		chromedp.Navigate(e.url+"/#/publish"),
-		chromedp.WaitVisible(tid("publish-url")),
-		chromedp.SendKeys(tid("publish-url"), hs.URL),
-		chromedp.SendKeys(tid("publish-token"), tok),
-		chromedp.WaitEnabled(tid("publish-submit")),
-		chromedp.Click(tid("publish-submit")),
-		waitText(tid("publish-result"), func(s string) bool { return strings.Contains(s, "version 1") }, nil),
+	e.run("publish and add a channel", append(publishFromWindow(e.url, hs.URL, tok, "version 1"),
 		chromedp.WaitVisible(tid("channel-field-bot_token")),
 		chromedp.SendKeys(tid("channel-field-bot_token"), e2eBot),
 		chromedp.SendKeys(tid("channel-field-secret_token"), e2eSecret),
@@ -96,7 +74,7 @@ func TestChannelFromPublishScreen(t *testing.T) {
 		chromedp.Click(tid("channel-add")),
 		waitText(tid("channel-webhook"), func(s string) bool { return strings.HasPrefix(s, hs.URL+"/ch/") }, &webhook),
 		waitText(tid("channel-status"), func(s string) bool { return strings.Contains(s, "0 received") }, nil),
-	)
+	)...)
 	if kind := eval[string](e, `document.querySelector('[data-testid="channel-row"]').dataset.kind`); kind != "telegram" {
 		t.Fatalf("the channel's kind is %q", kind)
 	}

@@ -34,13 +34,7 @@ func TestHubChatPageAndWidget(t *testing.T) {
 	data := filepath.Join(hubDir, "data")
 	seedKB(t, data, "bakery", store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
 	seedAgent(t, data, agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Welcome to the bakery!"})
-	h, err := hub.New(hub.Config{Dir: hubDir, Model: c, Embedder: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	hs := httptest.NewServer(h.Handler())
-	defer hs.Close()
+	_, hs := serveHub(t, hub.Config{Dir: hubDir, Model: c, Embedder: c})
 
 	e.run("hub page",
 		chromedp.Navigate(hs.URL+"/a/baker"),
@@ -86,43 +80,17 @@ func TestPublishFromWindow(t *testing.T) {
 		seedAgent(t, data, agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Hi from the hub"})
 	})
 	c, _ := llm.New(srv.URL)
-	hubDir := t.TempDir()
-	h, err := hub.New(hub.Config{Dir: hubDir, Model: c, Embedder: c, Import: hub.Importer(c)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	hs := httptest.NewServer(h.Handler())
-	defer hs.Close()
+	h, hs := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
 	ctx := context.Background()
-	ws, err := h.Store().CreateWorkspace(ctx, hub.DefaultWorkspace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, hash := hub.NewToken()
-	if _, err := h.Store().CreateToken(ctx, ws.ID, "e2e", hash); err != nil {
-		t.Fatal(err)
-	}
+	ws, tok := newWorkspace(t, h, hub.DefaultWorkspace)
 
-	e.run("publish",
-		chromedp.Navigate(e.url+"/#/publish"),
-		chromedp.WaitVisible(tid("publish-url")),
-		chromedp.SendKeys(tid("publish-url"), hs.URL),
-		chromedp.SendKeys(tid("publish-token"), tok),
-		// Enabled once the agent list has loaded and one is chosen.
-		chromedp.WaitEnabled(tid("publish-submit")),
-		chromedp.Click(tid("publish-submit")),
-		waitText(tid("publish-result"), func(s string) bool { return strings.Contains(s, "version 1") }, nil),
-	)
+	e.run("publish", publishFromWindow(e.url, hs.URL, tok, "version 1")...)
 	e.screenshot("publish")
 	// Publish again, then roll back from the window.
-	e.run("republish and roll back",
-		chromedp.WaitEnabled(tid("publish-submit")),
-		chromedp.Click(tid("publish-submit")),
-		waitText(tid("publish-result"), func(s string) bool { return strings.Contains(s, "version 2") }, nil),
+	e.run("republish and roll back", append(publishAgain("version 2"),
 		chromedp.Click(tid("publish-rollback")),
 		waitText(tid("publish-rolled-back"), func(s string) bool { return strings.Contains(s, "back to version 1") }, nil),
-	)
+	)...)
 	link := eval[string](e, `document.querySelector('[data-testid="publish-link"]').href`)
 	if link != hs.URL+"/a/baker" {
 		t.Fatalf("public link %q", link)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -40,32 +39,11 @@ func TestHubAnalyticsInWindow(t *testing.T) {
 		seedAgent(t, data, agent.Definition{Name: "shop", Model: ollamafake.DefaultChatModel, KBs: []string{"bakery"}})
 	})
 	c, _ := llm.New(fake.URL)
-	h, err := hub.New(hub.Config{Dir: t.TempDir(), Model: c, Embedder: c, Import: hub.Importer(c)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	hs := httptest.NewServer(h.Handler())
-	t.Cleanup(hs.Close)
+	h, hs := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
 	ctx := context.Background()
-	ws, err := h.Store().CreateWorkspace(ctx, hub.DefaultWorkspace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, hash := hub.NewToken()
-	if _, err := h.Store().CreateToken(ctx, ws.ID, "e2e", hash); err != nil {
-		t.Fatal(err)
-	}
+	ws, tok := newWorkspace(t, h, hub.DefaultWorkspace)
 
-	e.run("publish from the window",
-		chromedp.Navigate(e.url+"/#/publish"),
-		chromedp.WaitVisible(tid("publish-url")),
-		chromedp.SendKeys(tid("publish-url"), hs.URL),
-		chromedp.SendKeys(tid("publish-token"), tok),
-		chromedp.WaitEnabled(tid("publish-submit")),
-		chromedp.Click(tid("publish-submit")),
-		waitText(tid("publish-result"), func(s string) bool { return strings.Contains(s, "version 1") }, nil),
-	)
+	e.run("publish from the window", publishFromWindow(e.url, hs.URL, tok, "version 1")...)
 
 	// The customers, on the hub.
 	const gluten = "Do you sell gluten-free bread?"

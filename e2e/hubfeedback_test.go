@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -40,22 +39,13 @@ func TestHubWidgetFeedback(t *testing.T) {
 	data := filepath.Join(hubDir, "data")
 	seedKB(t, data, "bakery", store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
 	seedAgent(t, data, agent.Definition{Name: "baker", Model: ollamafake.DefaultChatModel, KBs: []string{"bakery"}, Opening: "Welcome to the bakery!"})
-	h, err := hub.New(hub.Config{Dir: hubDir, Model: c, Embedder: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	hs := httptest.NewServer(h.Handler())
-	defer hs.Close()
+	h, hs := serveHub(t, hub.Config{Dir: hubDir, Model: c, Embedder: c})
 	ctx := context.Background()
 	ws, err := h.Store().WorkspaceByName(ctx, hub.DefaultWorkspace)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, hash := hub.NewToken()
-	if _, err := h.Store().CreateToken(ctx, ws.ID, "e2e", hash); err != nil {
-		t.Fatal(err)
-	}
+	tok := publisherToken(t, h, ws.ID)
 
 	// The shop is another site (localhost, the hub 127.0.0.1), so Chromium
 	// runs the widget's frame in its own process, as it would on the web.
@@ -101,7 +91,7 @@ func TestHubWidgetFeedback(t *testing.T) {
 	var pulled struct {
 		Items []review.Item `json:"items"`
 	}
-	getJSON(t, hs.URL+"/api/agents/baker/review", tok, &pulled)
+	hubGet(t, hs.URL+"/api/agents/baker/review", tok, &pulled)
 	if len(pulled.Items) != 1 || pulled.Items[0].Question != q || pulled.Items[0].Rating != -1 || pulled.Items[0].Comment != comment {
 		t.Fatalf("review queue after the thumbs down: %+v", pulled.Items)
 	}
@@ -174,23 +164,6 @@ func attach(t *testing.T, e *env, id target.ID) *env {
 	f := *e
 	f.ctx = ctx
 	return &f
-}
-
-func getJSON(t *testing.T, url, token string, out any) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("GET %s: %s", url, res.Status)
-	}
-	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func storedVote(t *testing.T, h *hub.Hub, ws, conv string) hubstore.Feedback {

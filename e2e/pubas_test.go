@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -28,36 +27,12 @@ func TestPublishUnderPublicNameFromWindow(t *testing.T) {
 		seedAgent(t, data, agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Hi from the hub"})
 	})
 	c, _ := llm.New(srv.URL)
-	h, err := hub.New(hub.Config{Dir: t.TempDir(), Model: c, Embedder: c, Import: hub.Importer(c)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	hs := httptest.NewServer(h.Handler())
-	defer hs.Close()
+	h, hs := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
 	ctx := context.Background()
-	token := func(name string) string {
-		ws, err := h.Store().CreateWorkspace(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, hash := hub.NewToken()
-		if _, err := h.Store().CreateToken(ctx, ws.ID, "e2e", hash); err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
-	other, mine := token("other-shop"), token("my-shop")
+	_, other := newWorkspace(t, h, "other-shop")
+	_, mine := newWorkspace(t, h, "my-shop")
 
-	e.run("another workspace publishes baker",
-		chromedp.Navigate(e.url+"/#/publish"),
-		chromedp.WaitVisible(tid("publish-url")),
-		chromedp.SendKeys(tid("publish-url"), hs.URL),
-		chromedp.SendKeys(tid("publish-token"), other),
-		chromedp.WaitEnabled(tid("publish-submit")),
-		chromedp.Click(tid("publish-submit")),
-		waitText(tid("publish-result"), func(s string) bool { return strings.Contains(s, "baker is published (version 1)") }, nil),
-	)
+	e.run("another workspace publishes baker", publishFromWindow(e.url, hs.URL, other, "baker is published (version 1)")...)
 	var refused string
 	e.run("the name is taken",
 		chromedp.SendKeys(tid("publish-token"), mine),

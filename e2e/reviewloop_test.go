@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -68,15 +67,7 @@ func TestReviewLoopAcrossProcesses(t *testing.T) {
 	deskURL := startProcess(t, bin, regexp.MustCompile(`^Atoll is serving on (http://\S+?)/?$`), "--data", desk, "--ollama", fake.URL, "serve", "--addr", "127.0.0.1:0")
 	e.url, e.data = deskURL, desk
 
-	e.run("publish from the window",
-		chromedp.Navigate(e.url+"/#/publish"),
-		chromedp.WaitVisible(tid("publish-url")),
-		chromedp.SendKeys(tid("publish-url"), hubURL),
-		chromedp.SendKeys(tid("publish-token"), tok),
-		chromedp.WaitEnabled(tid("publish-submit")),
-		chromedp.Click(tid("publish-submit")),
-		waitText(tid("publish-result"), func(s string) bool { return strings.Contains(s, "version 1") }, nil),
-	)
+	e.run("publish from the window", publishFromWindow(e.url, hubURL, tok, "version 1")...)
 
 	// A customer on the shop's own site (another site: localhost, the hub
 	// 127.0.0.1), in the widget's frame.
@@ -266,24 +257,5 @@ func widgetFrame(t *testing.T, e *env, url string) *env {
 			t.Fatalf("no frame showing %s among the browser's targets", url)
 		}
 		time.Sleep(150 * time.Millisecond)
-	}
-}
-
-// hubGet reads a publisher API answer of the hub as JSON.
-func hubGet(t *testing.T, url, token string, out any) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != 200 {
-		b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
-		t.Fatalf("GET %s: %s %s", url, res.Status, b)
-	}
-	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
 	}
 }
