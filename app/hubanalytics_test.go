@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,22 +45,13 @@ func TestPublishedAnalytics(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := llm.New(fake.URL)
-	h, err := hub.New(hub.Config{Dir: hubDir, Model: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	srv := httptest.NewServer(h.Handler())
-	defer srv.Close()
+	h, srv := serveHub(t, hub.Config{Dir: hubDir, Model: c})
 	ctx := context.Background()
 	ws, err := h.Store().WorkspaceByName(ctx, hub.DefaultWorkspace)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, hash := hub.NewToken()
-	if _, err := h.Store().CreateToken(ctx, ws.ID, "test", hash); err != nil {
-		t.Fatal(err)
-	}
+	tok := publisherToken(t, h, ws.ID)
 	meta, _ := json.Marshal(map[string]any{"not_covered": true, "ttftSeconds": 0.8})
 	turn, _, err := h.Store().AppendTurn(ctx, ws.ID, "baker", "c1", hubstore.Turn{Key: "k", Question: "Gluten-free bread?", Answer: "…", Meta: meta, At: time.Now().UTC()})
 	if err != nil {

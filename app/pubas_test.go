@@ -3,56 +3,16 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"atoll/agent"
 	"atoll/hub"
 	"atoll/hubstore"
 	"atoll/internal/ollamafake"
 	"atoll/llm"
 	"atoll/review"
 )
-
-// publishWait publishes agentName from a and returns the job's last event.
-func publishWait(t *testing.T, a *App, events publishEvents, agentName, hubURL, token, public string) PublishEvent {
-	t.Helper()
-	job, err := a.PublishAgent(agentName, hubURL, token, public)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.After(2 * time.Minute)
-	for {
-		select {
-		case ev := <-events:
-			if ev.Done && ev.Job == job {
-				return ev
-			}
-		case <-deadline:
-			t.Fatal("the publish did not finish")
-		}
-	}
-}
-
-// bakerDesktop is a desktop with an agent "baker" over a knowledge base.
-func bakerDesktop(t *testing.T, ollamaURL string) (*App, publishEvents) {
-	t.Helper()
-	events := make(publishEvents, 100)
-	a, err := New(Config{DataDir: t.TempDir(), OllamaURL: ollamaURL, Version: "test"}, events, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	if _, err := a.store.Create("shop", ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.SaveAgent(agent.Definition{Name: "baker", Model: ollamafake.DefaultChatModel, KBs: []string{"shop"}}); err != nil {
-		t.Fatal(err)
-	}
-	return a, events
-}
 
 // TestPublishUnderAPublicName: on a hub where workspace B published
 // "baker" first, workspace A's window is told in its own words to choose a
@@ -63,27 +23,10 @@ func bakerDesktop(t *testing.T, ollamaURL string) (*App, publishEvents) {
 func TestPublishUnderAPublicName(t *testing.T) {
 	fake := ollamafake.New(t)
 	c, _ := llm.New(fake.URL)
-	h, err := hub.New(hub.Config{Dir: t.TempDir(), Model: c, Embedder: c, Import: hub.Importer(c)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	srv := httptest.NewServer(h.Handler())
-	defer srv.Close()
+	h, srv := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
 	ctx := context.Background()
-	token := func(name string) (hubstore.Workspace, string) {
-		ws, err := h.Store().CreateWorkspace(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, hash := hub.NewToken()
-		if _, err := h.Store().CreateToken(ctx, ws.ID, "test", hash); err != nil {
-			t.Fatal(err)
-		}
-		return ws, tok
-	}
-	wsA, tokA := token("shop-a")
-	_, tokB := token("shop-b")
+	wsA, tokA := newWorkspace(t, h, "shop-a")
+	_, tokB := newWorkspace(t, h, "shop-b")
 
 	b, evB := bakerDesktop(t, fake.URL)
 	if ev := publishWait(t, b, evB, "baker", srv.URL, tokB, ""); ev.Error != "" || ev.Result.Agent != "baker" {

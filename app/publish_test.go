@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,14 +77,7 @@ func TestPublishSummaryAndCleanFailure(t *testing.T) {
 		h.Handler().ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	ws, err := h.Store().CreateWorkspace(context.Background(), hub.DefaultWorkspace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, hash := hub.NewToken()
-	if _, err := h.Store().CreateToken(context.Background(), ws.ID, "test", hash); err != nil {
-		t.Fatal(err)
-	}
+	_, tok := newWorkspace(t, h, hub.DefaultWorkspace)
 
 	s, err := a.PublishSummary("baker", srv.URL+"/")
 	if err != nil || s.Agent != "baker" || s.Documents != 2 || s.Passages != 3 || s.WithSources || s.Hub != srv.URL ||

@@ -1,14 +1,11 @@
 package app
 
 import (
-	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"atoll/agent"
 	"atoll/hub"
 	"atoll/internal/ollamafake"
 	"atoll/llm"
@@ -21,54 +18,15 @@ import (
 // for the workspace and for the key.
 func TestPublishedAgentKeys(t *testing.T) {
 	fake := ollamafake.New(t)
-	events := make(publishEvents, 100)
-	a, err := New(Config{DataDir: t.TempDir(), OllamaURL: fake.URL, Version: "test"}, events, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if _, err := a.store.Create("shop", ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.SaveAgent(agent.Definition{Name: "baker", Model: ollamafake.DefaultChatModel, KBs: []string{"shop"}}); err != nil {
-		t.Fatal(err)
-	}
+	a, events := bakerDesktop(t, fake.URL)
 	if _, err := a.ListKeys("baker"); err == nil || !strings.Contains(err.Error(), "publish the agent first") {
 		t.Fatalf("keys before any publish: %v", err)
 	}
 	c, _ := llm.New(fake.URL)
-	h, err := hub.New(hub.Config{Dir: t.TempDir(), Model: c, Embedder: c, Import: hub.Importer(c)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	srv := httptest.NewServer(h.Handler())
-	defer srv.Close()
-	ws, err := h.Store().CreateWorkspace(context.Background(), "bakery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, hash := hub.NewToken()
-	if _, err := h.Store().CreateToken(context.Background(), ws.ID, "test", hash); err != nil {
-		t.Fatal(err)
-	}
-	job, err := a.PublishAgent("baker", srv.URL, tok, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.After(2 * time.Minute)
-	for done := false; !done; {
-		select {
-		case ev := <-events:
-			if ev.Done {
-				if ev.Job != job || ev.Error != "" {
-					t.Fatalf("publish: %+v", ev)
-				}
-				done = true
-			}
-		case <-deadline:
-			t.Fatal("the publish did not finish")
-		}
+	h, srv := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
+	_, tok := newWorkspace(t, h, "bakery")
+	if ev := publishWait(t, a, events, "baker", srv.URL, tok, ""); ev.Error != "" {
+		t.Fatalf("publish: %+v", ev)
 	}
 
 	chat := func(key string) int {

@@ -25,33 +25,7 @@ Custom birthday cakes need at least 48 hours notice. A 20 cm chocolate cake cost
 // case into its test set; the test run that failed before the correction
 // passes after it.
 func TestFeedbackReviewCorrectLoop(t *testing.T) {
-	fake := ollamafake.New(t)
-	data := t.TempDir()
-	a, err := New(Config{DataDir: data, OllamaURL: fake.URL}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	// The fake model answers with the passages it was given, so an answer
-	// holds the corrected words only when retrieval found the note.
-	fake.OnChat(func(req ollamafake.ChatRequest) ollamafake.Reply {
-		var b strings.Builder
-		for _, m := range req.Messages {
-			if m.Role != "system" {
-				b.WriteString(m.Content + "\n")
-			}
-		}
-		return ollamafake.Reply{Text: b.String()}
-	})
-	doc := filepath.Join(t.TempDir(), "bakery.md")
-	os.WriteFile(doc, []byte(bakeryMD), 0o600)
-	if _, err := a.ingesterNow().Run(context.Background(), "j", "bakery", ollamafake.DefaultEmbedModel, []string{doc}, nil); err != nil {
-		t.Fatal(err)
-	}
-	def, err := a.SaveAgent(agent.Definition{Name: "shop", Model: ollamafake.DefaultChatModel, KBs: []string{"bakery"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, data, def := shopDesktop(t)
 	const q = "Do you sell gluten-free bread?"
 	ans, err := a.runner.Ask(context.Background(), def, "", q, nil)
 	if err != nil || !ans.NotCovered || ans.Message == "" {
@@ -157,4 +131,38 @@ func TestFeedbackReviewCorrectLoop(t *testing.T) {
 	if items, _ := a.ReviewItems("shop", false); len(items) != 0 {
 		t.Fatalf("the vote must go with its conversation: %+v", items)
 	}
+}
+
+// shopDesktop is a desktop (and its data folder) with the agent "shop"
+// over the knowledge base "bakery" (bakeryMD). The fake model answers with
+// the passages it was given, so an answer holds the corrected words only
+// when retrieval found the note.
+func shopDesktop(t *testing.T) (*App, string, agent.Definition) {
+	t.Helper()
+	fake := ollamafake.New(t)
+	data := t.TempDir()
+	a, err := New(Config{DataDir: data, OllamaURL: fake.URL}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	fake.OnChat(func(req ollamafake.ChatRequest) ollamafake.Reply {
+		var b strings.Builder
+		for _, m := range req.Messages {
+			if m.Role != "system" {
+				b.WriteString(m.Content + "\n")
+			}
+		}
+		return ollamafake.Reply{Text: b.String()}
+	})
+	doc := filepath.Join(t.TempDir(), "bakery.md")
+	os.WriteFile(doc, []byte(bakeryMD), 0o600)
+	if _, err := a.ingesterNow().Run(context.Background(), "j", "bakery", ollamafake.DefaultEmbedModel, []string{doc}, nil); err != nil {
+		t.Fatal(err)
+	}
+	def, err := a.SaveAgent(agent.Definition{Name: "shop", Model: ollamafake.DefaultChatModel, KBs: []string{"bakery"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, data, def
 }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +11,6 @@ import (
 	"testing"
 
 	"atoll/agent"
-	"atoll/internal/ollamafake"
 	"atoll/review"
 )
 
@@ -23,30 +21,7 @@ import (
 // test set that then passes), and dropped when the hub says it was voted
 // up since.
 func TestPullReviewCorrectHubItem(t *testing.T) {
-	fake := ollamafake.New(t)
-	data := t.TempDir()
-	a, err := New(Config{DataDir: data, OllamaURL: fake.URL}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	fake.OnChat(func(req ollamafake.ChatRequest) ollamafake.Reply {
-		var b strings.Builder
-		for _, m := range req.Messages {
-			if m.Role != "system" {
-				b.WriteString(m.Content + "\n")
-			}
-		}
-		return ollamafake.Reply{Text: b.String()}
-	})
-	doc := filepath.Join(t.TempDir(), "bakery.md")
-	os.WriteFile(doc, []byte(bakeryMD), 0o600)
-	if _, err := a.ingesterNow().Run(context.Background(), "j", "bakery", ollamafake.DefaultEmbedModel, []string{doc}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.SaveAgent(agent.Definition{Name: "shop", Model: ollamafake.DefaultChatModel, KBs: []string{"bakery"}}); err != nil {
-		t.Fatal(err)
-	}
+	a, data, _ := shopDesktop(t)
 	if _, err := a.PullReview("shop"); err == nil || !strings.Contains(err.Error(), "not published") {
 		t.Fatalf("a pull before publishing: %v", err)
 	}
