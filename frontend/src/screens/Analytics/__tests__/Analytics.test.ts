@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, waitFor } from '@testing-library/svelte';
+import { calls, resetTransport } from '../../../lib/__tests__/fakes';
 
 // The app's calls behind a fake: the local report and the hub's differ, so
 // the screen must show the one of the source chosen.
-const calls: { method: string; args: unknown[] }[] = [];
 let published: { name: string }[] = [];
 let hubGate: Promise<void> = Promise.resolve();
 const day = (date: string, questions: number) => ({ date, conversations: 1, questions, notCovered: 0, up: 0, down: 0, leads: 0 });
@@ -12,20 +12,10 @@ const report = (questions: number, extra: object = {}) => ({
   conversations: 1, questions, answered: questions, notCovered: 0, up: 0, down: 0, leads: 0,
   ttftMedian: 0, ttftP95: 0, timed: 0, topQuestions: [], unanswered: [], grouping: 'lexical', ...extra,
 });
-vi.mock('uplot', () => ({
-  default: class {
-    constructor(_opts: unknown, _data: unknown, el: HTMLElement) {
-      el.appendChild(document.createElement('canvas'));
-    }
-    setSize() {}
-    destroy() {}
-  },
-}));
+vi.mock('uplot', async () => ({ default: (await import('../../../lib/__tests__/fakes')).FakeUPlot }));
 vi.mock('uplot/dist/uPlot.min.css', () => ({}));
-vi.mock('../../../lib/transport', async (orig) => ({
-  ...(await orig<typeof import('../../../lib/transport')>()),
-  call: vi.fn(async (method: string, ...args: unknown[]) => {
-    calls.push({ method, args });
+vi.mock('../../../lib/transport', async (orig) =>
+  (await import('../../../lib/__tests__/fakes')).fakeTransport(orig, async (method, args) => {
     switch (method) {
       case 'ListAgents':
         return [{ name: 'baker' }, { name: 'florist' }];
@@ -45,15 +35,14 @@ vi.mock('../../../lib/transport', async (orig) => ({
         return null;
     }
   }),
-  on: vi.fn(() => () => {}),
-}));
+);
 
 import Analytics from '../Analytics.svelte';
 import { locale } from '../../../lib/i18n';
 
 beforeEach(() => {
   locale.set('en');
-  calls.length = 0;
+  resetTransport();
   published = [{ name: 'baker' }];
   hubGate = Promise.resolve();
   URL.createObjectURL = vi.fn(() => 'blob:x');

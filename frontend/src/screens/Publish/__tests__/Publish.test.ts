@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, waitFor } from '@testing-library/svelte';
+import { calls, resetTransport } from '../../../lib/__tests__/fakes';
 import { agent } from '../../Agents/__tests__/fixture';
 
-const calls: { method: string; args: unknown[] }[] = [];
 const summaries: Record<string, unknown> = {
   baker: {
     agent: 'baker',
@@ -14,22 +14,10 @@ const summaries: Record<string, unknown> = {
   },
   florist: { agent: 'florist', knowledgeBases: [], documents: 0, passages: 0, withSources: false, hub: 'https://hub.example.com' },
 };
-// uPlot draws on a canvas jsdom lacks (the usage chart); Chart's own test
-// and the e2e screenshots check the drawing.
-vi.mock('uplot', () => ({
-  default: class {
-    constructor(_opts: unknown, _data: unknown, el: HTMLElement) {
-      el.appendChild(document.createElement('canvas'));
-    }
-    setSize() {}
-    destroy() {}
-  },
-}));
+vi.mock('uplot', async () => ({ default: (await import('../../../lib/__tests__/fakes')).FakeUPlot }));
 vi.mock('uplot/dist/uPlot.min.css', () => ({}));
-vi.mock('../../../lib/transport', async (orig) => ({
-  ...(await orig<typeof import('../../../lib/transport')>()),
-  call: vi.fn(async (method: string, ...args: unknown[]) => {
-    calls.push({ method, args });
+vi.mock('../../../lib/transport', async (orig) =>
+  (await import('../../../lib/__tests__/fakes')).fakeTransport(orig, async (method, args) => {
     switch (method) {
       case 'ListAgents':
         return [agent('baker', { kbs: ['shop'] }), agent('florist')];
@@ -43,15 +31,14 @@ vi.mock('../../../lib/transport', async (orig) => ({
         return [];
     }
   }),
-  on: vi.fn(() => () => {}),
-}));
+);
 
 import Publish from '../Publish.svelte';
 import { locale } from '../../../lib/i18n';
 
 beforeEach(() => {
   locale.set('en');
-  calls.length = 0;
+  resetTransport();
 });
 afterEach(cleanup);
 

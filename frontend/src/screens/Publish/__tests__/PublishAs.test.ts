@@ -1,23 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, waitFor } from '@testing-library/svelte';
+import { calls, resetTransport, emit } from '../../../lib/__tests__/fakes';
 import { agent } from '../../Agents/__tests__/fixture';
 
-const calls: { method: string; args: unknown[] }[] = [];
-const handlers = new Map<string, ((p: unknown) => void)[]>();
-vi.mock('uplot', () => ({
-  default: class {
-    constructor(_opts: unknown, _data: unknown, el: HTMLElement) {
-      el.appendChild(document.createElement('canvas'));
-    }
-    setSize() {}
-    destroy() {}
-  },
-}));
+vi.mock('uplot', async () => ({ default: (await import('../../../lib/__tests__/fakes')).FakeUPlot }));
 vi.mock('uplot/dist/uPlot.min.css', () => ({}));
-vi.mock('../../../lib/transport', async (orig) => ({
-  ...(await orig<typeof import('../../../lib/transport')>()),
-  call: vi.fn(async (method: string, ...args: unknown[]) => {
-    calls.push({ method, args });
+vi.mock('../../../lib/transport', async (orig) =>
+  (await import('../../../lib/__tests__/fakes')).fakeTransport(orig, async (method, args) => {
     switch (method) {
       case 'ListAgents':
         return [agent('baker', { kbs: ['shop'] }), agent('florist')];
@@ -31,23 +20,14 @@ vi.mock('../../../lib/transport', async (orig) => ({
         return [];
     }
   }),
-  on: vi.fn((name: string, fn: (p: unknown) => void) => {
-    handlers.set(name, [...(handlers.get(name) ?? []), fn]);
-    return () => {};
-  }),
-}));
+);
 
 import Publish from '../Publish.svelte';
 import { locale } from '../../../lib/i18n';
 
-function emit(name: string, payload: unknown) {
-  for (const fn of handlers.get(name) ?? []) fn(payload);
-}
-
 afterEach(() => {
   cleanup();
-  calls.length = 0;
-  handlers.clear();
+  resetTransport();
   locale.set('en');
 });
 

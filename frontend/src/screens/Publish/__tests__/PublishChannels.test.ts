@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, waitFor } from '@testing-library/svelte';
+import { calls, resetTransport } from '../../../lib/__tests__/fakes';
 import { missingFields, settingsFor, validApiBase, type ChannelKind } from '../channelForm';
 
 // A fake hub behind the app's calls: channels are kept here with their
 // secrets masked as the hub masks them, so the panel must show what the
 // calls return, never what was typed.
-const calls: { method: string; args: unknown[] }[] = [];
 let chans: any[] = [];
 let failTest = '';
 const KINDS: ChannelKind[] = [
@@ -27,10 +27,8 @@ const KINDS: ChannelKind[] = [
     ],
   },
 ];
-vi.mock('../../../lib/transport', async (orig) => ({
-  ...(await orig<typeof import('../../../lib/transport')>()),
-  call: vi.fn(async (method: string, ...args: unknown[]) => {
-    calls.push({ method, args });
+vi.mock('../../../lib/transport', async (orig) =>
+  (await import('../../../lib/__tests__/fakes')).fakeTransport(orig, async (method, args) => {
     switch (method) {
       case 'PublishedAgents':
         return [{ name: 'baker', version: 1, latest: 1, access: 'open' }];
@@ -56,8 +54,7 @@ vi.mock('../../../lib/transport', async (orig) => ({
         return [];
     }
   }),
-  on: vi.fn(() => () => {}),
-}));
+);
 
 import AgentChannels from '../AgentChannels.svelte';
 import { locale } from '../../../lib/i18n';
@@ -66,7 +63,7 @@ const BOT = '123456:ABC-secret-bot-token-WXYZ';
 
 beforeEach(() => {
   locale.set('en');
-  calls.length = 0;
+  resetTransport();
   chans = [];
   failTest = '';
 });

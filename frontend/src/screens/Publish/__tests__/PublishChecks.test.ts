@@ -1,24 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, waitFor } from '@testing-library/svelte';
+import { calls, resetTransport } from '../../../lib/__tests__/fakes';
 import { agent } from '../../Agents/__tests__/fixture';
 
-const calls: string[] = [];
-// uPlot draws on a canvas jsdom lacks (the usage chart); Chart's own test
-// and the e2e screenshots check the drawing.
-vi.mock('uplot', () => ({
-  default: class {
-    constructor(_opts: unknown, _data: unknown, el: HTMLElement) {
-      el.appendChild(document.createElement('canvas'));
-    }
-    setSize() {}
-    destroy() {}
-  },
-}));
+vi.mock('uplot', async () => ({ default: (await import('../../../lib/__tests__/fakes')).FakeUPlot }));
 vi.mock('uplot/dist/uPlot.min.css', () => ({}));
-vi.mock('../../../lib/transport', async (orig) => ({
-  ...(await orig<typeof import('../../../lib/transport')>()),
-  call: vi.fn(async (method: string, ...args: unknown[]) => {
-    calls.push(method);
+vi.mock('../../../lib/transport', async (orig) =>
+  (await import('../../../lib/__tests__/fakes')).fakeTransport(orig, async (method, args) => {
     switch (method) {
       case 'ListAgents':
         return [agent('baker', { kbs: ['shop'] })];
@@ -34,15 +22,14 @@ vi.mock('../../../lib/transport', async (orig) => ({
         return [];
     }
   }),
-  on: vi.fn(() => () => {}),
-}));
+);
 
 import Publish from '../Publish.svelte';
 import { locale } from '../../../lib/i18n';
 
 afterEach(() => {
   cleanup();
-  calls.length = 0;
+  resetTransport();
   locale.set('en');
 });
 
@@ -54,9 +41,9 @@ describe('publishing after the knowledge changed', () => {
     expect(line.textContent?.trim()).toBe('prices.xlsx changed · 1 check now fails: “How much is a 20 cm chocolate cake?”');
     await fireEvent.submit(r.getByTestId('publish-submit').closest('form')!);
     await r.findByTestId('publish-confirm-failing');
-    expect(calls).not.toContain('PublishAgent');
+    expect(calls.map((c) => c.method)).not.toContain('PublishAgent');
     await fireEvent.click(r.getByTestId('publish-anyway'));
-    await waitFor(() => expect(calls).toContain('PublishAgent'));
+    await waitFor(() => expect(calls.map((c) => c.method)).toContain('PublishAgent'));
   });
 
   it('says it in Chinese', async () => {

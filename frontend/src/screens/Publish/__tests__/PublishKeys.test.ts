@@ -1,29 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, waitFor } from '@testing-library/svelte';
+import { calls, resetTransport } from '../../../lib/__tests__/fakes';
 
 // A fake hub behind the app's calls: keys are kept here, so the panel must
 // reload what the calls changed, and a created key's secret is returned once.
-const calls: { method: string; args: unknown[] }[] = [];
 let access = 'open';
 let hubList: unknown[] | null = null;
 let keys: { id: string; name: string; agent: string; created: string; revoked?: string }[] = [];
 const today = new Date().toISOString().slice(0, 10);
-// uPlot draws on a canvas jsdom lacks (the usage chart); Chart's own test
-// and the e2e screenshots check the drawing.
-vi.mock('uplot', () => ({
-  default: class {
-    constructor(_opts: unknown, _data: unknown, el: HTMLElement) {
-      el.appendChild(document.createElement('canvas'));
-    }
-    setSize() {}
-    destroy() {}
-  },
-}));
+vi.mock('uplot', async () => ({ default: (await import('../../../lib/__tests__/fakes')).FakeUPlot }));
 vi.mock('uplot/dist/uPlot.min.css', () => ({}));
-vi.mock('../../../lib/transport', async (orig) => ({
-  ...(await orig<typeof import('../../../lib/transport')>()),
-  call: vi.fn(async (method: string, ...args: unknown[]) => {
-    calls.push({ method, args });
+vi.mock('../../../lib/transport', async (orig) =>
+  (await import('../../../lib/__tests__/fakes')).fakeTransport(orig, async (method, args) => {
     switch (method) {
       case 'PublishedAgents':
         return hubList ?? [{ name: 'baker', version: 2, latest: 2, access }];
@@ -49,15 +37,14 @@ vi.mock('../../../lib/transport', async (orig) => ({
         return [];
     }
   }),
-  on: vi.fn(() => () => {}),
-}));
+);
 
 import AgentAccess from '../AgentAccess.svelte';
 import { locale } from '../../../lib/i18n';
 
 beforeEach(() => {
   locale.set('en');
-  calls.length = 0;
+  resetTransport();
   access = 'open';
   hubList = null;
   keys = [{ id: 'k0', name: 'old site', agent: 'baker', created: '2026-01-02T00:00:00Z' }];

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, fireEvent, render, waitFor } from '@testing-library/svelte';
+import { calls, resetTransport } from '../../../lib/__tests__/fakes';
 import { agent } from '../../Agents/__tests__/fixture';
 
-const calls: { method: string; args: unknown[] }[] = [];
 let hub = { url: 'https://hub.example.com', hasToken: true };
 let publishedNames = ['baker'];
 let pulledYet = false;
@@ -38,10 +38,8 @@ const hubItem = {
   comment: 'Wrong: it is 38 euros.',
 };
 
-vi.mock('../../../lib/transport', async (orig) => ({
-  ...(await orig<typeof import('../../../lib/transport')>()),
-  call: vi.fn(async (method: string, ...args: unknown[]) => {
-    calls.push({ method, args });
+vi.mock('../../../lib/transport', async (orig) =>
+  (await import('../../../lib/__tests__/fakes')).fakeTransport(orig, async (method, args) => {
     switch (method) {
       case 'ListAgents':
         return [agent('baker', { kbs: ['shop'] }), agent('florist')];
@@ -59,15 +57,14 @@ vi.mock('../../../lib/transport', async (orig) => ({
         return [];
     }
   }),
-  on: vi.fn(() => () => {}),
-}));
+);
 
 import Review from '../Review.svelte';
 import { locale } from '../../../lib/i18n';
 
 beforeEach(() => {
   locale.set('en');
-  calls.length = 0;
+  resetTransport();
   hub = { url: 'https://hub.example.com', hasToken: true };
   publishedNames = ['baker'];
   pulledYet = false;
