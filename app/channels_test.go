@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"atoll/hub"
+	"atoll/internal/hubtest"
 	"atoll/internal/ollamafake"
 	"atoll/llm"
 )
@@ -71,8 +72,8 @@ func TestPublishedAgentChannels(t *testing.T) {
 	defer tg.Close()
 	c, _ := llm.New(fake.URL)
 	// The operator lists the fake, as one would a local Bot API server.
-	h, srv := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c), ChannelAPIBases: []string{tg.URL}})
-	_, tok := newWorkspace(t, h, "bakery")
+	h, srv := hubtest.Serve(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c), ChannelAPIBases: []string{tg.URL}})
+	_, tok := hubtest.Workspace(t, h, "bakery")
 	if ev := publishWait(t, a, events, "baker", srv.URL, tok, ""); ev.Error != "" {
 		t.Fatalf("publish: %+v", ev)
 	}

@@ -11,6 +11,7 @@ import (
 	"atoll/agent"
 	"atoll/hub"
 	"atoll/hubstore"
+	"atoll/internal/hubtest"
 	"atoll/internal/ollamafake"
 	"atoll/llm"
 	"atoll/store"
@@ -45,13 +46,13 @@ func TestPublishedAnalytics(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := llm.New(fake.URL)
-	h, srv := serveHub(t, hub.Config{Dir: hubDir, Model: c})
+	h, srv := hubtest.Serve(t, hub.Config{Dir: hubDir, Model: c})
 	ctx := context.Background()
 	ws, err := h.Store().WorkspaceByName(ctx, hub.DefaultWorkspace)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := publisherToken(t, h, ws.ID)
+	tok := hubtest.Token(t, h, ws.ID)
 	meta, _ := json.Marshal(map[string]any{"not_covered": true, "ttftSeconds": 0.8})
 	turn, _, err := h.Store().AppendTurn(ctx, ws.ID, "baker", "c1", hubstore.Turn{Key: "k", Question: "Gluten-free bread?", Answer: "…", Meta: meta, At: time.Now().UTC()})
 	if err != nil {

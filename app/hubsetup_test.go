@@ -1,53 +1,12 @@
 package app
 
 import (
-	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"atoll/agent"
-	"atoll/hub"
-	"atoll/hubstore"
 	"atoll/internal/ollamafake"
 )
-
-// serveHub starts a hub made with cfg (in a temporary folder when cfg.Dir
-// is empty) behind a test server; both close when the test ends.
-func serveHub(t *testing.T, cfg hub.Config) (*hub.Hub, *httptest.Server) {
-	t.Helper()
-	if cfg.Dir == "" {
-		cfg.Dir = t.TempDir()
-	}
-	h, err := hub.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	srv := httptest.NewServer(h.Handler())
-	t.Cleanup(srv.Close)
-	return h, srv
-}
-
-// newWorkspace creates the workspace name on h and a publisher token for it.
-func newWorkspace(t *testing.T, h *hub.Hub, name string) (hubstore.Workspace, string) {
-	t.Helper()
-	ws, err := h.Store().CreateWorkspace(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ws, publisherToken(t, h, ws.ID)
-}
-
-// publisherToken makes a publisher token for the workspace with id ws.
-func publisherToken(t *testing.T, h *hub.Hub, ws string) string {
-	t.Helper()
-	tok, hash := hub.NewToken()
-	if _, err := h.Store().CreateToken(context.Background(), ws, "test", hash); err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
 
 // publishWait publishes agentName from a and returns the job's last event.
 func publishWait(t *testing.T, a *App, events publishEvents, agentName, hubURL, token, public string) PublishEvent {

@@ -9,6 +9,7 @@ import (
 
 	"atoll/hub"
 	"atoll/hubstore"
+	"atoll/internal/hubtest"
 	"atoll/internal/ollamafake"
 	"atoll/llm"
 	"atoll/review"
@@ -23,10 +24,10 @@ import (
 func TestPublishUnderAPublicName(t *testing.T) {
 	fake := ollamafake.New(t)
 	c, _ := llm.New(fake.URL)
-	h, srv := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
+	h, srv := hubtest.Serve(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
 	ctx := context.Background()
-	wsA, tokA := newWorkspace(t, h, "shop-a")
-	_, tokB := newWorkspace(t, h, "shop-b")
+	wsA, tokA := hubtest.Workspace(t, h, "shop-a")
+	_, tokB := hubtest.Workspace(t, h, "shop-b")
 
 	b, evB := bakerDesktop(t, fake.URL)
 	if ev := publishWait(t, b, evB, "baker", srv.URL, tokB, ""); ev.Error != "" || ev.Result.Agent != "baker" {

@@ -14,6 +14,7 @@ import (
 
 	"atoll/agent"
 	"atoll/hub"
+	"atoll/internal/hubtest"
 	"atoll/internal/ollamafake"
 	"atoll/llm"
 	"atoll/store"
@@ -77,7 +78,7 @@ func TestPublishSummaryAndCleanFailure(t *testing.T) {
 		h.Handler().ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	_, tok := newWorkspace(t, h, hub.DefaultWorkspace)
+	_, tok := hubtest.Workspace(t, h, hub.DefaultWorkspace)
 
 	s, err := a.PublishSummary("baker", srv.URL+"/")
 	if err != nil || s.Agent != "baker" || s.Documents != 2 || s.Passages != 3 || s.WithSources || s.Hub != srv.URL ||

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"atoll/hub"
+	"atoll/internal/hubtest"
 	"atoll/internal/ollamafake"
 	"atoll/llm"
 )
@@ -23,8 +24,8 @@ func TestPublishedAgentKeys(t *testing.T) {
 		t.Fatalf("keys before any publish: %v", err)
 	}
 	c, _ := llm.New(fake.URL)
-	h, srv := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
-	_, tok := newWorkspace(t, h, "bakery")
+	h, srv := hubtest.Serve(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
+	_, tok := hubtest.Workspace(t, h, "bakery")
 	if ev := publishWait(t, a, events, "baker", srv.URL, tok, ""); ev.Error != "" {
 		t.Fatalf("publish: %+v", ev)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"atoll/agent"
 	"atoll/hub"
+	"atoll/internal/hubtest"
 	"atoll/internal/ollamafake"
 	"atoll/llm"
 	"atoll/store"
@@ -55,8 +56,8 @@ func TestChannelFromPublishScreen(t *testing.T) {
 	defer tg.Close()
 	c, _ := llm.New(fake.URL)
 	// The operator lists the fake, as one would a local Bot API server.
-	h, hs := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c), ChannelAPIBases: []string{tg.URL}})
-	_, tok := newWorkspace(t, h, hub.DefaultWorkspace)
+	h, hs := hubtest.Serve(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c), ChannelAPIBases: []string{tg.URL}})
+	_, tok := hubtest.Workspace(t, h, hub.DefaultWorkspace)
 
 	got := func() []map[string]any {
 		mu.Lock()

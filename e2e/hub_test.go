@@ -16,6 +16,7 @@ import (
 	"atoll/agent"
 	"atoll/hub"
 	"atoll/hubstore"
+	"atoll/internal/hubtest"
 	"atoll/internal/ollamatest"
 	"atoll/llm"
 	"atoll/store"
@@ -34,7 +35,7 @@ func TestHubChatPageAndWidget(t *testing.T) {
 	data := filepath.Join(hubDir, "data")
 	seedKB(t, data, "bakery", store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
 	seedAgent(t, data, agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Welcome to the bakery!"})
-	_, hs := serveHub(t, hub.Config{Dir: hubDir, Model: c, Embedder: c})
+	_, hs := hubtest.Serve(t, hub.Config{Dir: hubDir, Model: c, Embedder: c})
 
 	e.run("hub page",
 		chromedp.Navigate(hs.URL+"/a/baker"),
@@ -80,9 +81,9 @@ func TestPublishFromWindow(t *testing.T) {
 		seedAgent(t, data, agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Hi from the hub"})
 	})
 	c, _ := llm.New(srv.URL)
-	h, hs := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
+	h, hs := hubtest.Serve(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
 	ctx := context.Background()
-	ws, tok := newWorkspace(t, h, hub.DefaultWorkspace)
+	ws, tok := hubtest.Workspace(t, h, hub.DefaultWorkspace)
 
 	e.run("publish", publishFromWindow(e.url, hs.URL, tok, "version 1")...)
 	e.screenshot("publish")

@@ -15,6 +15,7 @@ import (
 	"atoll/agent"
 	"atoll/hub"
 	"atoll/hubstore"
+	"atoll/internal/hubtest"
 	"atoll/internal/ollamafake"
 	"atoll/llm"
 	"atoll/store"
@@ -39,9 +40,9 @@ func TestHubAnalyticsInWindow(t *testing.T) {
 		seedAgent(t, data, agent.Definition{Name: "shop", Model: ollamafake.DefaultChatModel, KBs: []string{"bakery"}})
 	})
 	c, _ := llm.New(fake.URL)
-	h, hs := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
+	h, hs := hubtest.Serve(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
 	ctx := context.Background()
-	ws, tok := newWorkspace(t, h, hub.DefaultWorkspace)
+	ws, tok := hubtest.Workspace(t, h, hub.DefaultWorkspace)
 
 	e.run("publish from the window", publishFromWindow(e.url, hs.URL, tok, "version 1")...)
 

@@ -17,6 +17,7 @@ import (
 	"atoll/agent"
 	"atoll/hub"
 	"atoll/hubstore"
+	"atoll/internal/hubtest"
 	"atoll/internal/ollamafake"
 	"atoll/llm"
 	"atoll/review"
@@ -39,13 +40,13 @@ func TestHubWidgetFeedback(t *testing.T) {
 	data := filepath.Join(hubDir, "data")
 	seedKB(t, data, "bakery", store.Doc{Path: "/docs/faq.md", Name: "faq.md", Hash: "1", Status: store.StatusOK, Chunks: []store.Chunk{{Text: "Custom birthday cakes need at least 48 hours notice."}}})
 	seedAgent(t, data, agent.Definition{Name: "baker", Model: ollamafake.DefaultChatModel, KBs: []string{"bakery"}, Opening: "Welcome to the bakery!"})
-	h, hs := serveHub(t, hub.Config{Dir: hubDir, Model: c, Embedder: c})
+	h, hs := hubtest.Serve(t, hub.Config{Dir: hubDir, Model: c, Embedder: c})
 	ctx := context.Background()
 	ws, err := h.Store().WorkspaceByName(ctx, hub.DefaultWorkspace)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := publisherToken(t, h, ws.ID)
+	tok := hubtest.Token(t, h, ws.ID)
 
 	// The shop is another site (localhost, the hub 127.0.0.1), so Chromium
 	// runs the widget's frame in its own process, as it would on the web.

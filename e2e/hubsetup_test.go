@@ -1,56 +1,14 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"atoll/hub"
-	"atoll/hubstore"
 )
-
-// serveHub starts a hub made with cfg (in a temporary folder when cfg.Dir
-// is empty) behind a test server; both close when the test ends.
-func serveHub(t *testing.T, cfg hub.Config) (*hub.Hub, *httptest.Server) {
-	t.Helper()
-	if cfg.Dir == "" {
-		cfg.Dir = t.TempDir()
-	}
-	h, err := hub.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	hs := httptest.NewServer(h.Handler())
-	t.Cleanup(hs.Close)
-	return h, hs
-}
-
-// newWorkspace creates the workspace name on h and a publisher token for it.
-func newWorkspace(t *testing.T, h *hub.Hub, name string) (hubstore.Workspace, string) {
-	t.Helper()
-	ws, err := h.Store().CreateWorkspace(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ws, publisherToken(t, h, ws.ID)
-}
-
-// publisherToken makes a publisher token for the workspace with id ws.
-func publisherToken(t *testing.T, h *hub.Hub, ws string) string {
-	t.Helper()
-	tok, hash := hub.NewToken()
-	if _, err := h.Store().CreateToken(context.Background(), ws, "e2e", hash); err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
 
 // publishFromWindow is a first publication from the Publish screen of the
 // app at appURL: the hub's address and the token typed, then publishAgain.

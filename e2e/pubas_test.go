@@ -9,6 +9,7 @@ import (
 
 	"atoll/agent"
 	"atoll/hub"
+	"atoll/internal/hubtest"
 	"atoll/internal/ollamatest"
 	"atoll/llm"
 	"atoll/store"
@@ -27,10 +28,10 @@ func TestPublishUnderPublicNameFromWindow(t *testing.T) {
 		seedAgent(t, data, agent.Definition{Name: "baker", Model: srv.ChatModel, KBs: []string{"bakery"}, Opening: "Hi from the hub"})
 	})
 	c, _ := llm.New(srv.URL)
-	h, hs := serveHub(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
+	h, hs := hubtest.Serve(t, hub.Config{Model: c, Embedder: c, Import: hub.Importer(c)})
 	ctx := context.Background()
-	_, other := newWorkspace(t, h, "other-shop")
-	_, mine := newWorkspace(t, h, "my-shop")
+	_, other := hubtest.Workspace(t, h, "other-shop")
+	_, mine := hubtest.Workspace(t, h, "my-shop")
 
 	e.run("another workspace publishes baker", publishFromWindow(e.url, hs.URL, other, "baker is published (version 1)")...)
 	var refused string
