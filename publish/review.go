@@ -31,7 +31,7 @@ func ReviewFetcher(hubURL, token, agentName string) review.FetchFunc {
 		if errors.As(err, &no) {
 			switch no.code {
 			case http.StatusUnauthorized, http.StatusForbidden:
-				return page, fmt.Errorf("the hub at %s refused the publisher token (%s): publish again with a valid --token", hubURL, no.message)
+				return page, fmt.Errorf("the hub at %s refused the publisher token (%s): publish again with a valid token (the hub's owner makes one with `atoll hub token create`)", hubURL, no.message)
 			case http.StatusNotFound:
 				return page, fmt.Errorf("the hub at %s has no agent %q in your workspace: publish it first", hubURL, agentName)
 			}
