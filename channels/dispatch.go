@@ -54,6 +54,10 @@ type Options struct {
 	MaxBody   int64 // callback body limit; default 1 MiB
 	Now       func() time.Time
 	Log       *slog.Logger
+
+	// BusyWait bounds how long a question the Answerer calls Busy is
+	// tried again before the end user is told; default 60 s.
+	BusyWait time.Duration
 }
 
 const maxPending = 10_000
@@ -78,6 +82,7 @@ type Dispatcher struct {
 	wg      sync.WaitGroup
 	closing chan struct{}
 	once    sync.Once
+	parked  atomic.Int64 // Busy questions waiting to be queued again
 }
 
 type job struct {
@@ -85,6 +90,9 @@ type job struct {
 	msg   Message
 	key   string
 	fetch func(ctx context.Context) ([]Message, error)
+	// since is when a Busy question was first tried; tries, how often.
+	since time.Time
+	tries int
 }
 
 // New starts a dispatcher; Close stops it.
@@ -109,6 +117,9 @@ func New(opt Options) *Dispatcher {
 	}
 	if opt.AnswerTimeout <= 0 {
 		opt.AnswerTimeout = 3 * time.Minute
+	}
+	if opt.BusyWait <= 0 {
+		opt.BusyWait = time.Minute
 	}
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = 1 << 20
@@ -405,14 +416,15 @@ func (d *Dispatcher) run(j job) {
 			j.ch.mu.Lock()
 			j.ch.lastMessage = d.opt.Now()
 			j.ch.mu.Unlock()
-			d.answer(ctx, j.ch, m)
+			d.answer(ctx, job{ch: j.ch, msg: m, key: key})
 		}
 		return
 	}
-	d.answer(ctx, j.ch, j.msg)
+	d.answer(ctx, j)
 }
 
-func (d *Dispatcher) answer(ctx context.Context, c *Channel, m Message) {
+func (d *Dispatcher) answer(ctx context.Context, j job) {
+	c, m := j.ch, j.msg
 	q := Question{Workspace: c.cfg.Workspace, Agent: c.cfg.Agent, Channel: c.cfg.ID, Kind: c.cfg.Kind,
 		UserKey: string(c.cfg.Kind) + ":" + m.User, Text: strings.TrimSpace(m.Text)}
 	pkey := c.cfg.ID + "\x00" + q.UserKey
@@ -424,6 +436,10 @@ func (d *Dispatcher) answer(ctx context.Context, c *Channel, m Message) {
 		d.pendMu.Unlock()
 	}
 	rep, err := d.opt.Answerer.Answer(ctx, q)
+	parked, err := d.waitBusy(j, err)
+	if parked {
+		return
+	}
 	sorry := false
 	if err != nil {
 		c.failed.Add(1)

@@ -119,7 +119,7 @@ func (h *Hub) startChannels() error {
 		return err
 	}
 	hc := &hubChannels{h: h, sealer: sealer, loaded: map[string]time.Time{}, done: make(chan struct{})}
-	hc.d = channels.New(channels.Options{Answerer: hc, SorryText: channels.DefaultSorry, Dedupe: dbDeduper{h.st}, Log: h.cfg.Log, APIBases: h.cfg.ChannelAPIBases})
+	hc.d = channels.New(channels.Options{Answerer: hc, SorryText: channels.DefaultSorry, Dedupe: dbDeduper{h.st}, Log: h.cfg.Log, APIBases: h.cfg.ChannelAPIBases, BusyWait: channelBusyWait})
 	ctx, stop := context.WithCancel(context.Background())
 	hc.stop = stop
 	h.channels = hc
@@ -235,9 +235,11 @@ func (hc *hubChannels) Answer(ctx context.Context, q channels.Question) (channel
 	}
 	ws := sv.agent.Workspace
 	start := time.Now()
-	if err := hc.checkQuota(ctx, ws, start); err != nil {
+	release, err := hc.admit(ctx, ws, start)
+	if err != nil {
 		return channels.Reply{}, err
 	}
+	defer release()
 	usage := hubstore.Usage{Requests: 1, TokensIn: int64(rag.EstimateTokens(q.Text))}
 	counted := false
 	defer func() {
@@ -407,21 +409,77 @@ func (hc *hubChannels) Sent(ctx context.Context, s channels.SentAnswer) error {
 // workspace has used its requests for the day.
 const QuotaSorry = "Sorry, I have answered as many questions as I can today. Please try again tomorrow."
 
-// checkQuota counts a channel answer against the workspace's requests a
-// day, as the chat API does; past the quota it declines with QuotaSorry.
-func (hc *hubChannels) checkQuota(ctx context.Context, ws string, now time.Time) error {
-	wsp, err := hc.h.st.Workspace(ctx, ws)
-	if err != nil || wsp.RequestsPerDay <= 0 {
-		return err
-	}
-	n, _, err := hc.h.st.Incr(ctx, ws, "requests/day", now, 24*time.Hour)
+// StreamsSorry is what an end user on a channel is told when the
+// workspace's answers at once stayed at its MaxStreams for the whole wait.
+const StreamsSorry = "Sorry, I am answering too many questions at once right now. Please send your question again in a few minutes."
+
+// channelBusyWait is how long a channel question waits for one of its
+// workspace's streams (the dispatcher's BusyWait); tests shorten it.
+var channelBusyWait = time.Minute
+
+// admit applies the workspace's quotas to a channel answer as the chat
+// API does, streams first: a question at MaxStreams is channels.Busy (the
+// dispatcher tries it again later, off its workers) and must not have
+// used one of the day's requests. Past the requests a day it declines
+// with QuotaSorry. release gives the stream back; call it when the answer
+// is done.
+func (hc *hubChannels) admit(ctx context.Context, ws string, now time.Time) (release func(), err error) {
+	h := hc.h
+	wsp, err := h.st.Workspace(ctx, ws)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if n > wsp.RequestsPerDay {
-		return &channels.Declined{Text: QuotaSorry, Err: fmt.Errorf("the workspace has used its quota of %d requests for today; raise it with `atoll hub workspace quota`", wsp.RequestsPerDay)}
+	h.streams.acquire(ws, 0)
+	release = func() { h.streams.release(ws) }
+	if wsp.MaxStreams > 0 {
+		lease, err := h.st.AcquireLease(ctx, ws, "streams", wsp.MaxStreams, now, streamLease)
+		if err != nil {
+			release()
+			if errors.Is(err, hubstore.ErrConflict) {
+				return nil, &channels.Busy{Text: StreamsSorry, Err: fmt.Errorf("the workspace already had its %d answers at once running (its streams quota) all the while; raise it with `atoll hub workspace quota --max-streams N`", wsp.MaxStreams)}
+			}
+			return nil, err
+		}
+		release = h.holdLease(ws, lease)
 	}
-	return nil
+	if wsp.RequestsPerDay > 0 {
+		n, _, err := h.st.Incr(ctx, ws, "requests/day", now, 24*time.Hour)
+		if err == nil && n > wsp.RequestsPerDay {
+			err = &channels.Declined{Text: QuotaSorry, Err: fmt.Errorf("the workspace has used its quota of %d requests for today; raise it with `atoll hub workspace quota`", wsp.RequestsPerDay)}
+		}
+		if err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
+}
+
+// holdLease renews a held streams lease while the answer runs (a replica
+// that dies leaves it to expire) and returns what gives it back.
+func (h *Hub) holdLease(ws, lease string) (release func()) {
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(streamLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				if err := h.st.RenewLease(context.Background(), ws, lease, now, streamLease); err != nil {
+					h.cfg.Log.Warn("channel stream lease not renewed", "err", err)
+				}
+			}
+		}
+	}()
+	return sync.OnceFunc(func() {
+		close(stop)
+		h.streams.release(ws)
+		if err := h.st.ReleaseLease(context.Background(), ws, lease); err != nil {
+			h.cfg.Log.Warn("channel stream lease not released; it expires by itself", "err", err)
+		}
+	})
 }
 
 // Channels is the hub's channel dispatcher (status, test messages).
