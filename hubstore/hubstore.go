@@ -192,6 +192,16 @@ type Storage interface {
 	// (ErrNotFound for a message never marked or gone with its
 	// conversation).
 	SentTurn(ctx context.Context, ws, channel, id string) (conversation string, seq int, err error)
+	// AddChannelStatus adds a replica's counts and times to a channel's
+	// status, shared by every replica: counters are summed, a time kept
+	// when later than the stored one (the error text with its time). A
+	// channel that is gone is not an error (its status goes with it, on
+	// DeleteChannel and Unpublish).
+	AddChannelStatus(ctx context.Context, ws, channel string, d ChannelStatus) error
+	// ChannelStatuses returns the statuses of a workspace's channels by
+	// channel ID (every workspace's with ws ""); a channel with nothing
+	// recorded yet is absent.
+	ChannelStatuses(ctx context.Context, ws string) (map[string]ChannelStatus, error)
 
 	// Watch delivers publish, rollback, unpublish, access, channel and
 	// revocation changes made after it was called, by this instance or any other on
@@ -339,6 +349,18 @@ type Channel struct {
 	Created time.Time
 	Updated time.Time
 }
+
+// ChannelStatus is a messaging channel's counts and last times, summed
+// over the hub's replicas.
+type ChannelStatus struct {
+	Received, Answered, Failed, Duplicates, Rejected, Votes int64
+	LastMessage, LastReply, LastErrorAt                     time.Time
+	// LastError is bounded by MaxChannelError bytes.
+	LastError string
+}
+
+// MaxChannelError bounds a stored channel error's text.
+const MaxChannelError = 300
 
 // Usage is what requests used.
 type Usage struct {

@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"encoding/json"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,4 +115,69 @@ func testChannelSent(t *testing.T, open Opener) {
 	ok(t, s.Unpublish(bg, ws, "baker"))
 	_, _, err = r.SentTurn(bg, ws, "sl1", "D1/3")
 	isErr(t, err, hubstore.ErrNotFound, "a message of an unpublished agent")
+}
+
+// testChannelStatus: replicas add to one channel status (counts summed,
+// the later times and error kept); it goes with the channel and on
+// unpublish, and a channel that is gone takes nothing.
+func testChannelStatus(t *testing.T, open Opener) {
+	s := mustOpen(t, open)
+	r := mustOpen(t, open) // another replica
+	f := newFixture(t, s, "w", "baker")
+	g := newFixture(t, s, "other", "clinic")
+	ws := f.ws.ID
+	for _, id := range []string{"ch1", "ch2"} {
+		ok(t, s.PutChannel(bg, hubstore.Channel{ID: id, Workspace: ws, Agent: "baker", Kind: "telegram", Config: json.RawMessage(`{}`)}))
+	}
+	ok(t, s.PutChannel(bg, hubstore.Channel{ID: "ch3", Workspace: g.ws.ID, Agent: "clinic", Kind: "slack", Config: json.RawMessage(`{}`)}))
+	t0 := time.Unix(1_800_000_000, 0).UTC()
+	long := strings.Repeat("é", hubstore.MaxChannelError) // 2 bytes each
+	// Many adds at once from two replicas: none is lost.
+	var wg sync.WaitGroup
+	for i := range 20 {
+		st := s
+		if i%2 == 1 {
+			st = r
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := st.AddChannelStatus(bg, ws, "ch1", hubstore.ChannelStatus{Received: 1, Answered: 1, LastMessage: t0.Add(time.Duration(i) * time.Second)}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	ok(t, r.AddChannelStatus(bg, ws, "ch1", hubstore.ChannelStatus{Failed: 2, Duplicates: 3, Rejected: 4, Votes: 5, LastReply: t0, LastErrorAt: t0.Add(time.Minute), LastError: long}))
+	ok(t, s.AddChannelStatus(bg, ws, "ch1", hubstore.ChannelStatus{Failed: 1, LastReply: t0.Add(-time.Hour), LastErrorAt: t0, LastError: "older"}))
+	ok(t, s.AddChannelStatus(bg, g.ws.ID, "ch1", hubstore.ChannelStatus{Received: 100}))         // not that workspace's channel
+	ok(t, s.AddChannelStatus(bg, ws, "ch-gone", hubstore.ChannelStatus{Received: 100}))          // no such channel
+	ok(t, s.AddChannelStatus(bg, g.ws.ID, "ch3", hubstore.ChannelStatus{Received: 7, Votes: 1})) // another workspace's
+	ok(t, s.AddChannelStatus(bg, ws, "ch2", hubstore.ChannelStatus{Rejected: 1}))
+	got := must[map[string]hubstore.ChannelStatus](t)(r.ChannelStatuses(bg, ws))
+	c := got["ch1"]
+	if len(got) != 2 || c.Received != 20 || c.Answered != 20 || c.Failed != 3 || c.Duplicates != 3 || c.Rejected != 4 || c.Votes != 5 ||
+		!c.LastMessage.Equal(t0.Add(19*time.Second)) || !c.LastReply.Equal(t0) || !c.LastErrorAt.Equal(t0.Add(time.Minute)) ||
+		len(c.LastError) > hubstore.MaxChannelError || !strings.HasPrefix(long, c.LastError) || len(c.LastError) < hubstore.MaxChannelError-1 || got["ch2"].Rejected != 1 {
+		t.Fatalf("statuses after adds from two replicas: %+v", got)
+	}
+	if all := must[map[string]hubstore.ChannelStatus](t)(s.ChannelStatuses(bg, "")); len(all) != 3 || all["ch3"].Received != 7 {
+		t.Fatalf("every workspace's statuses: %+v", all)
+	}
+	ok(t, s.DeleteChannel(bg, ws, "ch2"))
+	if got := must[map[string]hubstore.ChannelStatus](t)(r.ChannelStatuses(bg, ws)); len(got) != 1 || got["ch1"].Received != 20 {
+		t.Fatalf("statuses after deleting a channel: %+v", got)
+	}
+	// A channel added again under the same ID starts from nothing.
+	ok(t, s.PutChannel(bg, hubstore.Channel{ID: "ch2", Workspace: ws, Agent: "baker", Kind: "telegram", Config: json.RawMessage(`{}`)}))
+	if got := must[map[string]hubstore.ChannelStatus](t)(r.ChannelStatuses(bg, ws)); len(got) != 1 {
+		t.Fatalf("a channel added again kept its old status: %+v", got)
+	}
+	ok(t, s.Unpublish(bg, ws, "baker"))
+	if got := must[map[string]hubstore.ChannelStatus](t)(r.ChannelStatuses(bg, ws)); len(got) != 0 {
+		t.Fatalf("statuses of an unpublished agent's channels stayed: %+v", got)
+	}
+	if got := must[map[string]hubstore.ChannelStatus](t)(r.ChannelStatuses(bg, g.ws.ID)); len(got) != 1 || got["ch3"].Received != 7 {
+		t.Fatalf("another workspace's status after an unpublish: %+v", got)
+	}
 }

@@ -60,6 +60,7 @@ func RunTests(t *testing.T, newStorage NewStorage) {
 		{"Watch", testWatch},
 		{"Channels", testChannels},
 		{"ChannelSent", testChannelSent},
+		{"ChannelStatus", testChannelStatus},
 		{"Isolation", testIsolation},
 		{"Concurrency", testConcurrency},
 		{"Migrations", testMigrations},

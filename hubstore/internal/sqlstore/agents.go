@@ -273,6 +273,7 @@ func (s *Store) Unpublish(ctx context.Context, ws, name string) error {
 		for _, q := range []string{
 			`DELETE FROM turns WHERE workspace = ? AND conversation IN (SELECT id FROM conversations WHERE workspace = ? AND agent = ?)`,
 			`DELETE FROM channel_sent WHERE workspace = ? AND conversation IN (SELECT id FROM conversations WHERE workspace = ? AND agent = ?)`,
+			`DELETE FROM channel_status WHERE workspace = ? AND channel IN (SELECT id FROM channels WHERE workspace = ? AND agent = ?)`,
 		} {
 			if _, err := t.exec(q, ws, ws, name); err != nil {
 				return err

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"atoll/hubstore"
@@ -55,6 +56,9 @@ func (s *Store) DeleteChannel(ctx context.Context, ws, id string) error {
 		var agent string
 		if err := t.row(`SELECT agent FROM channels WHERE workspace = ? AND id = ?`+s.d.ForUpdate, ws, id).Scan(&agent); err != nil {
 			return notFound("channel "+id, err)
+		}
+		if _, err := t.exec(`DELETE FROM channel_status WHERE workspace = ? AND channel = ?`, ws, id); err != nil {
+			return err
 		}
 		if _, err := t.exec(`DELETE FROM channels WHERE workspace = ? AND id = ?`, ws, id); err != nil {
 			return err
@@ -130,4 +134,62 @@ func (s *Store) SentTurn(ctx context.Context, ws, channel, id string) (string, i
 		return "", 0, notFound("message "+id+" of channel "+channel, err)
 	}
 	return conv, seq, nil
+}
+
+// later keeps the later of a stored time and the added one.
+func later(col string) string {
+	return col + ` = CASE WHEN excluded.` + col + ` > channel_status.` + col + ` THEN excluded.` + col + ` ELSE channel_status.` + col + ` END`
+}
+
+func (s *Store) AddChannelStatus(ctx context.Context, ws, channel string, d hubstore.ChannelStatus) error {
+	msg := d.LastError
+	if len(msg) > hubstore.MaxChannelError {
+		msg = strings.ToValidUTF8(msg[:hubstore.MaxChannelError], "")
+	}
+	// One statement, so replicas adding at once never lose a count; the
+	// SELECT from channels adds nothing for a channel already deleted.
+	// The casts type the parameters for PostgreSQL.
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO channel_status
+		(channel, workspace, received, answered, failed, duplicates, rejected, votes, last_message, last_reply, last_error_at, last_error)
+		SELECT id, workspace, CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT),
+			CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT)
+		FROM channels WHERE id = ? AND workspace = ?
+		ON CONFLICT (channel) DO UPDATE SET
+			received = channel_status.received + excluded.received,
+			answered = channel_status.answered + excluded.answered,
+			failed = channel_status.failed + excluded.failed,
+			duplicates = channel_status.duplicates + excluded.duplicates,
+			rejected = channel_status.rejected + excluded.rejected,
+			votes = channel_status.votes + excluded.votes,
+			`+later("last_message")+`,
+			`+later("last_reply")+`,
+			last_error = CASE WHEN excluded.last_error_at > channel_status.last_error_at THEN excluded.last_error ELSE channel_status.last_error END,
+			`+later("last_error_at")),
+		d.Received, d.Answered, d.Failed, d.Duplicates, d.Rejected, d.Votes,
+		ns(d.LastMessage), ns(d.LastReply), ns(d.LastErrorAt), msg, channel, ws)
+	if err != nil {
+		return fmt.Errorf("couldn't record channel %s's status in the hub database: %w", channel, err)
+	}
+	return nil
+}
+
+func (s *Store) ChannelStatuses(ctx context.Context, ws string) (map[string]hubstore.ChannelStatus, error) {
+	rows, err := s.query(ctx, `SELECT channel, received, answered, failed, duplicates, rejected, votes, last_message, last_reply, last_error_at, last_error
+		FROM channel_status WHERE workspace = ? OR ? = ''`, ws, ws)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]hubstore.ChannelStatus{}
+	for rows.Next() {
+		var id string
+		var c hubstore.ChannelStatus
+		var msg, reply, errAt int64
+		if err := rows.Scan(&id, &c.Received, &c.Answered, &c.Failed, &c.Duplicates, &c.Rejected, &c.Votes, &msg, &reply, &errAt, &c.LastError); err != nil {
+			return nil, err
+		}
+		c.LastMessage, c.LastReply, c.LastErrorAt = tm(msg), tm(reply), tm(errAt)
+		out[id] = c
+	}
+	return out, rows.Err()
 }

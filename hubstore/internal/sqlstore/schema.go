@@ -207,6 +207,25 @@ var migrations = [][]string{
 			FOREIGN KEY (workspace, conversation) REFERENCES conversations(workspace, id) ON DELETE CASCADE)`,
 		`CREATE INDEX channel_sent_conv ON channel_sent(workspace, conversation)`,
 	},
+	// 6: channels' counts and last times, summed over the replicas (each
+	// adds its own), so every replica shows the same status. They go
+	// with the channel.
+	6: {
+		`CREATE TABLE channel_status (
+			channel TEXT PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
+			workspace TEXT NOT NULL,
+			received BIGINT NOT NULL DEFAULT 0,
+			answered BIGINT NOT NULL DEFAULT 0,
+			failed BIGINT NOT NULL DEFAULT 0,
+			duplicates BIGINT NOT NULL DEFAULT 0,
+			rejected BIGINT NOT NULL DEFAULT 0,
+			votes BIGINT NOT NULL DEFAULT 0,
+			last_message BIGINT NOT NULL DEFAULT 0,
+			last_reply BIGINT NOT NULL DEFAULT 0,
+			last_error_at BIGINT NOT NULL DEFAULT 0,
+			last_error TEXT NOT NULL DEFAULT '')`,
+		`CREATE INDEX channel_status_ws ON channel_status(workspace)`,
+	},
 }
 
 // Schema returns the statements of every migration for a dialect.
