@@ -333,3 +333,60 @@ func TestSealedConfigNeverShowsSecrets(t *testing.T) {
 		t.Error("mask")
 	}
 }
+
+// sumSink adds up what a dispatcher tells it, as a hub's replicas do.
+type sumSink struct {
+	mu  sync.Mutex
+	got map[string]Delta
+}
+
+func (s *sumSink) Note(_ context.Context, ws, id string, d Delta) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.got[ws+"/"+id]
+	p.Received += d.Received
+	p.Answered += d.Answered
+	p.Failed += d.Failed
+	p.Duplicates += d.Duplicates
+	p.Rejected += d.Rejected
+	p.Votes += d.Votes
+	if !d.LastMessage.IsZero() {
+		p.LastMessage = d.LastMessage
+	}
+	if !d.LastReply.IsZero() {
+		p.LastReply = d.LastReply
+	}
+	if !d.LastErrorAt.IsZero() {
+		p.LastError, p.LastErrorAt = d.LastError, d.LastErrorAt
+	}
+	s.got[ws+"/"+id] = p
+}
+
+func (s *sumSink) of(key string) Delta {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.got[key]
+}
+
+// TestDispatchTellsStatusSink: every change to a channel's status reaches
+// the sink, so replicas sharing one see what this one counted.
+func TestDispatchTellsStatusSink(t *testing.T) {
+	ans := AnswerFunc(func(ctx context.Context, q Question) (Reply, error) {
+		if q.Text == "break" {
+			return Reply{}, errors.New("model offline")
+		}
+		return Reply{Text: "a:" + q.Text}, nil
+	})
+	sink := &sumSink{got: map[string]Delta{}}
+	d, srv := newTestHub(t, Options{Answerer: ans, Status: sink})
+	ch, _ := d.Add(Config{ID: "c4", Workspace: "w", Kind: "test", Settings: map[string]string{"secret": "s"}})
+	post(t, srv.URL+"/ch/c4", "m1 u hi")
+	post(t, srv.URL+"/ch/c4", "m1 u hi") // a retry
+	post(t, srv.URL+"/ch/c4", "m2 u break")
+	waitFor(t, "both handled", func() bool { s := sink.of("w/c4"); return s.Answered == 1 && s.Failed == 1 })
+	got, st := sink.of("w/c4"), ch.Status()
+	if got.Received != 2 || got.Duplicates != 1 || got.Received != st.Received || got.Duplicates != st.Duplicates ||
+		!got.LastMessage.Equal(st.LastMessage) || !got.LastReply.Equal(st.LastReply) || !strings.Contains(got.LastError, "model offline") || got.LastError != st.LastError {
+		t.Fatalf("the sink got %+v, the channel's status is %+v", got, st)
+	}
+}

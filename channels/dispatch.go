@@ -58,12 +58,30 @@ type Options struct {
 	// BusyWait bounds how long a question the Answerer calls Busy is
 	// tried again before the end user is told; default 60 s.
 	BusyWait time.Duration
+	// Status, if set, is told of every change to a channel's status
+	// (a hub's replicas share it through their store).
+	Status StatusSink
 }
 
 const maxPending = 10_000
 
 // DefaultSorry is the default SorryText.
 const DefaultSorry = "Sorry, I cannot answer right now. Please try again in a few minutes."
+
+// Delta is what one event adds to a channel's status: counts to add and
+// times (with the error text) to keep when later than the recorded ones.
+type Delta struct {
+	Received, Answered, Failed, Duplicates, Rejected, Votes int64
+	LastMessage, LastReply, LastErrorAt                     time.Time
+	LastError                                               string
+}
+
+// StatusSink is told of channels' status changes. Note is called on the
+// acknowledgement path, so it must not block: queue or aggregate, and
+// write elsewhere.
+type StatusSink interface {
+	Note(ctx context.Context, ws, channel string, d Delta)
+}
 
 // Dispatcher runs the channels: it serves their callbacks and answers their
 // messages through a bounded pool of workers.
@@ -147,6 +165,7 @@ type Channel struct {
 	cfg     Config
 	factory Factory
 	adapter Adapter
+	sink    StatusSink
 
 	received, answered, failed, duplicates, rejected, votes atomic.Int64
 
@@ -167,13 +186,13 @@ type Status struct {
 	LastReply   time.Time `json:"last_reply,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
-	TokenExpiry time.Time `json:"token_expiry,omitzero"`
-	Received    int64     `json:"received"`   // messages taken
-	Answered    int64     `json:"answered"`   // replies sent
-	Failed      int64     `json:"failed"`     // messages left unanswered
-	Duplicates  int64     `json:"duplicates"` // platform retries ignored
-	Rejected    int64     `json:"rejected"`   // callbacks refused (signature)
-	Votes       int64     `json:"votes"`      // votes on answers recorded
+	TokenExpiry time.Time `json:"token_expiry,omitzero"` // the answering replica's cached access token: each replica fetches its own
+	Received    int64     `json:"received"`              // messages taken
+	Answered    int64     `json:"answered"`              // replies sent
+	Failed      int64     `json:"failed"`                // messages left unanswered
+	Duplicates  int64     `json:"duplicates"`            // platform retries ignored
+	Rejected    int64     `json:"rejected"`              // callbacks refused (signature)
+	Votes       int64     `json:"votes"`                 // votes on answers recorded
 }
 
 // Config returns the channel's config (secrets included: never serve it;
@@ -198,9 +217,34 @@ func (c *Channel) Status() Status {
 }
 
 func (c *Channel) noteError(now time.Time, err error) {
-	c.mu.Lock()
-	c.lastError, c.lastErrorAt = err.Error(), now
-	c.mu.Unlock()
+	c.add(Delta{LastError: err.Error(), LastErrorAt: now})
+}
+
+// add records an event in this dispatcher's status of the channel and
+// tells the sink.
+func (c *Channel) add(d Delta) {
+	c.received.Add(d.Received)
+	c.answered.Add(d.Answered)
+	c.failed.Add(d.Failed)
+	c.duplicates.Add(d.Duplicates)
+	c.rejected.Add(d.Rejected)
+	c.votes.Add(d.Votes)
+	if !d.LastMessage.IsZero() || !d.LastReply.IsZero() || !d.LastErrorAt.IsZero() {
+		c.mu.Lock()
+		if !d.LastMessage.IsZero() {
+			c.lastMessage = d.LastMessage
+		}
+		if !d.LastReply.IsZero() {
+			c.lastReply = d.LastReply
+		}
+		if !d.LastErrorAt.IsZero() {
+			c.lastError, c.lastErrorAt = d.LastError, d.LastErrorAt
+		}
+		c.mu.Unlock()
+	}
+	if c.sink != nil {
+		c.sink.Note(context.Background(), c.cfg.Workspace, c.cfg.ID, d)
+	}
 }
 
 // Add builds a channel from cfg (validated against its kind) and starts
@@ -221,7 +265,7 @@ func (d *Dispatcher) Add(cfg Config) (*Channel, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch := &Channel{cfg: cfg, factory: f, adapter: a}
+	ch := &Channel{cfg: cfg, factory: f, adapter: a, sink: d.opt.Status}
 	d.mu.Lock()
 	d.channels[cfg.ID] = ch
 	d.mu.Unlock()
@@ -295,7 +339,7 @@ func (d *Dispatcher) serve(c *Channel, w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		switch {
 		case errors.Is(err, ErrUnauthorized):
-			c.rejected.Add(1)
+			c.add(Delta{Rejected: 1})
 			c.noteError(d.opt.Now(), fmt.Errorf("refused a callback: %w", err))
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 		case errors.Is(err, ErrBadRequest):
@@ -354,17 +398,14 @@ func (d *Dispatcher) take(ctx context.Context, c *Channel, m Message) bool {
 		fresh = true
 	}
 	if !fresh {
-		c.duplicates.Add(1)
+		c.add(Delta{Duplicates: 1})
 		return true
 	}
 	if !d.enqueue(job{ch: c, msg: m, key: key}) {
 		_ = d.opt.Dedupe.Release(ctx, key)
 		return false
 	}
-	c.received.Add(1)
-	c.mu.Lock()
-	c.lastMessage = d.opt.Now()
-	c.mu.Unlock()
+	c.add(Delta{Received: 1, LastMessage: d.opt.Now()})
 	return true
 }
 
@@ -409,13 +450,10 @@ func (d *Dispatcher) run(j job) {
 			}
 			key := d.dedupeKey(j.ch, m)
 			if fresh, err := d.opt.Dedupe.Claim(ctx, key, d.opt.DedupeTTL); err == nil && !fresh {
-				j.ch.duplicates.Add(1)
+				j.ch.add(Delta{Duplicates: 1})
 				continue
 			}
-			j.ch.received.Add(1)
-			j.ch.mu.Lock()
-			j.ch.lastMessage = d.opt.Now()
-			j.ch.mu.Unlock()
+			j.ch.add(Delta{Received: 1, LastMessage: d.opt.Now()})
 			d.answer(ctx, job{ch: j.ch, msg: m, key: key})
 		}
 		return
@@ -442,8 +480,7 @@ func (d *Dispatcher) answer(ctx context.Context, j job) {
 	}
 	sorry := false
 	if err != nil {
-		c.failed.Add(1)
-		c.noteError(d.opt.Now(), fmt.Errorf("the agent could not answer: %w", err))
+		c.add(Delta{Failed: 1, LastErrorAt: d.opt.Now(), LastError: fmt.Sprintf("the agent could not answer: %v", err)})
 		text := d.opt.SorryText
 		var dec *Declined
 		if errors.As(err, &dec) {
@@ -474,7 +511,7 @@ func (d *Dispatcher) answer(ctx context.Context, j job) {
 	}
 	if err != nil {
 		if !sorry {
-			c.failed.Add(1)
+			c.add(Delta{Failed: 1})
 			d.pendMu.Lock()
 			delete(d.pending, pkey) // never seen, so never chosen
 			d.pendMu.Unlock()
@@ -482,12 +519,11 @@ func (d *Dispatcher) answer(ctx context.Context, j job) {
 		c.noteError(d.opt.Now(), fmt.Errorf("the reply could not be sent: %w", err))
 		return
 	}
+	rd := Delta{LastReply: d.opt.Now()}
 	if !sorry {
-		c.answered.Add(1)
+		rd.Answered = 1
 	}
-	c.mu.Lock()
-	c.lastReply = d.opt.Now()
-	c.mu.Unlock()
+	c.add(rd)
 }
 
 // send tries a reply up to three times while the failure is transient,

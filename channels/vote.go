@@ -121,7 +121,7 @@ func (d *Dispatcher) vote(ctx context.Context, c *Channel, v Vote) VoteResult {
 		return VoteIgnored
 	}
 	if !fresh {
-		c.duplicates.Add(1)
+		c.add(Delta{Duplicates: 1})
 		return VoteDuplicate
 	}
 	res, err := va.Vote(ctx, VoteEvent{Workspace: c.cfg.Workspace, Agent: c.cfg.Agent, Channel: c.cfg.ID, Kind: c.cfg.Kind,
@@ -132,7 +132,7 @@ func (d *Dispatcher) vote(ctx context.Context, c *Channel, v Vote) VoteResult {
 		return VoteIgnored
 	}
 	if res == VoteCounted || res == VoteTakenBack {
-		c.votes.Add(1)
+		c.add(Delta{Votes: 1})
 	}
 	return res
 }

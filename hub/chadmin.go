@@ -140,7 +140,8 @@ func redactURL(s string) string {
 }
 
 // view builds a channel's view from its row and the dispatcher of this
-// replica (counters and last times are this replica's).
+// replica (counters and last times are this replica's; listChannels puts
+// in the replicas' shared ones).
 func (h *Hub) channelView(r *http.Request, c hubstore.Channel) channelView {
 	v := channelView{ID: c.ID, Kind: channels.Kind(c.Kind), Agent: c.Agent, Webhook: WebhookURL(h.publicBase(r), c.ID), Config: map[string]string{}}
 	v.Status = channels.Status{ID: c.ID, Kind: v.Kind, Agent: c.Agent}
@@ -219,14 +220,21 @@ func (hc *hubChannels) ensureLoaded(ctx context.Context, rows []hubstore.Channel
 }
 
 func (h *Hub) listChannels(w http.ResponseWriter, r *http.Request) {
-	_, rows, ok := h.agentChannels(w, r)
+	ws, rows, ok := h.agentChannels(w, r)
 	if !ok {
 		return
 	}
 	h.channels.ensureLoaded(r.Context(), rows)
+	shared, err := h.channels.sharedStatus(r.Context(), ws)
+	if err != nil {
+		h.storeErr(w, r, err, "")
+		return
+	}
 	out := []channelView{}
 	for _, c := range rows {
-		out = append(out, h.channelView(r, c))
+		v := h.channelView(r, c)
+		v.Status = withShared(v.Status, shared[c.ID])
+		out = append(out, v)
 	}
 	writeJSON(w, map[string]any{"channels": out})
 }

@@ -105,6 +105,7 @@ type hubChannels struct {
 	h      *Hub
 	d      *channels.Dispatcher
 	sealer *channels.Sealer
+	status *statusSink
 	stop   context.CancelFunc
 	done   chan struct{}
 
@@ -118,8 +119,8 @@ func (h *Hub) startChannels() error {
 	if err != nil {
 		return err
 	}
-	hc := &hubChannels{h: h, sealer: sealer, loaded: map[string]time.Time{}, done: make(chan struct{})}
-	hc.d = channels.New(channels.Options{Answerer: hc, SorryText: channels.DefaultSorry, Dedupe: dbDeduper{h.st}, Log: h.cfg.Log, APIBases: h.cfg.ChannelAPIBases, BusyWait: channelBusyWait})
+	hc := &hubChannels{h: h, sealer: sealer, loaded: map[string]time.Time{}, done: make(chan struct{}), status: newStatusSink(h.st, h.cfg.Log)}
+	hc.d = channels.New(channels.Options{Answerer: hc, SorryText: channels.DefaultSorry, Dedupe: dbDeduper{h.st}, Log: h.cfg.Log, APIBases: h.cfg.ChannelAPIBases, BusyWait: channelBusyWait, Status: hc.status})
 	ctx, stop := context.WithCancel(context.Background())
 	hc.stop = stop
 	h.channels = hc
@@ -137,6 +138,7 @@ func (h *Hub) closeChannels() {
 	h.channels.stop()
 	<-h.channels.done
 	h.channels.d.Close()
+	h.channels.status.Close()
 }
 
 // ServeHTTP serves /ch/{id}.
