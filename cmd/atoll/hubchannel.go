@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"atoll/channels"
 	"atoll/hub"
@@ -151,7 +152,13 @@ func (e *env) hubChannel(args []string) error {
 		if err != nil {
 			return err
 		}
-		list := []channels.Public{}
+		// The counts are the hub's replicas' together, as they last saved
+		// them (each saves every second).
+		stats, err := st.ChannelStatuses(ctx, "")
+		if err != nil {
+			return fmt.Errorf("couldn't read the channels' status from the hub database: %w", err)
+		}
+		list := []listedChannel{}
 		for _, s := range all {
 			if *wsName != "" && names[s.Workspace] != *wsName {
 				continue
@@ -162,7 +169,10 @@ func (e *env) hubChannel(args []string) error {
 			}
 			p := channels.PublicView(cfg)
 			p.Workspace = names[s.Workspace]
-			list = append(list, p)
+			sh := stats[s.ID]
+			list = append(list, listedChannel{Public: p, Status: channelStatus{Received: sh.Received, Answered: sh.Answered, Failed: sh.Failed,
+				Duplicates: sh.Duplicates, Rejected: sh.Rejected, Votes: sh.Votes,
+				LastMessage: sh.LastMessage, LastReply: sh.LastReply, LastError: sh.LastError, LastErrorAt: sh.LastErrorAt}})
 		}
 		if *asJSON {
 			return writeJSON(e, list)
@@ -172,8 +182,9 @@ func (e *env) hubChannel(args []string) error {
 			return nil
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tKIND\tWORKSPACE\tAGENT\tSETTINGS")
-		for _, p := range list {
+		fmt.Fprintln(tw, "ID\tKIND\tWORKSPACE\tAGENT\tRECEIVED\tANSWERED\tFAILED\tLAST ERROR\tSETTINGS")
+		for _, l := range list {
+			p := l.Public
 			keys := make([]string, 0, len(p.Settings))
 			for k := range p.Settings {
 				keys = append(keys, k)
@@ -183,7 +194,12 @@ func (e *env) hubChannel(args []string) error {
 			for _, k := range keys {
 				kv = append(kv, k+"="+p.Settings[k])
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.ID, p.Kind, cleanCell(p.Workspace), cleanCell(p.Agent), cleanCell(strings.Join(kv, " ")))
+			lastErr := "-"
+			if l.Status.LastError != "" {
+				lastErr = channels.Clean(l.Status.LastError, 60)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", p.ID, p.Kind, cleanCell(p.Workspace), cleanCell(p.Agent),
+				l.Status.Received, l.Status.Answered, l.Status.Failed, cleanCell(lastErr), cleanCell(strings.Join(kv, " ")))
 		}
 		return tw.Flush()
 	case "rm":
@@ -220,4 +236,26 @@ func kindNames() string {
 		ks = append(ks, string(k))
 	}
 	return strings.Join(ks, ", ")
+}
+
+// listedChannel is a line of `hub channel list --json`: the channel's
+// masked settings and its status.
+type listedChannel struct {
+	channels.Public
+	Status channelStatus `json:"status"`
+}
+
+// channelStatus is a channel's status summed over the hub's replicas (a
+// token's expiry is each replica's own, so not here).
+type channelStatus struct {
+	Received    int64     `json:"received"`
+	Answered    int64     `json:"answered"`
+	Failed      int64     `json:"failed"`
+	Duplicates  int64     `json:"duplicates"`
+	Rejected    int64     `json:"rejected"`
+	Votes       int64     `json:"votes"`
+	LastMessage time.Time `json:"last_message,omitzero"`
+	LastReply   time.Time `json:"last_reply,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -253,6 +254,18 @@ func TestHubChannelsEveryKind(t *testing.T) {
 			if r.code != 0 || !strings.Contains(r.stdout, id) {
 				t.Fatalf("channel list: %d %s %s", r.code, r.stdout, r.stderr)
 			}
+			// The list shows the counts the hub saved (every second).
+			channeltest.WaitFor(t, "channel list --json to show the hub's counts", func() bool {
+				r := atoll(t, "--data", c.hubDir, "hub", "channel", "list", "--json")
+				var l []listedChannel
+				if r.code != 0 || json.Unmarshal([]byte(r.stdout), &l) != nil {
+					t.Fatalf("channel list --json: %d %s %s", r.code, r.stdout, r.stderr)
+				}
+				i := slices.IndexFunc(l, func(x listedChannel) bool { return x.ID == id })
+				want := c.status(id)
+				return i >= 0 && l[i].Status.Received == want.Received && l[i].Status.Answered == want.Answered && want.Answered >= 2 &&
+					l[i].Status.Rejected == want.Rejected && l[i].Status.Duplicates == want.Duplicates && l[i].Status.LastReply.Equal(want.LastReply)
+			})
 			for _, f := range fac.Fields {
 				if v := p.Settings()[f.Key]; f.Secret && v != "" && strings.Contains(r.stdout, v) {
 					t.Errorf("channel list shows the secret %s: %s", f.Key, r.stdout)
