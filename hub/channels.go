@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -442,7 +443,7 @@ func (hc *hubChannels) admit(ctx context.Context, ws string, now time.Time) (rel
 			}
 			return nil, err
 		}
-		release = h.holdLease(ws, lease)
+		release = h.holdLease(ws, lease, h.cfg.Log)
 	}
 	if wsp.RequestsPerDay > 0 {
 		n, _, err := h.st.Incr(ctx, ws, "requests/day", now, 24*time.Hour)
@@ -458,8 +459,10 @@ func (hc *hubChannels) admit(ctx context.Context, ws string, now time.Time) (rel
 }
 
 // holdLease renews a held streams lease while the answer runs (a replica
-// that dies leaves it to expire) and returns what gives it back.
-func (h *Hub) holdLease(ws, lease string) (release func()) {
+// that dies leaves it to expire) and returns what gives it back, with the
+// workspace's local count of answers running; chat and channel answers
+// share it.
+func (h *Hub) holdLease(ws, lease string, log *slog.Logger) (release func()) {
 	stop := make(chan struct{})
 	go func() {
 		t := time.NewTicker(streamLease / 3)
@@ -470,7 +473,7 @@ func (h *Hub) holdLease(ws, lease string) (release func()) {
 				return
 			case now := <-t.C:
 				if err := h.st.RenewLease(context.Background(), ws, lease, now, streamLease); err != nil {
-					h.cfg.Log.Warn("channel stream lease not renewed", "err", err)
+					log.Warn("stream lease not renewed", "err", err)
 				}
 			}
 		}
@@ -479,7 +482,7 @@ func (h *Hub) holdLease(ws, lease string) (release func()) {
 		close(stop)
 		h.streams.release(ws)
 		if err := h.st.ReleaseLease(context.Background(), ws, lease); err != nil {
-			h.cfg.Log.Warn("channel stream lease not released; it expires by itself", "err", err)
+			log.Warn("stream lease not released; it expires by itself", "err", err)
 		}
 	})
 }

@@ -401,28 +401,7 @@ func (h *Hub) checkQuota(w http.ResponseWriter, r *http.Request, ws string, now 
 		}
 		return nil, false
 	}
-	stop := make(chan struct{})
-	go func() {
-		t := time.NewTicker(streamLease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case now := <-t.C:
-				if err := h.st.RenewLease(context.Background(), ws, lease, now, streamLease); err != nil {
-					h.logFor(r).Warn("stream lease not renewed", "err", err)
-				}
-			}
-		}
-	}()
-	return func() {
-		close(stop)
-		h.streams.release(ws)
-		if err := h.st.ReleaseLease(context.Background(), ws, lease); err != nil {
-			h.logFor(r).Warn("stream lease not released; it expires by itself", "err", err)
-		}
-	}, true
+	return h.holdLease(ws, lease, h.logFor(r)), true
 }
 
 // streamLease is how long a stream's slot outlives a replica that died
