@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -89,6 +90,30 @@ type docRow struct {
 	Ingested time.Time `json:"ingested"`
 }
 
+// openNamedKB opens the store for a command that takes one knowledge base
+// NAME, and the base, with a sentence when there is none by that name.
+func (e *env) openNamedKB(cmd string, pos []string) (*store.Store, *store.KB, error) {
+	if len(pos) != 1 {
+		return nil, nil, errUsage{cmd + " needs one knowledge base NAME"}
+	}
+	if err := validKB(pos[0]); err != nil {
+		return nil, nil, err
+	}
+	st, err := e.openStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := st.KB(pos[0])
+	if err != nil {
+		st.Close()
+		if errors.Is(err, store.ErrNotFound) {
+			err = fmt.Errorf("knowledge base %q does not exist: `atoll kb list` shows the ones there are", pos[0])
+		}
+		return nil, nil, err
+	}
+	return st, kb, nil
+}
+
 func (e *env) kbDocs(args []string) error {
 	fs := e.flags("kb docs", "")
 	asJSON := fs.Bool("json", false, "print a JSON array")
@@ -96,21 +121,11 @@ func (e *env) kbDocs(args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return errUsage{"kb docs needs one knowledge base NAME"}
-	}
-	if err := validKB(pos[0]); err != nil {
-		return err
-	}
-	st, err := e.openStore()
+	st, kb, err := e.openNamedKB("kb docs", pos)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	kb, err := st.KB(pos[0])
-	if err != nil {
-		return fmt.Errorf("knowledge base %q does not exist: atoll kb list shows the ones there are", pos[0])
-	}
 	pending := map[string]bool{}
 	for _, c := range kb.Pending() {
 		pending[c.Key] = true

@@ -12,7 +12,6 @@ import (
 
 	"atoll/knowledge"
 	"atoll/llm"
-	"atoll/store"
 	"atoll/web"
 )
 
@@ -179,20 +178,11 @@ func (e *env) kbSources(args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return errUsage{"kb sources needs one knowledge base NAME"}
-	}
-	if err := validKB(pos[0]); err != nil {
-		return err
-	}
-	st, err := e.openStore()
+	st, _, err := e.openNamedKB("kb sources", pos)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if _, err := st.KB(pos[0]); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("knowledge base %q does not exist; `atoll kb list` lists them", pos[0])
-	}
 	if *remove != "" {
 		n, err := knowledge.RemoveSource(st, pos[0], *remove)
 		if err != nil {
