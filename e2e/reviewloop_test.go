@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -188,47 +185,7 @@ func atollOut(t *testing.T, bin string, args ...string) string {
 // ends and returns the address it prints, the first group of ready.
 func startProcess(t *testing.T, bin string, ready *regexp.Regexp, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- strings.TrimRight(m[1], "/"):
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, out)
-	}()
-	select {
-	case a := <-addr:
-		return a
-	case <-time.After(stepDeadline):
-		t.Fatalf("atoll %s printed no address: %s", strings.Join(args, " "), stderr.String())
-	}
-	return ""
+	return strings.TrimRight(testbin.Start(t, bin, args...).WaitFor(t, ready, stepDeadline), "/")
 }
 
 // widgetFrame attaches to the widget's frame, which Chromium runs as a

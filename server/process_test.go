@@ -8,131 +8,52 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"atoll/internal/ollamafake"
+	"atoll/internal/testbin"
 )
-
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-	buildDir  string
-)
-
-// atollBinary builds ./cmd/atoll once for the package's tests.
-func atollBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "atoll-serve-test-")
-		if buildErr != nil {
-			return
-		}
-		builtBin = filepath.Join(buildDir, "atoll")
-		cmd := exec.Command("go", "build", "-o", builtBin, "./cmd/atoll")
-		cmd.Dir = ".."
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/atoll: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	testbin.CleanUp()
 	os.Exit(code)
 }
 
 type served struct {
-	lines []string // what serve printed before it was ready
+	lines []string // what serve printed so far
 	local string   // the address printed first
 	root  string   // holds data/ and victim/
-	more  <-chan string
+	proc  *testbin.Proc
 }
 
 // startServe runs `atoll serve` with args and waits for its address.
 func startServe(t *testing.T, args ...string) *served {
 	t.Helper()
-	bin := atollBinary(t)
+	bin := testbin.Atoll(t)
 	fake := ollamafake.New(t)
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "victim", ".ssh"), 0o700)
-	cmd := exec.Command(bin, append([]string{"--data", filepath.Join(root, "data"), "--ollama", fake.URL, "serve"}, args...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	lines := make(chan string, 1024)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
 	s := &served{root: root}
-	deadline := time.After(60 * time.Second)
-	for s.local == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("atoll serve ended before printing its address: %s", stderr.String())
-			}
-			s.lines = append(s.lines, l)
-			if rest, ok := strings.CutPrefix(l, "Atoll is serving on "); ok {
-				s.local = rest
-			}
-		case <-deadline:
-			t.Fatalf("atoll serve printed no address within 60 s: %q %s", s.lines, stderr.String())
-		}
-	}
-	s.more = lines
+	s.proc = testbin.Start(t, bin, append([]string{"--data", filepath.Join(root, "data"), "--ollama", fake.URL, "serve"}, args...)...)
+	s.local = s.proc.WaitFor(t, regexp.MustCompile(`^Atoll is serving on (.*)$`), 60*time.Second)
+	s.lines = s.proc.Seen()
 	return s
 }
 
 // next waits for the next line serve prints.
 func (s *served) next(t *testing.T) string {
 	t.Helper()
-	select {
-	case l, ok := <-s.more:
-		if !ok {
-			t.Fatalf("atoll serve printed nothing after %q", s.lines)
-		}
-		s.lines = append(s.lines, l)
-		return l
-	case <-time.After(60 * time.Second):
+	l, ok := s.proc.Next(60 * time.Second)
+	if !ok {
 		t.Fatalf("atoll serve printed nothing after %q within 60 s", s.lines)
 	}
-	return ""
+	s.lines = append(s.lines, l)
+	return l
 }
 
 func TestServeProcessRefusesRebindingAndTraversal(t *testing.T) {
