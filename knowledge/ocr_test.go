@@ -11,64 +11,12 @@ import (
 	"time"
 
 	"atoll/ingest"
+	"atoll/internal/scantest"
 	"atoll/rag"
 	"atoll/store"
 )
 
 // One phrase per scanned page: each must be found, on its page, with boxes.
-var scanPhrases = []string{
-	"The harbour ferry leaves at nine fifteen every Tuesday morning.",
-	"Lighthouse tickets cost seven euros for adults and three for children.",
-	"The photo shows the opening hours of the fish market on the quay.",
-	"Mixed files keep their typed pages and their scanned signature page.",
-}
-
-func tool(t *testing.T, dir, stdin, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Stdin = strings.NewReader(stdin)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-	}
-}
-
-// scanImage renders one line of text as a 300 dpi scan.
-func scanImage(t *testing.T, dir, name, text string) string {
-	t.Helper()
-	convert := "/usr/bin/convert" // a stand-in may shadow ImageMagick on PATH
-	if _, err := os.Stat(convert); err != nil {
-		convert = "convert"
-	}
-	out := filepath.Join(dir, name)
-	tool(t, dir, "", convert, "-units", "PixelsPerInch", "-density", "300", "-size", "2100x", "-background", "white", "-fill", "black",
-		"-font", "DejaVu-Serif", "-pointsize", "12", "caption:"+text, "-bordercolor", "white", "-border", "150", "-rotate", "0.6", "-flatten",
-		"-colorspace", "Gray", "-quality", "85", out)
-	return out
-}
-
-// scanCorpus writes, in docs: a two-page scanned PDF, a photo, and a PDF
-// with a typed page before a scanned one. It returns the phrase on each
-// scanned page by file and page.
-func scanCorpus(t *testing.T, docs string) map[string]map[int]string {
-	t.Helper()
-	work := t.TempDir()
-	a := scanImage(t, work, "a.jpg", scanPhrases[0])
-	b := scanImage(t, work, "b.jpg", scanPhrases[1])
-	tool(t, work, "", "img2pdf", "-o", filepath.Join(docs, "scan.pdf"), a, b)
-	scanImage(t, docs, "photo.png", scanPhrases[2])
-	typed := filepath.Join(work, "typed.pdf")
-	tool(t, work, ".LP\nThe typed page lists the harbour fees for small boats.\n", "sh", "-c", "groff -ms -Tpdf > "+typed)
-	signed := filepath.Join(work, "signed.pdf")
-	tool(t, work, "", "img2pdf", "-o", signed, scanImage(t, work, "c.jpg", scanPhrases[3]))
-	tool(t, work, "", "gs", "-q", "-dNOPAUSE", "-dBATCH", "-sDEVICE=pdfwrite", "-dPassThroughJPEGImages=true", "-o", filepath.Join(docs, "mixed.pdf"), typed, signed)
-	return map[string]map[int]string{
-		"scan.pdf":  {1: scanPhrases[0], 2: scanPhrases[1]},
-		"photo.png": {1: scanPhrases[2]},
-		"mixed.pdf": {2: scanPhrases[3]},
-	}
-}
-
 func needOCRTools(t *testing.T) {
 	for _, p := range []string{"tesseract", "img2pdf", "gs", "groff", "pdfimages"} {
 		if _, err := exec.LookPath(p); err != nil {
@@ -121,7 +69,7 @@ func checkFound(t *testing.T, kb *store.KB, want map[string]map[int]string) {
 func TestOCRPendingUntilTesseract(t *testing.T) {
 	needOCRTools(t)
 	docs, data := t.TempDir(), t.TempDir()
-	want := scanCorpus(t, docs)
+	want := scantest.Corpus(t, docs)
 	st, _ := store.Open(data)
 	defer st.Close()
 	in := New(st, nil)
@@ -200,7 +148,7 @@ func TestOCRCancelDuringIngest(t *testing.T) {
 	needOCRTools(t)
 	docs := t.TempDir()
 	work := t.TempDir()
-	tool(t, work, "", "img2pdf", "-o", filepath.Join(docs, "scan.pdf"), scanImage(t, work, "a.jpg", scanPhrases[0]), scanImage(t, work, "b.jpg", scanPhrases[1]))
+	scantest.Run(t, work, "", "img2pdf", "-o", filepath.Join(docs, "scan.pdf"), scantest.Render(t, work, "a.jpg", scantest.Phrases[0]), scantest.Render(t, work, "b.jpg", scantest.Phrases[1]))
 	st, _ := store.Open(t.TempDir())
 	defer st.Close()
 	in := New(st, nil)
@@ -229,5 +177,5 @@ func TestOCRCancelDuringIngest(t *testing.T) {
 	if err != nil || sum.OK != 1 || sum.Cancelled {
 		t.Fatalf("after cancel: %+v %v", sum, err)
 	}
-	checkFound(t, kb, map[string]map[int]string{"scan.pdf": {1: scanPhrases[0], 2: scanPhrases[1]}})
+	checkFound(t, kb, map[string]map[int]string{"scan.pdf": {1: scantest.Phrases[0], 2: scantest.Phrases[1]}})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,31 +10,8 @@ import (
 	"testing"
 
 	"atoll/internal/ollamafake"
+	"atoll/internal/scantest"
 )
-
-func runTool(t *testing.T, dir, stdin, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Stdin = strings.NewReader(stdin)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-	}
-}
-
-// renderScan writes one line of text as a 300 dpi scan.
-func renderScan(t *testing.T, dir, name, text string) string {
-	t.Helper()
-	convert := "/usr/bin/convert" // a stand-in may shadow ImageMagick on PATH
-	if _, err := os.Stat(convert); err != nil {
-		convert = "convert"
-	}
-	out := filepath.Join(dir, name)
-	runTool(t, dir, "", convert, "-units", "PixelsPerInch", "-density", "300", "-size", "2100x", "-background", "white", "-fill", "black",
-		"-font", "DejaVu-Serif", "-pointsize", "12", "caption:"+text, "-bordercolor", "white", "-border", "150", "-rotate", "0.6", "-flatten",
-		"-colorspace", "Gray", "-quality", "85", out)
-	return out
-}
 
 // TestOCRCorpusEndToEnd: a scanned PDF, a photo and a PDF mixing a typed
 // page with a scan, ingested by the command line. Without Tesseract on PATH
@@ -46,21 +24,13 @@ func TestOCRCorpusEndToEnd(t *testing.T) {
 			t.Fatalf("%s is needed (make test installs it): %v", p, err)
 		}
 	}
-	data, docs, work := t.TempDir(), t.TempDir(), t.TempDir()
-	phrases := map[string]string{ // "file page" -> a phrase on it
-		"scan.pdf 1":  "The harbour ferry leaves at nine fifteen every Tuesday morning.",
-		"scan.pdf 2":  "Lighthouse tickets cost seven euros for adults and three for children.",
-		"photo.png 1": "The photo shows the opening hours of the fish market on the quay.",
-		"mixed.pdf 2": "Mixed files keep their typed pages and their scanned signature page.",
+	data, docs := t.TempDir(), t.TempDir()
+	phrases := map[string]string{} // "file page" -> a phrase on it
+	for file, pages := range scantest.Corpus(t, docs) {
+		for page, phrase := range pages {
+			phrases[fmt.Sprintf("%s %d", file, page)] = phrase
+		}
 	}
-	runTool(t, work, "", "img2pdf", "-o", filepath.Join(docs, "scan.pdf"),
-		renderScan(t, work, "a.jpg", phrases["scan.pdf 1"]), renderScan(t, work, "b.jpg", phrases["scan.pdf 2"]))
-	renderScan(t, docs, "photo.png", phrases["photo.png 1"])
-	typed := filepath.Join(work, "typed.pdf")
-	runTool(t, work, ".LP\nThe typed page lists the harbour fees for small boats.\n", "sh", "-c", "groff -ms -Tpdf > "+typed)
-	signed := filepath.Join(work, "signed.pdf")
-	runTool(t, work, "", "img2pdf", "-o", signed, renderScan(t, work, "c.jpg", phrases["mixed.pdf 2"]))
-	runTool(t, work, "", "gs", "-q", "-dNOPAUSE", "-dBATCH", "-sDEVICE=pdfwrite", "-dPassThroughJPEGImages=true", "-o", filepath.Join(docs, "mixed.pdf"), typed, signed)
 
 	if r := atoll(t, "--data", data, "ingest", "--kb", "port", "--ocr-lang", "fra", docs); r.code != 2 || !strings.Contains(r.stderr, "eng, chi_sim, eng+chi_sim or auto") {
 		t.Fatalf("--ocr-lang fra: %d %s", r.code, r.stderr)
